@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+//
+// brainseg — unattended brain-tumour segmentation service.
+// Layout and dependency direction (C shims → Core → Plugins → Daemon → executable) follow
+// ENGINEERING.md; the C targets are shims only (see PLATFORM-NOTES.md §1 for why each one is
+// wrapped the way it is).
+import PackageDescription
+
+let package = Package(
+    name: "brainseg",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "brainseg", targets: ["brainseg"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // libnifti2 ships no pkg-config file and its header includes <znzlib.h> with angle
+        // brackets, so it is a regular C target whose include/ holds a forwarding header.
+        // zlib is linked for the integrity-checked byte reader in cnifti.c.
+        .target(
+            name: "CNifti",
+            linkerSettings: [.linkedLibrary("nifti2"), .linkedLibrary("znz"), .linkedLibrary("z")]
+        ),
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(name: "Core", dependencies: ["CNifti", "COpenBLAS"]),
+        .target(name: "Plugins", dependencies: ["Core"]),
+        .target(name: "Daemon", dependencies: ["Core", "Plugins", "CSystemd"]),
+        .executableTarget(
+            name: "brainseg",
+            dependencies: [
+                "Core", "Plugins", "Daemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "TestSupport", dependencies: ["Core"], path: "Tests/TestSupport"),
+        .testTarget(name: "CoreTests", dependencies: ["Core", "CNifti", "TestSupport"]),
+        .testTarget(name: "PluginsTests", dependencies: ["Plugins", "TestSupport"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"]),
+        .testTarget(name: "brainsegTests", dependencies: ["TestSupport"]),
+    ]
+)

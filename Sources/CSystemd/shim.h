@@ -1,0 +1,3 @@
+// Shim only: sd_notify / watchdog and the native journal protocol.
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>

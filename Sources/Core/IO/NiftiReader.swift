@@ -1,0 +1,171 @@
+import CNifti
+
+/// Reads NIfTI-1 and NIfTI-2 single-file images (`.nii`, `.nii.gz`) into Float32.
+///
+/// libnifti interprets the header (qform/sform, units, byte order); the bytes are read through
+/// zlib by `CompressedFileReader` so that every failure is detected and named: the header is
+/// validated before any voxel is read, the voxel data must be complete, and the gzip trailer's
+/// CRC must match. Nothing is printed: libnifti's own diagnostics are switched off and every
+/// problem surfaces as a `NiftiError` that names the file.
+public enum NiftiReader {
+    /// Size limits that keep a hostile or broken header from exhausting memory.
+    public struct Limits: Sendable {
+        /// The largest size accepted for any axis.
+        public var maximumDimension: Int = 1024
+        /// The largest voxel data accepted, in bytes as stored.
+        public var maximumDataBytes: Int = 1 << 31
+        public init() {}
+    }
+
+    /// Reads the image at `path`.
+    ///
+    /// - Parameters:
+    ///   - requireThreeDimensional: refuse images with a non-singleton fourth or later axis.
+    ///   - allowNonFinite: keep NaN/±Inf voxels instead of refusing the file (for inspection).
+    /// - Throws: `NiftiError` for a missing, unreadable, non-NIfTI, truncated, corrupt,
+    ///   oversized, wrongly-dimensioned or non-finite image.
+    public static func read(
+        from path: String, requireThreeDimensional: Bool = true, allowNonFinite: Bool = false,
+        limits: Limits = .init()
+    ) throws -> NiftiImage {
+        silenceLibnifti()
+        let reader = try CompressedFileReader(path: path)
+        defer { reader.close() }
+
+        // 348 bytes first; only a NIfTI-2 size field (540, either byte order) asks for the rest,
+        // so that no voxel byte of a NIfTI-1 file is consumed as header.
+        var headerBytes = [UInt8](repeating: 0, count: 348)
+        var headerLength = try headerBytes.withUnsafeMutableBytes { try reader.read(into: $0, count: 348) }
+        if headerLength == 348 {
+            let sizeField = headerBytes.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            if sizeField == 540 || sizeField.byteSwapped == 540 {
+                var rest = [UInt8](repeating: 0, count: 192)
+                headerLength += try rest.withUnsafeMutableBytes { try reader.read(into: $0, count: 192) }
+                headerBytes += rest
+            }
+        }
+        var raw = cnifti_raw_header()
+        guard cnifti_parse_raw_header(headerBytes, Int64(headerLength), &raw) == 0 else {
+            if headerLength < 348 {
+                throw NiftiError(.notNifti, path: path, "not a NIfTI file: only \(headerLength) bytes, a header needs 348")
+            }
+            throw NiftiError(.notNifti, path: path, "not a NIfTI file: the header size field is neither 348 (NIfTI-1) nor 540 (NIfTI-2)")
+        }
+        let magic = withUnsafeBytes(of: raw.magic) { String(decoding: $0.prefix(3), as: UTF8.self) }
+        switch magic {
+        case "n+1", "n+2": break
+        case "ni1", "ni2":
+            throw NiftiError(.unsupportedVariant, path: path, "two-file NIfTI (.hdr/.img) is not supported; convert it to a single .nii or .nii.gz")
+        default:
+            throw NiftiError(.notNifti, path: path, "not a NIfTI file: magic is not \"n+1\" or \"n+2\" (an Analyze 7.5 header?)")
+        }
+
+        let dims = try validatedDims(raw, path: path, requireThreeDimensional: requireThreeDimensional, limits: limits)
+        guard let datatype = NiftiDatatype(rawValue: Int32(raw.datatype)) else {
+            throw NiftiError(.unsupportedDatatype, path: path,
+                             "unsupported datatype \(NiftiDatatype.describe(code: Int32(raw.datatype))); expected a real scalar type such as int16 or float32")
+        }
+        let voxelCount = dims.reduce(1, *)
+        let (dataBytes, overflow) = voxelCount.multipliedReportingOverflow(by: datatype.byteCount)
+        guard !overflow, dataBytes <= limits.maximumDataBytes else {
+            throw NiftiError(.tooLarge, path: path, "declares \(voxelCount) voxels of \(datatype.name), more than the \(limits.maximumDataBytes)-byte limit")
+        }
+        let voxelOffset = Int(raw.vox_offset)
+        guard raw.vox_offset.isFinite, voxelOffset >= Int(raw.header_size) else {
+            throw NiftiError(.notNifti, path: path, "invalid data offset \(raw.vox_offset): it must be at least the header size \(raw.header_size)")
+        }
+
+        guard let headerImage = headerBytes.withUnsafeBytes({ cnifti_image_from_header($0.baseAddress, Int64(headerLength), path) }) else {
+            throw NiftiError(.notNifti, path: path, "libnifti rejected the header")
+        }
+        defer { nifti_image_free(headerImage) }
+        let geometry = VolumeGeometry(image: headerImage)
+        let description = withUnsafeBytes(of: headerImage.pointee.descrip) { bytes in
+            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        }
+
+        // Bytes between the header and the data: extensions (NIfTI-1 also has a 4-byte extender).
+        let extensionCount = try readExtensionCount(
+            reader, alreadyRead: headerLength, voxelOffset: voxelOffset, swapped: raw.swapped != 0, path: path)
+
+        var data = [UInt8](repeating: 0, count: dataBytes)
+        let got = try data.withUnsafeMutableBytes { try reader.read(into: $0, count: dataBytes) }
+        guard got == dataBytes else {
+            throw NiftiError(.truncatedData, path: path,
+                             "the header declares \(dataBytes) bytes of voxel data at offset \(voxelOffset) but the file holds only \(got)")
+        }
+        try reader.verifyToEnd()
+
+        let header = NiftiHeaderInfo(
+            niftiVersion: Int(raw.version), isByteSwapped: raw.swapped != 0, isCompressed: reader.isCompressed,
+            dims: dims, datatype: datatype, scaleSlope: raw.scl_slope, scaleIntercept: raw.scl_inter,
+            voxelOffset: voxelOffset, extensionCount: extensionCount, description: description)
+        let scaling = header.appliesScaling ? (slope: raw.scl_slope, intercept: raw.scl_inter.isFinite ? raw.scl_inter : 0) : nil
+        var voxels = [Float](repeating: 0, count: voxelCount)
+        data.withUnsafeBytes { bytes in
+            voxels.withUnsafeMutableBufferPointer { output in
+                datatype.convert(bytes, count: voxelCount, swapped: raw.swapped != 0, scaling: scaling, into: output)
+            }
+        }
+        if !allowNonFinite {
+            let nonFinite = voxels.withUnsafeBufferPointer { $0.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } }
+            if nonFinite > 0 {
+                throw NiftiError(.nonFiniteVoxels, path: path, "\(nonFinite) voxels are NaN or infinite")
+            }
+        }
+        return NiftiImage(path: path, header: header, geometry: geometry, voxels: voxels)
+    }
+
+    /// libnifti prints diagnostics to stderr unless its debug level is 0; the daemon's logs must
+    /// stay structured, and every problem is reported through `NiftiError` instead.
+    static func silenceLibnifti() { _ = silenced }
+    private static let silenced: Void = { nifti_set_debug_level(0) }()
+
+    private static func validatedDims(
+        _ raw: cnifti_raw_header, path: String, requireThreeDimensional: Bool, limits: Limits
+    ) throws -> [Int] {
+        let declared = withUnsafeBytes(of: raw.dim) { Array($0.bindMemory(to: Int64.self)) }
+        let rank = Int(declared[0])
+        guard (1...7).contains(rank) else {
+            throw NiftiError(.invalidDimensions, path: path, "invalid rank \(rank) in dim[0]; expected 1 to 7")
+        }
+        var dims = declared[1...rank].map { Int($0) }
+        if let bad = dims.firstIndex(where: { $0 < 1 }) {
+            throw NiftiError(.invalidDimensions, path: path, "dimension \(bad + 1) has size \(dims[bad]); sizes must be at least 1")
+        }
+        if let big = dims.firstIndex(where: { $0 > limits.maximumDimension }) {
+            throw NiftiError(.tooLarge, path: path, "dimension \(big + 1) has size \(dims[big]), above the limit of \(limits.maximumDimension)")
+        }
+        while dims.count < 3 { dims.append(1) }
+        if requireThreeDimensional, dims.dropFirst(3).contains(where: { $0 > 1 }) {
+            let shown = dims.map(String.init).joined(separator: " x ")
+            throw NiftiError(.notThreeDimensional, path: path, "expected a 3D image but found \(shown)")
+        }
+        return dims
+    }
+
+    /// Consumes the bytes between the header and `voxelOffset` and counts the header
+    /// extensions there (NIfTI extender bytes, then esize/ecode records).
+    private static func readExtensionCount(
+        _ reader: CompressedFileReader, alreadyRead: Int, voxelOffset: Int, swapped: Bool, path: String
+    ) throws -> Int {
+        guard voxelOffset > alreadyRead else { return 0 }
+        let gapLength = voxelOffset - alreadyRead
+        var between = [UInt8](repeating: 0, count: gapLength)
+        let got = try between.withUnsafeMutableBytes { try reader.read(into: $0, count: gapLength) }
+        guard got == gapLength else {
+            throw NiftiError(.truncatedData, path: path, "the file ends at byte \(alreadyRead + got), before the voxel data offset \(voxelOffset)")
+        }
+        guard between.count >= 4, between[0] != 0 else { return 0 }
+        var count = 0
+        var offset = 4
+        while offset + 8 <= between.count {
+            var size = between.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int32.self) }
+            if swapped { size = size.byteSwapped }
+            guard size >= 8, offset + Int(size) <= between.count else { break }
+            count += 1
+            offset += Int(size)
+        }
+        return count
+    }
+}

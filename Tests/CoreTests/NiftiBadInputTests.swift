@@ -1,0 +1,183 @@
+import Core
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+/// Every kind of broken input gives a typed error that names the file, and never crashes or
+/// hangs. Broken files are made from the good fixtures at run time.
+@Suite("NIfTI reader refuses bad input")
+struct NiftiBadInputTests {
+    let scratch: TemporaryDirectory
+    let goodCompressed = Fixtures.path("nifti/dtype_int16.nii.gz")
+    let goodPlain = Fixtures.path("nifti/scaled_int16.nii")
+
+    init() throws { scratch = try TemporaryDirectory() }
+
+    private func bytes(_ path: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    private func write(_ bytes: [UInt8], _ name: String) throws -> String {
+        let path = scratch.file(name)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// Reads `path` and returns the error, failing the test if reading succeeds.
+    private func failure(_ path: String, requireThreeDimensional: Bool = true,
+                         sourceLocation: SourceLocation = #_sourceLocation) -> NiftiError? {
+        do {
+            _ = try NiftiReader.read(from: path, requireThreeDimensional: requireThreeDimensional)
+            Issue.record("reading \(path) succeeded; expected an error", sourceLocation: sourceLocation)
+            return nil
+        } catch let error as NiftiError {
+            #expect(error.path == path, sourceLocation: sourceLocation)
+            #expect(error.description.hasPrefix(path), sourceLocation: sourceLocation)
+            #expect(!error.description.contains("\n"), "one-line message", sourceLocation: sourceLocation)
+            return error
+        } catch {
+            Issue.record("unexpected error type: \(error)", sourceLocation: sourceLocation)
+            return nil
+        }
+    }
+
+    /// A plain NIfTI-1 file with one int16 header field overwritten (offsets per nifti1.h).
+    private func patchedHeader(_ name: String, offset: Int, value: Int16) throws -> String {
+        var data = try bytes(goodPlain)
+        withUnsafeBytes(of: value.littleEndian) { data.replaceSubrange(offset..<offset + 2, with: $0) }
+        return try write(data, name)
+    }
+
+    @Test func missingFile() {
+        #expect(failure(scratch.file("absent.nii.gz"))?.kind == .fileNotFound)
+    }
+
+    @Test func emptyFile() throws {
+        #expect(failure(try write([], "empty.nii"))?.kind == .notNifti)
+    }
+
+    @Test func textFileIsNotNifti() throws {
+        let path = try write(Array(String(repeating: "not an image\n", count: 60).utf8), "text.nii")
+        let error = failure(path)
+        #expect(error?.kind == .notNifti)
+        #expect(error?.detail.contains("not a NIfTI file") == true)
+    }
+
+    @Test func analyzeStyleMagicIsRefused() throws {
+        var data = try bytes(goodPlain)
+        data[344] = UInt8(ascii: "x")  // magic "n+1" → "x+1"
+        #expect(failure(try write(data, "badmagic.nii"))?.kind == .notNifti)
+        data[344] = UInt8(ascii: "n"); data[345] = UInt8(ascii: "i")  // "ni1": .hdr/.img pair
+        #expect(failure(try write(data, "pair.nii"))?.kind == .unsupportedVariant)
+    }
+
+    @Test func truncatedGzip() throws {
+        let data = try bytes(goodCompressed)
+        let error = failure(try write(Array(data.prefix(data.count / 2)), "truncated.nii.gz"))
+        #expect(error?.kind == .corruptCompression || error?.kind == .truncatedData)
+    }
+
+    @Test func corruptGzipPayload() throws {
+        var data = try bytes(goodCompressed)
+        for index in 40..<min(data.count - 8, 80) { data[index] ^= 0x5a }
+        #expect(failure(try write(data, "corrupt.nii.gz"))?.kind == .corruptCompression)
+    }
+
+    @Test func corruptGzipChecksum() throws {
+        var data = try bytes(goodCompressed)
+        data[data.count - 6] ^= 0xff  // inside the CRC-32 of the trailer
+        #expect(failure(try write(data, "badcrc.nii.gz"))?.kind == .corruptCompression)
+    }
+
+    @Test func headerDeclaresMoreDataThanFileHolds() throws {
+        let data = try bytes(goodPlain)
+        let error = failure(try write(Array(data.dropLast(7)), "short.nii"))
+        #expect(error?.kind == .truncatedData)
+        #expect(error?.detail.contains("holds only") == true)
+        // Same inside a perfectly valid gzip stream.
+        let gz = Fixtures.path("nifti/\(NiftiFixtureExpectations.shared.invalid.shortData)")
+        #expect(failure(gz)?.kind == .truncatedData)
+    }
+
+    @Test func zeroDimension() throws {
+        let error = failure(try patchedHeader("zero.nii", offset: 44, value: 0))  // dim[2]
+        #expect(error?.kind == .invalidDimensions)
+        #expect(error?.detail.contains("dimension 2") == true)
+    }
+
+    @Test func negativeDimension() throws {
+        #expect(failure(try patchedHeader("negative.nii", offset: 46, value: -5))?.kind == .invalidDimensions)
+    }
+
+    @Test func impossibleRank() throws {
+        #expect(failure(try patchedHeader("rank.nii", offset: 40, value: 9))?.kind == .invalidDimensions)
+        #expect(failure(try patchedHeader("rank0.nii", offset: 40, value: 0))?.kind == .invalidDimensions)
+    }
+
+    @Test func dimensionAbove1024() throws {
+        let error = failure(try patchedHeader("wide.nii", offset: 42, value: 2000))
+        #expect(error?.kind == .tooLarge)
+        #expect(error?.detail.contains("1024") == true)
+    }
+
+    @Test func dataAboveTwoGigabytes() throws {
+        var data = try bytes(goodPlain)
+        // 1024³ float32 = 4 GiB: every axis within the limit, the total above it.
+        for (offset, value) in [(40, Int16(3)), (42, 1024), (44, 1024), (46, 1024), (70, 16), (72, 32)] {
+            withUnsafeBytes(of: value.littleEndian) { data.replaceSubrange(offset..<offset + 2, with: $0) }
+        }
+        let error = failure(try write(data, "huge.nii"))
+        #expect(error?.kind == .tooLarge)
+    }
+
+    @Test func fourDimensionalWhereThreeDimensionalIsRequired() throws {
+        let path = Fixtures.path("nifti/\(NiftiFixtureExpectations.shared.invalid.fourDimensional)")
+        let error = failure(path)
+        #expect(error?.kind == .notThreeDimensional)
+        #expect(error?.detail.contains("3 x 3 x 3 x 2") == true)
+        // Readable when a 3D image is not required (brainseg inspect).
+        let image = try NiftiReader.read(from: path, requireThreeDimensional: false)
+        #expect(image.header.dims == [3, 3, 3, 2])
+        #expect(image.voxels.count == 54)
+    }
+
+    @Test func nonFiniteVoxels() throws {
+        let path = Fixtures.path("nifti/\(NiftiFixtureExpectations.shared.invalid.nonfinite)")
+        let error = failure(path)
+        #expect(error?.kind == .nonFiniteVoxels)
+        #expect(error?.detail.hasPrefix("2 voxels") == true)
+        let inspected = try NiftiReader.read(from: path, allowNonFinite: true)
+        #expect(VoxelStatistics(inspected.voxels).nonFiniteCount == 2)
+    }
+
+    @Test func unsupportedDatatype() throws {
+        // DT_COMPLEX64 = 32, bitpix 64.
+        var data = try bytes(goodPlain)
+        withUnsafeBytes(of: Int16(32).littleEndian) { data.replaceSubrange(70..<72, with: $0) }
+        withUnsafeBytes(of: Int16(64).littleEndian) { data.replaceSubrange(72..<74, with: $0) }
+        let error = failure(try write(data, "complex.nii"))
+        #expect(error?.kind == .unsupportedDatatype)
+        #expect(error?.detail.lowercased().contains("complex") == true)
+    }
+
+    @Test func directoryIsNotAFile() {
+        #expect(failure(scratch.path)?.kind == .notRegularFile)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func fifoIsRefusedWithoutBlocking() throws {
+        let path = scratch.file("pipe.nii.gz")
+        #expect(mkfifo(path, 0o600) == 0)
+        let error = failure(path)
+        #expect(error?.kind == .notRegularFile)
+        #expect(error?.detail.contains("FIFO") == true)
+    }
+
+    @Test func unreadableFile() throws {
+        guard geteuid() != 0 else { return }  // root reads everything; nothing to check then
+        let path = try write(try bytes(goodPlain), "locked.nii")
+        chmod(path, 0)
+        #expect(failure(path)?.kind == .unreadable)
+    }
+}
