@@ -1,0 +1,61 @@
+/// A case read into memory and validated: four co-registered 3D volumes in channel order
+/// T1, T1ce, T2, FLAIR on one grid, and the expert label map when there is one.
+public struct MultimodalCase: Sendable {
+    public var files: CaseFiles
+    public var modalities: [Volume]
+    /// The expert segmentation as label values (0/1/2/4, or 0/1/2/3 in BraTS 2023), same grid.
+    public var truth: [UInt8]?
+
+    /// The grid every output is written in.
+    public var geometry: VolumeGeometry { modalities[0].geometry }
+    public var identifier: String { files.identifier }
+
+    /// Why a case cannot be processed: an invalid file, mismatched geometry, an empty brain.
+    public struct ValidationError: Error, Sendable, CustomStringConvertible {
+        public let caseIdentifier: String
+        public let detail: String
+        public var description: String { "case \(caseIdentifier): \(detail)" }
+    }
+
+    /// Reads and validates all files (SPEC.md §1): each a finite 3D NIfTI within the size
+    /// limits, the same dims and affine (to `affineTolerance` mm) across modalities and the
+    /// segmentation, a non-empty brain, segmentation labels within the convention.
+    public static func load(_ files: CaseFiles, affineTolerance: Double = 1e-3) throws -> MultimodalCase {
+        var volumes: [Volume] = []
+        for path in files.modalities {
+            volumes.append(try Volume.read(from: path))
+        }
+        let reference = volumes[0].geometry
+        for (modality, volume) in zip(Modality.allCases, volumes).dropFirst() {
+            guard volume.dims == reference.dims else {
+                throw ValidationError(caseIdentifier: files.identifier,
+                                      detail: "\(modality) has shape \(volume.dims.map(String.init).joined(separator: "×")) but T1 has \(reference.dims.map(String.init).joined(separator: "×"))")
+            }
+            guard volume.geometry.matches(reference, tolerance: affineTolerance) else {
+                throw ValidationError(caseIdentifier: files.identifier,
+                                      detail: "\(modality) is not co-registered with T1 (affines differ by more than \(affineTolerance) mm)")
+            }
+        }
+        for (modality, volume) in zip(Modality.allCases, volumes) {
+            if !volume.voxels.contains(where: { $0 != 0 }) {
+                throw ValidationError(caseIdentifier: files.identifier, detail: "\(modality) is empty (all voxels are 0): no brain")
+            }
+        }
+        var truth: [UInt8]?
+        if let path = files.segmentation {
+            let segmentation = try Volume.read(from: path)
+            guard segmentation.dims == reference.dims, segmentation.geometry.matches(reference, tolerance: affineTolerance) else {
+                throw ValidationError(caseIdentifier: files.identifier, detail: "the segmentation's grid differs from the images'")
+            }
+            var labels = [UInt8](repeating: 0, count: segmentation.voxels.count)
+            for (index, value) in segmentation.voxels.enumerated() {
+                guard value >= 0, value <= 4, value == value.rounded() else {
+                    throw ValidationError(caseIdentifier: files.identifier, detail: "the segmentation holds label \(value); expected 0, 1, 2, 3 or 4")
+                }
+                labels[index] = UInt8(value)
+            }
+            truth = labels
+        }
+        return MultimodalCase(files: files, modalities: volumes, truth: truth)
+    }
+}
