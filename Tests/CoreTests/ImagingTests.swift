@@ -84,7 +84,7 @@ struct ImagingTests {
     func trilinearMatchesTorch(_ name: String) throws {
         let fixture = try TorchFixture(group: "imaging", name: name)
         let size = fixture.integers("size")
-        let output = Resampling.trilinear(fixture["input"], depth: size[0], height: size[1], width: size[2])
+        let output = VolumeResampling.trilinear(fixture["input"], depth: size[0], height: size[1], width: size[2])
         #expect(output.shape == fixture["output"].shape)
         #expect(relativeError(output, fixture["output"]) < 1e-5)
     }
@@ -92,9 +92,9 @@ struct ImagingTests {
     @Test("nearest resampling of labels and padding round trips")
     func nearestAndPadding() {
         let labels: [UInt8] = [1, 2, 3, 4]  // 4×1×1
-        #expect(Resampling.nearest(labels, dims: [4, 1, 1], to: [8, 1, 1]) == [1, 1, 2, 2, 3, 3, 4, 4])
-        #expect(Resampling.nearest([1, 1, 2, 2, 3, 3, 4, 4] as [UInt8], dims: [8, 1, 1], to: [4, 1, 1]) == [1, 2, 3, 4])
-        #expect(Resampling.size(155, spacing: 1, targetSpacing: 2) == 78)
+        #expect(VolumeResampling.nearest(labels, dims: [4, 1, 1], to: [8, 1, 1]) == [1, 1, 2, 2, 3, 3, 4, 4])
+        #expect(VolumeResampling.nearest([1, 1, 2, 2, 3, 3, 4, 4] as [UInt8], dims: [8, 1, 1], to: [4, 1, 1]) == [1, 2, 3, 4])
+        #expect(VolumeResampling.size(155, spacing: 1, targetSpacing: 2) == 78)
         var random = SeededRandom(seed: 1)
         let x = Tensor.randomNormal(shape: [1, 2, 3, 5, 6], random: &random)
         let padded = Padding.pad(x, depth: 16, height: 16, width: 8)

@@ -2,7 +2,7 @@
 /// `align_corners = False` convention: output voxel i samples input coordinate
 /// (i + ½)·(in/out) − ½, clamped to the grid. Used to bring a crop to a model's working
 /// resolution and its outputs back.
-public enum Resampling {
+public enum VolumeResampling {
     /// Trilinear interpolation (images, probabilities).
     public static func trilinear(_ input: Tensor, depth: Int, height: Int, width: Int) -> Tensor {
         let shape = input.volumeShape
