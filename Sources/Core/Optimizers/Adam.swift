@@ -72,25 +72,28 @@ public final class Adam: Optimizer {
             // while it is written through a pointer, then put them back.
             var first = firstMoments[index] ?? Tensor.zeros(like: parameter.value)
             var second = secondMoments[index] ?? Tensor.zeros(like: parameter.value)
-            var maximum = amsgrad ? (maximumSecondMoments[index] ?? Tensor.zeros(like: parameter.value)) : Tensor(shape: [0])
+            var maximum: Tensor? = amsgrad ? (maximumSecondMoments[index] ?? Tensor.zeros(like: parameter.value)) : nil
             firstMoments[index] = nil
             secondMoments[index] = nil
             maximumSecondMoments[index] = nil
             let constants = Constants(self, step: parameterSteps[index])
-            parameter.value.withUnsafeMutableBufferPointer { theta in
-                gradient.withUnsafeBufferPointer { g in
-                    first.withUnsafeMutableBufferPointer { m in
-                        second.withUnsafeMutableBufferPointer { v in
-                            maximum.withUnsafeMutableBufferPointer { vMax in
-                                Self.update(theta, g, m, v, amsgrad ? vMax.baseAddress : nil, constants)
-                            }
+            func update(maximum: UnsafeMutablePointer<Float>?) {
+                parameter.value.withUnsafeMutableBufferPointer { theta in
+                    gradient.withUnsafeBufferPointer { g in
+                        first.withUnsafeMutableBufferPointer { m in
+                            second.withUnsafeMutableBufferPointer { v in Self.update(theta, g, m, v, maximum, constants) }
                         }
                     }
                 }
             }
+            if maximum != nil {
+                maximum!.withUnsafeMutableBufferPointer { update(maximum: $0.baseAddress) }
+            } else {
+                update(maximum: nil)
+            }
             firstMoments[index] = first
             secondMoments[index] = second
-            if amsgrad { maximumSecondMoments[index] = maximum }
+            maximumSecondMoments[index] = maximum
         }
     }
 
