@@ -42,7 +42,7 @@ struct WeightStoreTests {
         do {
             try WeightStore.load(path, into: target)
             Issue.record("loading a mismatched file succeeded")
-        } catch let error as WeightLoadError {
+        } catch let error as WeightStoreError {
             #expect(error.path == path)
             #expect(error.problems.count == 3)
             #expect(error.problems.contains(.missing(name: "stem.norm.weight", expectedShape: [4])))
@@ -74,12 +74,12 @@ struct WeightStoreTests {
 
         // Without the allow-list every extra is named; a prefix must not match a sibling group.
         #expect { try WeightStore.load(path, into: Self.network()) } throws: { error in
-            (error as? WeightLoadError)?.problems.count == 4
+            (error as? WeightStoreError)?.problems.count == 4
         }
         tensors["decoder_convs.30.weight"] = Tensor(shape: [1])
         try SafeTensors(tensors: tensors).write(to: path)
         #expect { try WeightStore.load(path, into: Self.network(), ignoring: allowList) } throws: { error in
-            (error as? WeightLoadError)?.problems == [.unexpected(name: "decoder_convs.30.weight", foundShape: [1])]
+            (error as? WeightStoreError)?.problems == [.unexpected(name: "decoder_convs.30.weight", foundShape: [1])]
         }
     }
 
@@ -91,10 +91,10 @@ struct WeightStoreTests {
         network[1].value[flat: 2] = .nan
         try WeightStore.save(network, to: path)
         #expect { try WeightStore.load(path, into: Self.network()) } throws: { error in
-            (error as? WeightLoadError)?.problems.map(\.name) == ["stem.norm.weight"]
+            (error as? WeightStoreError)?.problems.map(\.name) == ["stem.norm.weight"]
         }
         let duplicated = Self.network() + [Parameter(name: "head.conv.bias", value: Tensor(shape: [3]))]
-        #expect(throws: WeightLoadError.self) { try WeightStore.save(duplicated, to: scratch.file("dup.safetensors")) }
+        #expect(throws: WeightStoreError.self) { try WeightStore.save(duplicated, to: scratch.file("dup.safetensors")) }
         #expect(!FileManager.default.fileExists(atPath: scratch.file("dup.safetensors")))
     }
 

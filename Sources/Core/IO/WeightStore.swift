@@ -5,14 +5,14 @@
 /// so a reader sees the old file or the new one, never a partial one.
 ///
 /// Loading checks the whole file against the parameter list before changing anything and
-/// reports EVERY problem in one `WeightLoadError`: tensors the network needs but the file lacks,
+/// reports EVERY problem in one `WeightStoreError`: tensors the network needs but the file lacks,
 /// tensors in the file the network does not have (unless allow-listed), tensors whose shape
 /// differs, and tensors holding NaN or infinity. Only when there is no problem are the values
 /// assigned (gradients are left alone). The allow-list exists for checkpoints that carry
 /// unused tensors, e.g. the released student's `decoder_convs.3.*` and `decoder_convs1x1.3.*`.
 public enum WeightStore {
     /// Writes `parameters` (names must be distinct) and `metadata` to `path` atomically.
-    /// Throws `WeightLoadError` for duplicate names, or the underlying I/O error.
+    /// Throws `WeightStoreError` for duplicate names, or the underlying I/O error.
     public static func save(_ parameters: [Parameter], to path: String, metadata: [String: String] = [:]) throws {
         var tensors: [String: Tensor] = [:]
         var duplicates: [String] = []
@@ -20,7 +20,7 @@ public enum WeightStore {
             if tensors.updateValue(parameter.value, forKey: parameter.name) != nil { duplicates.append(parameter.name) }
         }
         guard duplicates.isEmpty else {
-            throw WeightLoadError(path: path, problems: duplicates.map { .duplicateName($0) }, action: "save")
+            throw WeightStoreError(path: path, problems: duplicates.map { .duplicateName($0) }, action: "save")
         }
         try SafeTensors(tensors: tensors, metadata: metadata).write(to: path)
     }
@@ -30,12 +30,12 @@ public enum WeightStore {
     /// - Parameter ignoring: names of tensors that may be present in the file and are then
     ///   ignored; an entry ending in `*` matches every name with that prefix
     ///   (`"decoder_convs.3.*"`). Allow-listed names that the network does need are still loaded.
-    /// - Throws: `SafeTensors.FormatError` for an unreadable file; `WeightLoadError` listing all
+    /// - Throws: `SafeTensors.FormatError` for an unreadable file; `WeightStoreError` listing all
     ///   mismatches. Nothing is changed when it throws.
     @discardableResult
     public static func load(_ path: String, into parameters: [Parameter], ignoring allowList: [String] = []) throws -> [String: String] {
         let file = try SafeTensors.read(from: path)
-        var problems: [WeightLoadError.Problem] = []
+        var problems: [WeightStoreError.Problem] = []
         var seen = Set<String>()
         for parameter in parameters {
             guard seen.insert(parameter.name).inserted else {
@@ -55,7 +55,7 @@ public enum WeightStore {
         for name in file.tensors.keys.sorted() where !seen.contains(name) && !matches(name, allowList) {
             problems.append(.unexpected(name: name, foundShape: file.tensors[name]!.shape))
         }
-        guard problems.isEmpty else { throw WeightLoadError(path: path, problems: problems, action: "load") }
+        guard problems.isEmpty else { throw WeightStoreError(path: path, problems: problems, action: "load") }
         for parameter in parameters { parameter.value = file.tensors[parameter.name]! }
         return file.metadata
     }
@@ -73,7 +73,7 @@ public enum WeightStore {
 }
 
 /// A weight file that does not fit the network, with every problem named.
-public struct WeightLoadError: Error, CustomStringConvertible, Sendable {
+public struct WeightStoreError: Error, CustomStringConvertible, Sendable {
     public enum Problem: Sendable, Equatable, CustomStringConvertible {
         /// The network has the parameter, the file has no tensor of that name.
         case missing(name: String, expectedShape: [Int])
