@@ -25,7 +25,7 @@ public enum Activation: Sendable, Equatable {
 public enum ActivationKernels {
     /// y = x > 0 ? x : s·x (s = 0: ReLU; s = 1: identity). NaN stays NaN.
     public static func leakyRectify(_ input: Tensor, negativeSlope: Float) -> Tensor {
-        KernelParallelism.map(input) { source, target, count in
+        MemoryBoundParallelism.map(input) { source, target, count in
             for index in 0..<count {
                 let value = source[index]
                 target[index] = value > 0 ? value : value * negativeSlope
@@ -35,7 +35,7 @@ public enum ActivationKernels {
 
     /// ∂L/∂x = g where x > 0, s·g elsewhere (gradient `gradient` of the output, input `input`).
     public static func leakyRectifyBackward(_ gradient: Tensor, input: Tensor, negativeSlope: Float) -> Tensor {
-        KernelParallelism.map(gradient, input) { outputGradient, source, target, count in
+        MemoryBoundParallelism.map(gradient, input) { outputGradient, source, target, count in
             for index in 0..<count {
                 target[index] = source[index] > 0 ? outputGradient[index] : outputGradient[index] * negativeSlope
             }
@@ -44,14 +44,14 @@ public enum ActivationKernels {
 
     /// y = 1 / (1 + e^(−x)); saturates to exactly 0 or 1 for |x| ≳ 17 (float32), never NaN for finite x.
     public static func sigmoid(_ input: Tensor) -> Tensor {
-        KernelParallelism.map(input) { source, target, count in
+        MemoryBoundParallelism.map(input) { source, target, count in
             for index in 0..<count { target[index] = 1 / (1 + exp(-source[index])) }
         }
     }
 
     /// ∂L/∂x = g · y · (1 − y), from the forward output y.
     public static func sigmoidBackward(_ gradient: Tensor, output: Tensor) -> Tensor {
-        KernelParallelism.map(gradient, output) { outputGradient, value, target, count in
+        MemoryBoundParallelism.map(gradient, output) { outputGradient, value, target, count in
             for index in 0..<count {
                 let y = value[index]
                 target[index] = outputGradient[index] * y * (1 - y)
@@ -66,7 +66,7 @@ public enum ActivationKernels {
     /// y_c = e^(x_c − m) / Σ_k e^(x_k − m) over dim 1, with m = max_k x_k per sample and voxel
     /// (no overflow for any finite input; a row containing +∞ or NaN gives NaN, as in PyTorch).
     public static func softmaxOverChannels(_ input: Tensor) -> Tensor {
-        let layout = ChannelLayout(input.shape, operation: "softmaxOverChannels")
+        let layout = ChannelAxisLayout(input.shape, operation: "softmaxOverChannels")
         var output = Tensor(uninitializedShape: input.shape)
         input.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { target in
@@ -108,7 +108,7 @@ public enum ActivationKernels {
     /// ∂L/∂x_c = y_c · (g_c − Σ_k g_k y_k), from the forward output y.
     public static func softmaxOverChannelsBackward(_ gradient: Tensor, output: Tensor) -> Tensor {
         precondition(gradient.shape == output.shape, "softmax backward: gradient \(gradient.shape) for output \(output.shape)")
-        let layout = ChannelLayout(output.shape, operation: "softmaxOverChannels")
+        let layout = ChannelAxisLayout(output.shape, operation: "softmaxOverChannels")
         var inputGradient = Tensor(uninitializedShape: output.shape)
         gradient.withUnsafeBufferPointer { gradientBuffer in
             output.withUnsafeBufferPointer { outputBuffer in
@@ -145,7 +145,7 @@ public enum ActivationKernels {
 
 /// The N×C×(rest) view of a rank ≥ 2 tensor used by channel-wise kernels: `spatialCount` is
 /// the product of the dimensions after the channel axis (1 for a rank-2 tensor).
-struct ChannelLayout: Sendable {
+struct ChannelAxisLayout: Sendable {
     let batch: Int
     let channels: Int
     let spatialCount: Int
@@ -166,7 +166,7 @@ struct ChannelLayout: Sendable {
         let blocksPerSample = (spatialCount + block - 1) / block
         let items = batch * blocksPerSample
         let sampleCount = sampleCount, spatialCount = spatialCount
-        Parallel.forEachChunk(items, minimumChunk: KernelParallelism.minimumItems(elementsPerItem: block * channels)) { range in
+        Parallel.forEachChunk(items, minimumChunk: MemoryBoundParallelism.minimumItems(elementsPerItem: block * channels)) { range in
             for item in range {
                 let sample = item / blocksPerSample
                 let voxelStart = (item % blocksPerSample) * block

@@ -39,7 +39,7 @@ public enum ChannelKernels {
 
     /// Channels [start, start + count) of `input` as a new tensor.
     public static func sliceChannels(_ input: Tensor, start: Int, count: Int) -> Tensor {
-        let layout = ChannelLayout(input.shape, operation: "sliceChannels")
+        let layout = ChannelAxisLayout(input.shape, operation: "sliceChannels")
         precondition(start >= 0 && count >= 0 && start + count <= layout.channels,
                      "sliceChannels: channels \(start)..<\(start + count) of \(layout.channels)")
         var shape = input.shape
@@ -59,7 +59,7 @@ public enum ChannelKernels {
     /// A tensor of `shape` that is zero except channels [start, start + slice.C), which hold
     /// `slice` (the adjoint of `sliceChannels`).
     public static func embedChannels(_ slice: Tensor, start: Int, into shape: [Int]) -> Tensor {
-        let layout = ChannelLayout(shape, operation: "embedChannels")
+        let layout = ChannelAxisLayout(shape, operation: "embedChannels")
         let count = slice.shape[1]
         precondition(slice.shape.count == shape.count && start >= 0 && start + count <= layout.channels,
                      "embedChannels: slice \(slice.shape) at channel \(start) does not fit \(shape)")
@@ -92,7 +92,7 @@ public enum ChannelKernels {
     /// Input N×(G·F)×…, output N×F×…: y[n, f] = max_g x[n, g·F + f]. NaN in a non-first group is
     /// ignored; NaN in group 0 propagates.
     public static func maxOverChannelGroups(_ input: Tensor, groups: Int) -> Tensor {
-        let layout = ChannelLayout(input.shape, operation: "maxOverChannelGroups")
+        let layout = ChannelAxisLayout(input.shape, operation: "maxOverChannelGroups")
         precondition(groups > 0 && layout.channels % groups == 0,
                      "maxOverChannelGroups: \(layout.channels) channels cannot form \(groups) equal groups")
         let features = layout.channels / groups
@@ -124,7 +124,7 @@ public enum ChannelKernels {
     /// ∂L/∂x: the output gradient goes to the first group whose value equals the maximum (the
     /// arg-max, first on ties); every other input element gets 0.
     public static func maxOverChannelGroupsBackward(_ gradient: Tensor, input: Tensor, output: Tensor, groups: Int) -> Tensor {
-        let layout = ChannelLayout(input.shape, operation: "maxOverChannelGroups")
+        let layout = ChannelAxisLayout(input.shape, operation: "maxOverChannelGroups")
         let features = layout.channels / groups
         precondition(gradient.shape == output.shape, "maxOverChannelGroups backward: gradient \(gradient.shape) for output \(output.shape)")
         var inputGradient = Tensor(uninitializedShape: input.shape)
@@ -165,12 +165,12 @@ public enum ChannelKernels {
     /// `body(sample, feature, voxelStart, length)` over every sample, output channel and block
     /// of voxels, in parallel.
     private static func forEachFeatureBlock(
-        _ layout: ChannelLayout, features: Int, _ body: @Sendable (Int, Int, Int, Int) -> Void
+        _ layout: ChannelAxisLayout, features: Int, _ body: @Sendable (Int, Int, Int, Int) -> Void
     ) {
         let block = groupMaximumBlock, spatialCount = layout.spatialCount
         let blocksPerRow = (spatialCount + block - 1) / block
         let items = layout.batch * features * blocksPerRow
-        let minimum = KernelParallelism.minimumItems(elementsPerItem: block * layout.channels / max(features, 1))
+        let minimum = MemoryBoundParallelism.minimumItems(elementsPerItem: block * layout.channels / max(features, 1))
         Parallel.forEachChunk(items, minimumChunk: minimum) { range in
             for item in range {
                 let row = item / blocksPerRow

@@ -61,7 +61,7 @@ public enum DropoutKernels {
 
     /// y[n, c, …] = x[n, c, …] · mask[n·C + c].
     public static func applyChannelMask(_ input: Tensor, mask: [Float]) -> Tensor {
-        let layout = ChannelLayout(input.shape, operation: "spatialDropout")
+        let layout = ChannelAxisLayout(input.shape, operation: "spatialDropout")
         precondition(mask.count == layout.batch * layout.channels, "spatialDropout: \(mask.count) factors for shape \(input.shape)")
         var output = Tensor(uninitializedShape: input.shape)
         guard input.count > 0 else { return output }
@@ -69,7 +69,7 @@ public enum DropoutKernels {
         input.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { target in
                 let x = SendableConstPointer(source.baseAddress!), y = SendablePointer(target.baseAddress!)
-                Parallel.forEachChunk(mask.count, minimumChunk: KernelParallelism.minimumItems(elementsPerItem: spatialCount)) { range in
+                Parallel.forEachChunk(mask.count, minimumChunk: MemoryBoundParallelism.minimumItems(elementsPerItem: spatialCount)) { range in
                     for channel in range {
                         let factor = mask[channel]
                         let inputRow = x.pointer + channel * spatialCount, outputRow = y.pointer + channel * spatialCount
@@ -100,7 +100,7 @@ extension ForwardContext {
     public func spatialDropout(_ x: Variable, probability: Float) -> Variable {
         precondition(probability >= 0 && probability <= 1, "spatialDropout: probability \(probability) outside [0, 1]")
         guard isTraining, probability > 0 else { return x }
-        let layout = ChannelLayout(x.shape, operation: "spatialDropout")
+        let layout = ChannelAxisLayout(x.shape, operation: "spatialDropout")
         let mask = DropoutKernels.channelMask(batch: layout.batch, channels: layout.channels, probability: probability, random: &random)
         let output = DropoutKernels.applyChannelMask(x.value, mask: mask)
         return record(output, inputs: [x]) { gradient in [DropoutKernels.applyChannelMask(gradient, mask: mask)] }

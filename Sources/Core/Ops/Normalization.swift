@@ -40,7 +40,7 @@ public enum NormalizationKernels {
     public static func normalizedActivation(
         _ input: Tensor, groups: Int, weight: Tensor, bias: Tensor, activation: Activation, epsilon: Float
     ) -> (output: Tensor, statistics: GroupStatistics) {
-        let layout = GroupLayout(input.shape, groups: groups, weight: weight, bias: bias)
+        let layout = NormalizationGroupLayout(input.shape, groups: groups, weight: weight, bias: bias)
         let slope = activation.negativeSlope
         var means = [Float](repeating: 0, count: layout.batch * groups)
         var residuals = [Float](repeating: 0, count: layout.batch * groups)
@@ -88,7 +88,7 @@ public enum NormalizationKernels {
         weight: Tensor, bias: Tensor, activation: Activation
     ) -> (input: Tensor, weight: Tensor, bias: Tensor) {
         precondition(gradient.shape == input.shape, "normalization backward: gradient \(gradient.shape) for input \(input.shape)")
-        let layout = GroupLayout(input.shape, groups: groups, weight: weight, bias: bias)
+        let layout = NormalizationGroupLayout(input.shape, groups: groups, weight: weight, bias: bias)
         let slope = activation.negativeSlope
         let channels = layout.channels
         // Per (sample, channel): Σ d and Σ d·x̂; reduced over samples at the end (deterministic).
@@ -249,7 +249,7 @@ public enum NormalizationKernels {
 
 /// Sizes of a grouped N×C×… tensor, checked against γ/β, and the parallel walk over its
 /// (sample, group) pairs; each pair is one contiguous span of `groupCount` elements.
-struct GroupLayout: Sendable {
+struct NormalizationGroupLayout: Sendable {
     let batch: Int
     let channels: Int
     let groups: Int
@@ -274,7 +274,7 @@ struct GroupLayout: Sendable {
     /// Calls `body(item, firstChannel, offset)` for item = sample·G + group, in parallel.
     func forEachGroup(_ body: @Sendable (_ item: Int, _ firstChannel: Int, _ offset: Int) -> Void) {
         let groups = groups, channelsPerGroup = channelsPerGroup, groupCount = groupCount
-        Parallel.forEachChunk(batch * groups, minimumChunk: KernelParallelism.minimumItems(elementsPerItem: groupCount)) { range in
+        Parallel.forEachChunk(batch * groups, minimumChunk: MemoryBoundParallelism.minimumItems(elementsPerItem: groupCount)) { range in
             for item in range {
                 body(item, (item % groups) * channelsPerGroup, item * groupCount)
             }

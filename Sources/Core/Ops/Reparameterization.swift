@@ -11,25 +11,41 @@ import Foundation
 ///
 /// Failure modes: μ, log σ² (and ε) of different shapes stop with a precondition failure.
 public enum ReparameterizationKernels {
-    /// z = μ + exp(½·logVariance)·noise.
+    /// z = μ + exp(½·logVariance)·noise. (Latent tensors are small — [N, 128] — so this runs on
+    /// the calling thread.)
     public static func reparameterize(mean: Tensor, logVariance: Tensor, noise: Tensor) -> Tensor {
-        precondition(noise.shape == mean.shape, "reparameterize: noise \(noise.shape) for mean \(mean.shape)")
-        let spread = KernelParallelism.map(logVariance, noise) { logVariance, noise, target, count in
-            for index in 0..<count { target[index] = exp(0.5 * logVariance[index]) * noise[index] }
+        precondition(mean.shape == logVariance.shape && noise.shape == mean.shape,
+                     "reparameterize: mean \(mean.shape), log-variance \(logVariance.shape), noise \(noise.shape) differ")
+        var output = Tensor(uninitializedShape: mean.shape)
+        mean.withUnsafeBufferPointer { mu in
+            logVariance.withUnsafeBufferPointer { logSigmaSquared in
+                noise.withUnsafeBufferPointer { epsilon in
+                    output.withUnsafeMutableBufferPointer { z in
+                        for index in 0..<z.count { z[index] = mu[index] + exp(0.5 * logSigmaSquared[index]) * epsilon[index] }
+                    }
+                }
+            }
         }
-        return KernelParallelism.map(mean, spread) { mean, spread, target, count in
-            for index in 0..<count { target[index] = mean[index] + spread[index] }
-        }
+        return output
     }
 
     /// ∂L/∂(log σ²) = g·ε·½·exp(½·log σ²).
     public static func logVarianceGradient(_ gradient: Tensor, logVariance: Tensor, noise: Tensor) -> Tensor {
-        let spread = KernelParallelism.map(logVariance, noise) { logVariance, noise, target, count in
-            for index in 0..<count { target[index] = 0.5 * exp(0.5 * logVariance[index]) * noise[index] }
+        precondition(gradient.shape == logVariance.shape && noise.shape == logVariance.shape,
+                     "reparameterize backward: gradient \(gradient.shape), log-variance \(logVariance.shape), noise \(noise.shape) differ")
+        var result = Tensor(uninitializedShape: logVariance.shape)
+        gradient.withUnsafeBufferPointer { g in
+            logVariance.withUnsafeBufferPointer { logSigmaSquared in
+                noise.withUnsafeBufferPointer { epsilon in
+                    result.withUnsafeMutableBufferPointer { target in
+                        for index in 0..<target.count {
+                            target[index] = g[index] * epsilon[index] * 0.5 * exp(0.5 * logSigmaSquared[index])
+                        }
+                    }
+                }
+            }
         }
-        return KernelParallelism.map(gradient, spread) { gradient, spread, target, count in
-            for index in 0..<count { target[index] = gradient[index] * spread[index] }
-        }
+        return result
     }
 }
 

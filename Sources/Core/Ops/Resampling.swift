@@ -33,7 +33,7 @@ public enum ResamplingKernels {
             output.withUnsafeMutableBufferPointer { target in
                 let x = SendableConstPointer(source.baseAddress!), y = SendablePointer(target.baseAddress!)
                 let items = planes * 2 * depth  // one output depth slice of one plane each
-                let minimum = KernelParallelism.minimumItems(elementsPerItem: 4 * height * width)
+                let minimum = MemoryBoundParallelism.minimumItems(elementsPerItem: 4 * height * width)
                 Parallel.forEachChunk(items, minimumChunk: minimum) { range in
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
                         let row = scratch.baseAddress!
@@ -90,7 +90,7 @@ public enum ResamplingKernels {
                 let planeCount = depth * height * width
                 // Whole planes per work item: output rows of one plane scatter into shared input rows.
                 Parallel.forEachChunk(shape.batch * shape.channels,
-                                      minimumChunk: KernelParallelism.minimumItems(elementsPerItem: 8 * planeCount)) { range in
+                                      minimumChunk: MemoryBoundParallelism.minimumItems(elementsPerItem: 8 * planeCount)) { range in
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { scratch in
                         let row = scratch.baseAddress!
                         for plane in range {
@@ -148,7 +148,7 @@ public enum ResamplingKernels {
         input.withUnsafeBufferPointer { source in
             output.withUnsafeMutableBufferPointer { target in
                 let x = SendableConstPointer(source.baseAddress!), y = SendablePointer(target.baseAddress!)
-                let minimum = KernelParallelism.minimumItems(elementsPerItem: factor * factor * factor * height * width)
+                let minimum = MemoryBoundParallelism.minimumItems(elementsPerItem: factor * factor * factor * height * width)
                 Parallel.forEachChunk(planes * depth, minimumChunk: minimum) { range in
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: inputWidth) { scratch in
                         let row = scratch.baseAddress!
@@ -191,7 +191,7 @@ public enum ResamplingKernels {
         gradient.withUnsafeBufferPointer { source in
             inputGradient.withUnsafeMutableBufferPointer { target in
                 let g = SendableConstPointer(source.baseAddress!), dx = SendablePointer(target.baseAddress!)
-                let minimum = KernelParallelism.minimumItems(elementsPerItem: factor * factor * factor * height * width)
+                let minimum = MemoryBoundParallelism.minimumItems(elementsPerItem: factor * factor * factor * height * width)
                 Parallel.forEachChunk(shape.batch * shape.channels * depth, minimumChunk: minimum) { range in
                     for item in range {
                         let targetSlab = dx.pointer + item * factor * inputHeight * inputWidth

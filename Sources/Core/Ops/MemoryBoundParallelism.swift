@@ -4,7 +4,7 @@
 ///
 /// These kernels use the engine's threads only; none of them calls BLAS, so the rule "engine
 /// threads or OpenBLAS threads, never both" holds trivially.
-enum KernelParallelism {
+enum MemoryBoundParallelism {
     /// Elements a worker should have at least before a kernel splits; below this the
     /// hand-off to a second thread costs more than it saves (tiny tensors stay single-threaded,
     /// which also keeps debug-build tests deterministic and cheap).
