@@ -17,7 +17,7 @@
 /// Statistics are accumulated as float lanes over blocks of 1024 elements shifted by the group's
 /// first value, then summed in Double, and x − μ is formed against μ split into two floats
 /// (`GroupStatistics.meanResidual`), so large means and large groups do not lose precision
-/// (PyTorch's y = a·x + b form loses about |μ|/σ ulps; this one does not).
+/// (evaluating y = a·x + b with b = β − μ·a would lose about |μ|/σ ulps to cancellation).
 /// Work is split over (sample, group) pairs with `Parallel.forEachChunk`.
 ///
 /// Failure modes: C not divisible by G, γ/β not of shape [C], or a rank < 3 input stop with a
