@@ -7,8 +7,15 @@ struct Brainseg: AsyncParsableCommand {
         commandName: "brainseg",
         abstract: "Unattended brain-tumour segmentation (BraTS-style multimodal MRI).",
         version: BrainsegVersion.string,
-        subcommands: [ServeCommand.self, InspectCommand.self]
+        subcommands: [ServeCommand.self, InspectCommand.self, BenchCommand.self]
     )
+
+    /// Picks OpenBLAS's kernel family first (it may re-execute the process once, see
+    /// `OpenBLASKernelSelection`), then parses and runs the command.
+    static func main() async {
+        OpenBLASKernelSelection.applyIfNeeded()
+        await main(nil)
+    }
 }
 
 enum BrainsegVersion {

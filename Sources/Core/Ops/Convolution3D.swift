@@ -1,0 +1,282 @@
+/// 3D convolution (PyTorch `Conv3d` semantics: cross-correlation, cubic kernel k, stride s,
+/// symmetric zero padding p, groups G, optional bias) — forward, input gradient, weight and bias
+/// gradients — plus the differentiable `ForwardContext.conv3d`.
+///
+///   y[n, o, z, y, x] = b[o] + Σ_{c ∈ group(o)} Σ_{kz,ky,kx} w[o, c, kz, ky, kx] · x[n, c, z·s−p+kz, y·s−p+ky, x·s−p+kx]
+///
+/// Method: im2col over voxel TILES + `BLAS.sgemm`. For each (image, group, tile of T output
+/// voxels) the tile's K×T column matrix (K = Cin/G·k³, see `Im2ColTile`) is built in a per-worker
+/// scratch and multiplied: Y[Cout/G × T] = W[Cout/G × K] · col[K × T], written straight into the
+/// output with ldc = Do·Ho·Wo. Memory stays bounded by workers × K × T floats (3.5 MB per worker
+/// for 32 channels, k 3, T 1024), never the whole-volume matrix. A 1×1×1 stride-1 unpadded conv
+/// skips im2col (the input slice is the column matrix). The bias is fused: the output tile is
+/// pre-filled with it and the GEMM runs with beta = 1 (OpenBLAS would otherwise spend a pass
+/// zeroing C for beta = 0).
+///
+/// Backward:
+/// - weight/bias: dW[Cout/G × K] += dY_tile · col_tileᵀ, one partial per worker, summed at the
+///   end; db = Σ dY per channel in the same tile loop.
+/// - input: for stride 1 (and p ≤ k−1) the input gradient is itself a stride-1 convolution of dY
+///   with the kernel flipped in space and transposed in channels, padding k−1−p; it reuses the
+///   forward path (no scatter, no write conflicts between threads). Otherwise (stride 2)
+///   col_tile = Wᵀ · dY_tile then col2im scatter-add; tiles are grouped in output-depth chunks
+///   and run in two phases (even chunks, then odd) so that concurrent chunks never touch the same
+///   input slices.
+///
+/// Measurements (project machine, AMD EPYC Zen 4, 2 cores, OpenBLAS 0.3.21; the machine was
+/// shared with other builds, so numbers are noisy; `brainseg bench conv`):
+/// see the table in `ConvolutionTuning.default`'s doc in this file (filled in from measurement).
+///
+/// Failure modes: preconditions that print the shapes (see `ConvolutionGeometry`).
+public enum Convolution3D {
+    /// y = conv3d(x, w) + b. input N×Cin×D×H×W, weight Cout×Cin/G×k×k×k, bias [Cout] or nil.
+    public static func forward(
+        input: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int, groups: Int = 1,
+        tuning: ConvolutionTuning = .default
+    ) -> Tensor {
+        let geometry = ConvolutionGeometry(inputShape: input.shape, weightShape: weight.shape, biasShape: bias?.shape,
+                                           stride: stride, padding: padding, groups: groups)
+        var output = Tensor(uninitializedShape: geometry.outputShape)
+        let biasValues = bias ?? Tensor(shape: [0])
+        input.withUnsafeBufferPointer { inputBuffer in
+            weight.withUnsafeBufferPointer { weightBuffer in
+                biasValues.withUnsafeBufferPointer { biasBuffer in
+                    output.withUnsafeMutableBufferPointer { outputBuffer in
+                        forwardKernel(geometry: geometry, input: inputBuffer.baseAddress!, weight: weightBuffer.baseAddress!,
+                                      bias: bias == nil ? nil : biasBuffer.baseAddress!, output: outputBuffer.baseAddress!,
+                                      tuning: tuning)
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// ∂L/∂x from ∂L/∂y (`outputGradient`, N×Cout×Do×Ho×Wo) for an input of `inputShape`.
+    public static func backwardInput(
+        outputGradient: Tensor, weight: Tensor, inputShape: [Int], stride: Int = 1, padding: Int, groups: Int = 1,
+        tuning: ConvolutionTuning = .default
+    ) -> Tensor {
+        let geometry = ConvolutionGeometry(inputShape: inputShape, weightShape: weight.shape, biasShape: nil,
+                                           stride: stride, padding: padding, groups: groups)
+        precondition(outputGradient.shape == geometry.outputShape,
+                     "conv3d backwardInput: output gradient \(outputGradient.shape), expected \(geometry.outputShape) for \(geometry)")
+        let flippedPadding = geometry.kernel - 1 - padding
+        if stride == 1 && flippedPadding >= 0 && tuning.inputGradientMethod == .automatic {
+            let flipped = flippedTransposedWeight(weight, groups: groups)
+            let result = forward(input: outputGradient, weight: flipped, bias: nil, stride: 1, padding: flippedPadding,
+                                 groups: groups, tuning: tuning)
+            precondition(result.shape == inputShape, "conv3d backwardInput: flipped convolution gave \(result.shape), expected \(inputShape)")
+            return result
+        }
+        var inputGradient = Tensor(shape: inputShape, repeating: 0)
+        outputGradient.withUnsafeBufferPointer { gradientBuffer in
+            weight.withUnsafeBufferPointer { weightBuffer in
+                inputGradient.withUnsafeMutableBufferPointer { inputGradientBuffer in
+                    ColumnToImage.backwardInput(geometry: geometry, outputGradient: gradientBuffer.baseAddress!,
+                                                weight: weightBuffer.baseAddress!, inputGradient: inputGradientBuffer.baseAddress!,
+                                                tuning: tuning)
+                }
+            }
+        }
+        return inputGradient
+    }
+
+    /// ∂L/∂w (shape `weightShape`) and, when `includeBias`, ∂L/∂b ([Cout]) from ∂L/∂y and the
+    /// forward input.
+    public static func backwardWeight(
+        outputGradient: Tensor, input: Tensor, weightShape: [Int], includeBias: Bool, stride: Int = 1, padding: Int,
+        groups: Int = 1, tuning: ConvolutionTuning = .default
+    ) -> (weight: Tensor, bias: Tensor?) {
+        let geometry = ConvolutionGeometry(inputShape: input.shape, weightShape: weightShape, biasShape: nil,
+                                           stride: stride, padding: padding, groups: groups)
+        precondition(outputGradient.shape == geometry.outputShape,
+                     "conv3d backwardWeight: output gradient \(outputGradient.shape), expected \(geometry.outputShape) for \(geometry)")
+        let weightCount = geometry.outputChannels * geometry.columnRows
+        let partialCount = weightCount + geometry.outputChannels
+        let workers = tuning.maximumWorkers
+        var partials = Tensor(shape: [workers, partialCount], repeating: 0)
+        outputGradient.withUnsafeBufferPointer { gradientBuffer in
+            input.withUnsafeBufferPointer { inputBuffer in
+                partials.withUnsafeMutableBufferPointer { partialBuffer in
+                    weightKernel(geometry: geometry, outputGradient: gradientBuffer.baseAddress!, input: inputBuffer.baseAddress!,
+                                 partials: partialBuffer.baseAddress!, partialCount: partialCount, workers: workers, tuning: tuning)
+                }
+            }
+        }
+        var weightGradient = Tensor(uninitializedShape: weightShape)
+        var biasGradient = includeBias ? Tensor(uninitializedShape: [geometry.outputChannels]) : nil
+        partials.withUnsafeBufferPointer { partialBuffer in
+            weightGradient.withUnsafeMutableBufferPointer { target in
+                for index in 0..<weightCount {
+                    var total: Float = 0
+                    for worker in 0..<workers { total += partialBuffer[worker * partialCount + index] }
+                    target[index] = total
+                }
+            }
+            biasGradient?.withUnsafeMutableBufferPointer { target in
+                for channel in 0..<geometry.outputChannels {
+                    var total: Float = 0
+                    for worker in 0..<workers { total += partialBuffer[worker * partialCount + weightCount + channel] }
+                    target[channel] = total
+                }
+            }
+        }
+        return (weightGradient, biasGradient)
+    }
+
+    /// w′[g·Cin/G + c, o, k−1−kz, k−1−ky, k−1−kx] = w[g·Cout/G + o, c, kz, ky, kx]: the weight of
+    /// the stride-1 convolution that maps ∂L/∂y to ∂L/∂x.
+    static func flippedTransposedWeight(_ weight: Tensor, groups: Int) -> Tensor {
+        let outputChannels = weight.shape[0], groupInputChannels = weight.shape[1], kernel = weight.shape[2]
+        let groupOutputChannels = outputChannels / groups
+        let volume = kernel * kernel * kernel
+        var flipped = Tensor(uninitializedShape: [groupInputChannels * groups, groupOutputChannels, kernel, kernel, kernel])
+        weight.withUnsafeBufferPointer { source in
+            flipped.withUnsafeMutableBufferPointer { target in
+                for group in 0..<groups {
+                    for output in 0..<groupOutputChannels {
+                        for channel in 0..<groupInputChannels {
+                            let from = ((group * groupOutputChannels + output) * groupInputChannels + channel) * volume
+                            let to = ((group * groupInputChannels + channel) * groupOutputChannels + output) * volume
+                            for offset in 0..<volume { target[to + volume - 1 - offset] = source[from + offset] }
+                        }
+                    }
+                }
+            }
+        }
+        return flipped
+    }
+
+    // MARK: - Kernels on raw pointers
+
+    static func forwardKernel(
+        geometry: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, tuning: ConvolutionTuning
+    ) {
+        let tileVoxels = min(tuning.tileVoxels, geometry.outputSpatialCount)
+        let tilesPerImage = (geometry.outputSpatialCount + tileVoxels - 1) / tileVoxels
+        let items = geometry.batch * geometry.groups * tilesPerImage
+        let inputPointer = SendableConstPointer(input), weightPointer = SendableConstPointer(weight)
+        let biasPointer = bias.map { SendableConstPointer($0) }, outputPointer = SendablePointer(output)
+        tuning.run(items) { _, range in
+            let rows = geometry.columnRows
+            let scratch = geometry.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: rows * tileVoxels)
+            defer { scratch?.deallocate() }
+            let outputSpatial = geometry.outputSpatialCount
+            let groupOutputs = geometry.groupOutputChannels
+            for item in range {
+                let tile = item % tilesPerImage
+                let imageGroup = item / tilesPerImage
+                let group = imageGroup % geometry.groups
+                let image = imageGroup / geometry.groups
+                let start = tile * tileVoxels
+                let count = min(tileVoxels, outputSpatial - start)
+                let inputGroup = inputPointer.pointer
+                    + (image * geometry.inputChannels + group * geometry.groupInputChannels) * geometry.inputSpatialCount
+                let outputTile = outputPointer.pointer + (image * geometry.outputChannels + group * groupOutputs) * outputSpatial + start
+                var beta: Float = 0
+                if let biasPointer {
+                    for channel in 0..<groupOutputs {
+                        (outputTile + channel * outputSpatial).update(repeating: biasPointer.pointer[group * groupOutputs + channel], count: count)
+                    }
+                    beta = 1
+                }
+                let columns: UnsafePointer<Float>
+                let columnStride: Int
+                if let scratch {
+                    Im2ColTile.fill(columns: scratch, columnStride: count, input: inputGroup, geometry: geometry, start: start, count: count)
+                    columns = UnsafePointer(scratch)
+                    columnStride = count
+                } else {
+                    columns = inputGroup + start
+                    columnStride = geometry.inputSpatialCount
+                }
+                BLAS.sgemm(transposeA: false, transposeB: false, m: groupOutputs, n: count, k: rows,
+                           alpha: 1, a: weightPointer.pointer + group * groupOutputs * rows, lda: rows,
+                           b: columns, ldb: columnStride, beta: beta, c: outputTile, ldc: outputSpatial)
+            }
+        }
+    }
+
+    static func weightKernel(
+        geometry: ConvolutionGeometry, outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>,
+        partials: UnsafeMutablePointer<Float>, partialCount: Int, workers: Int, tuning: ConvolutionTuning
+    ) {
+        let tileVoxels = min(tuning.tileVoxels, geometry.outputSpatialCount)
+        let tilesPerImage = (geometry.outputSpatialCount + tileVoxels - 1) / tileVoxels
+        let items = geometry.batch * geometry.groups * tilesPerImage
+        let gradientPointer = SendableConstPointer(outputGradient), inputPointer = SendableConstPointer(input)
+        let partialPointer = SendablePointer(partials)
+        tuning.run(items, workers: workers) { worker, range in
+            let rows = geometry.columnRows
+            let scratch = geometry.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: rows * tileVoxels)
+            defer { scratch?.deallocate() }
+            let outputSpatial = geometry.outputSpatialCount
+            let groupOutputs = geometry.groupOutputChannels
+            let weightPartial = partialPointer.pointer + worker * partialCount
+            let biasPartial = weightPartial + geometry.outputChannels * rows
+            for item in range {
+                let tile = item % tilesPerImage
+                let imageGroup = item / tilesPerImage
+                let group = imageGroup % geometry.groups
+                let image = imageGroup / geometry.groups
+                let start = tile * tileVoxels
+                let count = min(tileVoxels, outputSpatial - start)
+                let inputGroup = inputPointer.pointer
+                    + (image * geometry.inputChannels + group * geometry.groupInputChannels) * geometry.inputSpatialCount
+                let gradientTile = gradientPointer.pointer + (image * geometry.outputChannels + group * groupOutputs) * outputSpatial + start
+                for channel in 0..<groupOutputs {
+                    let row = gradientTile + channel * outputSpatial
+                    var total: Float = 0
+                    for index in 0..<count { total += row[index] }
+                    biasPartial[group * groupOutputs + channel] += total
+                }
+                let columns: UnsafePointer<Float>
+                let columnStride: Int
+                if let scratch {
+                    Im2ColTile.fill(columns: scratch, columnStride: count, input: inputGroup, geometry: geometry, start: start, count: count)
+                    columns = UnsafePointer(scratch)
+                    columnStride = count
+                } else {
+                    columns = inputGroup + start
+                    columnStride = geometry.inputSpatialCount
+                }
+                // dW_g[Cout/G × K] += dY_tile[Cout/G × T] · col[K × T]ᵀ
+                BLAS.sgemm(transposeA: false, transposeB: true, m: groupOutputs, n: rows, k: count,
+                           alpha: 1, a: gradientTile, lda: outputSpatial, b: columns, ldb: columnStride,
+                           beta: 1, c: weightPartial + group * groupOutputs * rows, ldc: rows)
+            }
+        }
+    }
+}
+
+extension ForwardContext {
+    /// Differentiable 3D convolution (see `Convolution3D`): input N×Cin×D×H×W, weight
+    /// Cout×Cin/groups×k×k×k, optional bias [Cout]. Gradients are computed only for inputs that
+    /// are on the tape.
+    public func conv3d(_ input: Variable, weight: Variable, bias: Variable?, stride: Int = 1, padding: Int, groups: Int = 1) -> Variable {
+        let inputValue = input.value
+        let weightValue = weight.value
+        let output = Convolution3D.forward(input: inputValue, weight: weightValue, bias: bias?.value,
+                                           stride: stride, padding: padding, groups: groups)
+        let needsInput = input.node != nil
+        let needsWeight = weight.node != nil || bias?.node != nil
+        let hasBias = bias != nil
+        let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
+        return record(output, inputs: inputs) { gradient in
+            let inputGradient = needsInput
+                ? Convolution3D.backwardInput(outputGradient: gradient, weight: weightValue, inputShape: inputValue.shape,
+                                              stride: stride, padding: padding, groups: groups)
+                : nil
+            var weightGradient: Tensor?
+            var biasGradient: Tensor?
+            if needsWeight {
+                (weightGradient, biasGradient) = Convolution3D.backwardWeight(
+                    outputGradient: gradient, input: inputValue, weightShape: weightValue.shape, includeBias: hasBias,
+                    stride: stride, padding: padding, groups: groups)
+            }
+            return hasBias ? [inputGradient, weightGradient, biasGradient] : [inputGradient, weightGradient]
+        }
+    }
+}

@@ -1,0 +1,60 @@
+/// How the convolution kernels split their work: tile size, who runs in parallel, and which
+/// input-gradient method to use. The defaults are what measured fastest on the project machine
+/// (see `Convolution3D`); tests force tiny tiles to exercise tile boundaries, and
+/// `brainseg bench conv` exposes every knob so the choice can be re-measured.
+public struct ConvolutionTuning: Sendable, Equatable {
+    /// Who runs in parallel.
+    public enum Threading: String, Sendable, CaseIterable {
+        /// The engine's threads (`Parallel.threadCount`) over voxel tiles, OpenBLAS pinned to one
+        /// thread.
+        case engine
+        /// One thread walking the tiles; OpenBLAS uses `Parallel.threadCount` threads inside
+        /// each GEMM.
+        case blas
+    }
+
+    /// How `Convolution3D.backwardInput` works.
+    public enum InputGradientMethod: String, Sendable, CaseIterable {
+        /// Stride 1: convolution with the flipped, channel-transposed kernel; else col2im.
+        case automatic
+        /// Always Wᵀ·dY per tile followed by col2im scatter-add.
+        case col2im
+    }
+
+    /// Output voxels per tile (the column count of each GEMM). The column scratch per worker is
+    /// K × tileVoxels floats, so this bounds the memory a convolution adds.
+    public var tileVoxels: Int
+    public var threading: Threading
+    public var inputGradientMethod: InputGradientMethod
+
+    public init(tileVoxels: Int = 1024, threading: Threading = .engine, inputGradientMethod: InputGradientMethod = .automatic) {
+        precondition(tileVoxels >= 1, "tileVoxels must be ≥ 1, got \(tileVoxels)")
+        self.tileVoxels = tileVoxels
+        self.threading = threading
+        self.inputGradientMethod = inputGradientMethod
+    }
+
+    /// The measured default.
+    public static let `default` = ConvolutionTuning()
+
+    /// Workers that may run `body` at once (engine threading) or 1 (BLAS threading).
+    var maximumWorkers: Int { threading == .engine ? max(1, Parallel.threadCount) : 1 }
+
+    /// Runs `body(worker, items)` over `0..<count` work items with this threading, setting the
+    /// OpenBLAS thread count for the duration (1 inside engine threads, `Parallel.threadCount`
+    /// otherwise) and restoring it afterwards, so the two kinds of threads never run together.
+    func run(_ count: Int, workers: Int? = nil, _ body: @Sendable (_ worker: Int, _ items: Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let saved = BLAS.threadCount
+        switch threading {
+        case .engine:
+            if saved != 1 { BLAS.threadCount = 1 }
+            Parallel.forEachWorker(count, workers: min(workers ?? maximumWorkers, maximumWorkers), body)
+        case .blas:
+            let wanted = max(1, Parallel.threadCount)
+            if saved != wanted { BLAS.threadCount = wanted }
+            body(0, 0..<count)
+        }
+        if BLAS.threadCount != saved { BLAS.threadCount = saved }
+    }
+}

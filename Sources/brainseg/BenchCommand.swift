@@ -1,0 +1,157 @@
+import ArgumentParser
+import Core
+import Foundation
+
+/// `brainseg bench …`: micro- and model benchmarks whose JSON the runner in `Benchmarks/` puts
+/// side by side with PyTorch and ONNX Runtime. A command group so that `model` can join `conv`.
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time engine kernels; prints one JSON object per run (see Benchmarks/README.md).",
+        subcommands: [ConvBenchCommand.self]
+    )
+}
+
+/// `brainseg bench conv`: one 3D convolution layer, forward or forward + backward, on random data.
+///
+/// Keys of the JSON object: median_s, min_s, max_s (seconds per repetition after warm-up),
+/// peak_rss_mb (getrusage maxrss of the whole process), gflop (work of one repetition: forward =
+/// 2·multiply-adds; train = forward + input gradient + weight gradient ≈ 3 × forward), gflops
+/// (gflop / median), threads, openblas_core, implementation, mode, and the layer's shape.
+struct ConvBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conv",
+        abstract: "Time one conv3d layer (forward, or forward + backward with --mode train)."
+    )
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case forward, train }
+
+    @Option(help: "Input channels.") var inChannels: Int
+    @Option(help: "Output channels.") var outChannels: Int
+    @Option(help: "Cubic spatial size of the input (S gives S×S×S).") var size: Int
+    @Option(help: "Cubic kernel size.") var kernel: Int = 3
+    @Option(help: "Stride.") var stride: Int = 1
+    @Option(help: "Zero padding (default: kernel / 2).") var padding: Int?
+    @Option(help: "Channel groups.") var groups: Int = 1
+    @Option(help: "Batch size.") var batch: Int = 1
+    @Option(help: "forward or train (forward + input and weight gradients).") var mode: Mode = .forward
+    @Option(help: "Timed repetitions.") var reps: Int = 3
+    @Option(help: "Untimed warm-up repetitions.") var warmup: Int = 1
+    @Option(help: "Threads (engine threads, or OpenBLAS threads with --threading blas).") var threads: Int = 2
+    @Option(help: "Output voxels per im2col tile.") var tile: Int = ConvolutionTuning.default.tileVoxels
+    @Option(help: "engine (engine threads over tiles, OpenBLAS 1 thread) or blas (OpenBLAS threads).")
+    var threading: String = ConvolutionTuning.default.threading.rawValue
+    @Option(help: "Input-gradient method: automatic or col2im.")
+    var inputGradient: String = ConvolutionTuning.default.inputGradientMethod.rawValue
+    @Flag(help: "Print one JSON object (the only output format for now).") var json = false
+
+    func validate() throws {
+        guard inChannels > 0, outChannels > 0, size > 0, kernel > 0, stride > 0, batch > 0, reps > 0, warmup >= 0, threads > 0, tile > 0 else {
+            throw ValidationError("sizes, counts and threads must be positive")
+        }
+        guard inChannels % groups == 0, outChannels % groups == 0 else {
+            throw ValidationError("--in-channels and --out-channels must be divisible by --groups")
+        }
+        guard ConvolutionTuning.Threading(rawValue: threading) != nil else { throw ValidationError("--threading must be engine or blas") }
+        guard ConvolutionTuning.InputGradientMethod(rawValue: inputGradient) != nil else {
+            throw ValidationError("--input-gradient must be automatic or col2im")
+        }
+    }
+
+    func run() async throws {
+        let padding = self.padding ?? kernel / 2
+        Parallel.threadCount = threads
+        let tuning = ConvolutionTuning(tileVoxels: tile, threading: ConvolutionTuning.Threading(rawValue: threading)!,
+                                       inputGradientMethod: ConvolutionTuning.InputGradientMethod(rawValue: inputGradient)!)
+        var random = SeededRandom(seed: 1)
+        let input = Tensor.randomUniform(shape: [batch, inChannels, size, size, size], low: -1, high: 1, random: &random)
+        let fanIn = Float(inChannels / groups * kernel * kernel * kernel)
+        let bound = 1 / fanIn.squareRoot()
+        let weight = Tensor.randomUniform(shape: [outChannels, inChannels / groups, kernel, kernel, kernel], low: -bound, high: bound, random: &random)
+        let bias = Tensor.randomUniform(shape: [outChannels], low: -bound, high: bound, random: &random)
+        let geometry = ConvolutionGeometry(inputShape: input.shape, weightShape: weight.shape, biasShape: bias.shape,
+                                           stride: stride, padding: padding, groups: groups)
+        let outputGradient = mode == .train
+            ? Tensor.randomUniform(shape: geometry.outputShape, low: -1, high: 1, random: &random) : nil
+
+        func once() {
+            let output = Convolution3D.forward(input: input, weight: weight, bias: bias, stride: stride, padding: padding,
+                                               groups: groups, tuning: tuning)
+            guard let outputGradient else { return withExtendedLifetime(output) {} }
+            let inputGradient = Convolution3D.backwardInput(outputGradient: outputGradient, weight: weight, inputShape: input.shape,
+                                                            stride: stride, padding: padding, groups: groups, tuning: tuning)
+            let gradients = Convolution3D.backwardWeight(outputGradient: outputGradient, input: input, weightShape: weight.shape,
+                                                         includeBias: true, stride: stride, padding: padding, groups: groups, tuning: tuning)
+            withExtendedLifetime((output, inputGradient, gradients)) {}
+        }
+
+        for _ in 0..<warmup { once() }
+        var seconds: [Double] = []
+        let clock = ContinuousClock()
+        for _ in 0..<reps {
+            let elapsed = clock.measure { once() }
+            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        seconds.sort()
+        let median = seconds.count % 2 == 1 ? seconds[seconds.count / 2] : (seconds[seconds.count / 2 - 1] + seconds[seconds.count / 2]) / 2
+        let forwardGigaflop = 2 * Double(geometry.multiplyAdds) / 1e9
+        let gigaflop = mode == .train ? 3 * forwardGigaflop : forwardGigaflop
+        let report = BenchReport(
+            implementation: "brainseg", benchmark: "conv", mode: mode.rawValue, batch: batch, inChannels: inChannels,
+            outChannels: outChannels, size: size, kernel: kernel, stride: stride, padding: padding, groups: groups,
+            threads: threads, threading: tuning.threading.rawValue, tileVoxels: tuning.tileVoxels,
+            inputGradient: tuning.inputGradientMethod.rawValue, reps: reps, warmup: warmup,
+            medianSeconds: median, minimumSeconds: seconds.first!, maximumSeconds: seconds.last!,
+            peakResidentMegabytes: BenchReport.peakResidentMegabytes(), gigaflop: gigaflop, gigaflopPerSecond: gigaflop / median,
+            openblasCore: BLAS.coreName)
+        print(try report.jsonLine())
+    }
+}
+
+/// One benchmark result, encoded with the snake_case keys the `Benchmarks/` scripts share.
+struct BenchReport: Encodable {
+    var implementation: String
+    var benchmark: String
+    var mode: String
+    var batch: Int
+    var inChannels: Int
+    var outChannels: Int
+    var size: Int
+    var kernel: Int
+    var stride: Int
+    var padding: Int
+    var groups: Int
+    var threads: Int
+    var threading: String
+    var tileVoxels: Int
+    var inputGradient: String
+    var reps: Int
+    var warmup: Int
+    var medianSeconds: Double
+    var minimumSeconds: Double
+    var maximumSeconds: Double
+    var peakResidentMegabytes: Double
+    var gigaflop: Double
+    var gigaflopPerSecond: Double
+    var openblasCore: String
+
+    enum CodingKeys: String, CodingKey {
+        case implementation, benchmark, mode, batch, kernel, stride, padding, groups, threads, threading, reps, warmup, size
+        case inChannels = "in_channels", outChannels = "out_channels", tileVoxels = "tile_voxels", inputGradient = "input_gradient"
+        case medianSeconds = "median_s", minimumSeconds = "min_s", maximumSeconds = "max_s"
+        case peakResidentMegabytes = "peak_rss_mb", gigaflop = "gflop", gigaflopPerSecond = "gflops", openblasCore = "openblas_core"
+    }
+
+    func jsonLine() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// getrusage(RUSAGE_SELF).ru_maxrss (KiB on Linux) in MB (10⁶ bytes).
+    static func peakResidentMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_maxrss) * 1024 / 1e6
+    }
+}

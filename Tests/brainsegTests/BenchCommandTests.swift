@@ -1,0 +1,59 @@
+import Core
+import Foundation
+import Testing
+import TestSupport
+
+/// `brainseg bench conv` and the OpenBLAS kernel selection at start-up, driven through the real
+/// executable (the selection re-executes the process, which only an end-to-end run can show).
+@Suite("brainseg bench conv (end to end)")
+struct BenchCommandTests {
+    static let tinyConv = ["bench", "conv", "--in-channels", "4", "--out-channels", "4", "--size", "6", "--groups", "2",
+                           "--reps", "1", "--warmup", "0", "--threads", "1", "--json"]
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> [String: Any] {
+        let result = try ExecutableRunner.run(arguments, environment: environment)
+        #expect(result.status == 0, "stderr: \(result.standardError)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+        return try #require(object, "not one JSON object: \(result.standardOutput)")
+    }
+
+    /// Whether this CPU is one where the executable should switch OpenBLAS to Haswell.
+    static var cpuWantsHaswell: Bool {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        return info.contains("AuthenticAMD") && info.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.contains(" avx512f ") }
+    }
+
+    @Test("prints one JSON object with timings, RSS, work and the OpenBLAS core")
+    func jsonKeys() throws {
+        let report = try Self.run(Self.tinyConv + ["--mode", "train"])
+        for key in ["median_s", "min_s", "max_s", "peak_rss_mb", "gflop", "gflops", "threads", "openblas_core", "mode",
+                    "in_channels", "out_channels", "size", "kernel", "groups"] {
+            #expect(report[key] != nil, "missing \(key)")
+        }
+        #expect(report["mode"] as? String == "train")
+        // 2 · (4 out · 6³ voxels · 2 in-per-group · 27) · 3 (forward + two backward GEMMs)
+        #expect(abs((report["gflop"] as? Double ?? 0) - 3 * 2 * 4 * 216 * 2 * 27 / 1e9) < 1e-12)
+        #expect((report["peak_rss_mb"] as? Double ?? 0) > 1)
+    }
+
+    @Test("start-up picks the Haswell kernel on AMD AVX-512 CPUs unless the user decided",
+          .enabled(if: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, "OPENBLAS_CORETYPE is set for the test run"))
+    func kernelSelection() throws {
+        let automatic = try Self.run(Self.tinyConv)["openblas_core"] as? String
+        #expect(automatic == (Self.cpuWantsHaswell ? "Haswell" : BLAS.coreName))
+        // The off switch and a user's own choice are respected.
+        let disabled = try Self.run(Self.tinyConv, environment: ["BRAINSEG_OPENBLAS_AUTO": "0"])["openblas_core"] as? String
+        #expect(disabled == BLAS.coreName)
+        let chosen = try Self.run(Self.tinyConv, environment: ["OPENBLAS_CORETYPE": "Zen"])["openblas_core"] as? String
+        #expect(chosen == "Zen")
+        // Test binaries are not re-executed: they keep OpenBLAS's own pick.
+        if Self.cpuWantsHaswell { #expect(BLAS.coreName != "Haswell") }
+    }
+
+    @Test("bad arguments fail with a message")
+    func validation() throws {
+        let result = try ExecutableRunner.run(["bench", "conv", "--in-channels", "3", "--out-channels", "4", "--size", "4", "--groups", "2"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("divisible"))
+    }
+}
