@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time engine kernels; prints one JSON object per run (see Benchmarks/README.md).",
-        subcommands: [ConvBenchCommand.self]
+        subcommands: [ConvBenchCommand.self, ModelBenchCommand.self]
     )
 }
 

@@ -260,6 +260,7 @@ extension ForwardContext {
         let weightValue = weight.value
         let output = Convolution3D.forward(input: inputValue, weight: weightValue, bias: bias?.value,
                                            stride: stride, padding: padding, groups: groups)
+        ConvolutionCounter.record(output.count * (weightValue.count / weightValue.shape[0]))
         let needsInput = input.node != nil
         let needsWeight = weight.node != nil || bias?.node != nil
         let hasBias = bias != nil

@@ -243,6 +243,7 @@ extension ForwardContext {
         let inputValue = input.value
         let weightValue = weight.value
         let output = TransposedConvolution3D.forward(input: inputValue, weight: weightValue, bias: bias?.value)
+        ConvolutionCounter.record(inputValue.count * weightValue.shape[1] * 8)
         let needsInput = input.node != nil
         let needsWeight = weight.node != nil || bias?.node != nil
         let hasBias = bias != nil

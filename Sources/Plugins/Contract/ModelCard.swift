@@ -1,0 +1,69 @@
+import Foundation
+
+/// `model.json` beside `weights.safetensors`: what a weight file is, how it was made and how
+/// good it is (ENGINEERING.md "Product conventions").
+public struct ModelCard: Codable, Sendable, Equatable {
+    public struct Dice: Codable, Sendable, Equatable {
+        public var wholeTumour: Double
+        public var tumourCore: Double
+        public var enhancingTumour: Double
+        enum CodingKeys: String, CodingKey {
+            case wholeTumour = "WT", tumourCore = "TC", enhancingTumour = "ET"
+        }
+        public init(wholeTumour: Double, tumourCore: Double, enhancingTumour: Double) {
+            self.wholeTumour = wholeTumour
+            self.tumourCore = tumourCore
+            self.enhancingTumour = enhancingTumour
+        }
+        public var mean: Double { (wholeTumour + tumourCore + enhancingTumour) / 3 }
+    }
+
+    public var name: String
+    public var version: String
+    public var profile: String
+    public var role: String
+    public var architecture: [String: Int]
+    public var parameterCount: Int
+    /// Case identifiers trained on (and pool entries, for retrained students).
+    public var trainingData: [String]
+    public var holdout: [String]
+    /// The command that reproduces the weights.
+    public var command: String
+    public var seed: UInt64
+    public var steps: Int
+    public var wallTimeSeconds: Double
+    public var validationDice: Dice?
+    /// Per-region thresholds used when building labels (0.5 by default).
+    public var thresholds: [String: Double]
+    /// ISO 8601 date of creation.
+    public var date: String
+    public var notes: String
+
+    public init(name: String, version: String, profile: String, role: String, architecture: [String: Int], parameterCount: Int,
+                trainingData: [String] = [], holdout: [String] = [], command: String = "", seed: UInt64 = 0, steps: Int = 0,
+                wallTimeSeconds: Double = 0, validationDice: Dice? = nil, thresholds: [String: Double] = ["WT": 0.5, "TC": 0.5, "ET": 0.5],
+                date: String = ISO8601DateFormatter().string(from: Date()), notes: String = "") {
+        self.name = name
+        self.version = version
+        self.profile = profile
+        self.role = role
+        self.architecture = architecture
+        self.parameterCount = parameterCount
+        self.trainingData = trainingData
+        self.holdout = holdout
+        self.command = command
+        self.seed = seed
+        self.steps = steps
+        self.wallTimeSeconds = wallTimeSeconds
+        self.validationDice = validationDice
+        self.thresholds = thresholds
+        self.date = date
+        self.notes = notes
+    }
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+}

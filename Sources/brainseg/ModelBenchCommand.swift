@@ -1,0 +1,97 @@
+import ArgumentParser
+import Core
+import Foundation
+import Plugins
+
+/// `brainseg bench model`: one network forward (inference, no tape) or one training step
+/// (forward with tape, loss, backward, Adam update) on random input, timed like `bench conv`.
+///
+/// JSON keys: implementation, model, profile, shape, mode, median_s, min_s, max_s, peak_rss_mb,
+/// gflop (convolution work of one repetition: forward = 2·multiply-adds, train ≈ 3 × forward),
+/// gflops, parameters, threads, openblas_core.
+struct ModelBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Time one network: forward or a training step (see Benchmarks/run.sh)."
+    )
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case forward, train }
+
+    @Option(help: "unet, resunet-vae, cascade or student.") var model: String
+    @Option(help: "Cubic input size S (S×S×S); overridden by --shape.") var size: Int = 96
+    @Option(help: "Input size D,H,W.") var shape: String?
+    @Option(help: "Model profile (widths): cpu or paper.") var profile: String = "cpu"
+    @Option(help: "forward or train.") var mode: Mode = .forward
+    @Option(help: "Timed repetitions.") var reps: Int = 3
+    @Option(help: "Untimed warm-up repetitions.") var warmup: Int = 1
+    @Option(help: "Engine threads.") var threads: Int = 2
+    @Flag(help: "Print one JSON object (the only output format).") var json = false
+
+    func run() async throws {
+        guard let profile = ModelProfile(rawValue: profile) else { throw ValidationError("--profile must be cpu or paper") }
+        guard let network = ModelRegistry.make(model, profile: profile) else { throw ModelRegistry.UnknownModel(name: model) }
+        let sizes = try shape.map { text -> [Int] in
+            let parts = text.split(separator: ",").compactMap { Int($0) }
+            guard parts.count == 3 else { throw ValidationError("--shape takes D,H,W") }
+            return parts
+        } ?? [size, size, size]
+        guard sizes.allSatisfy({ $0 % network.plan.sizeMultiple == 0 }) else {
+            throw ValidationError("\(model) needs sizes divisible by \(network.plan.sizeMultiple)")
+        }
+        Parallel.threadCount = threads
+        var random = SeededRandom(seed: 3)
+        let input = Tensor.randomNormal(shape: [1, 4] + sizes, random: &random)
+        let outputChannels = network.outputKind == .regionLogits ? 3 : 4
+        let target = Tensor.randomUniform(shape: [1, outputChannels] + sizes, random: &random).map { $0 > 0.5 ? 1 : 0 }
+        let optimizer = Adam(parameters: network.parameters, learningRate: 1e-4)
+        let flopCounter = ConvolutionWork()
+
+        func once() {
+            if mode == .forward {
+                let output = network.forward(Variable(input), ForwardContext.inference())
+                withExtendedLifetime(output) {}
+                return
+            }
+            let tape = Tape()
+            let context = ForwardContext(tape: tape, isTraining: true, random: SeededRandom(seed: 5))
+            let output = network.forward(Variable(input), context)
+            let loss = network.outputKind == .regionLogits
+                ? context.regionLoss(logits: output, target: Variable(target))
+                : context.multiClassSoftDiceLoss(probabilities: output, oneHotTarget: Variable(target), classes: [1, 2, 3])
+            optimizer.zeroGradients()
+            tape.backward(loss)
+            optimizer.step()
+        }
+
+        let forwardGigaflop = flopCounter.gigaflop(network, inputShape: [1, 4] + sizes)
+        for _ in 0..<warmup { once() }
+        var seconds: [Double] = []
+        let clock = ContinuousClock()
+        for _ in 0..<reps {
+            let elapsed = clock.measure { once() }
+            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        seconds.sort()
+        let median = seconds.count % 2 == 1 ? seconds[seconds.count / 2] : (seconds[seconds.count / 2 - 1] + seconds[seconds.count / 2]) / 2
+        let gigaflop = mode == .train ? 3 * forwardGigaflop : forwardGigaflop
+        let report: [String: Any] = [
+            "implementation": "brainseg", "model": model, "profile": profile.rawValue, "shape": sizes, "mode": mode.rawValue,
+            "median_s": median, "min_s": seconds.first!, "max_s": seconds.last!,
+            "peak_rss_mb": BenchReport.peakResidentMegabytes(), "gflop": gigaflop, "gflops": gigaflop / median,
+            "parameters": network.parameterCount, "threads": threads, "openblas_core": BLAS.coreName,
+        ]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
+    }
+}
+
+/// The convolution work of one forward pass, counted exactly by `ConvolutionCounter` during one
+/// inference pass on zeros.
+struct ConvolutionWork {
+    func gigaflop(_ model: SegmentationModel, inputShape: [Int]) -> Double {
+        ConvolutionCounter.reset()
+        ConvolutionCounter.isCounting = true
+        _ = model.forward(Variable(Tensor(shape: inputShape)), ForwardContext.inference())
+        ConvolutionCounter.isCounting = false
+        return Double(ConvolutionCounter.multiplyAdds) * 2 / 1e9
+    }
+}
