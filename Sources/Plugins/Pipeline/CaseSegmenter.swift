@@ -37,7 +37,7 @@ public struct CaseSegmentation: Sendable {
 /// Runs the pipeline of SPEC.md §3 for one case: crop to the brain, prepare each member's
 /// input by its plan, run it (whole volume or sliding window, optional mirror TTA), bring its
 /// region probabilities back to the crop, average the members, build and clean the label map,
-/// paste it into the input grid.
+/// paste it into the input grid and keep it inside the brain.
 public final class CaseSegmenter {
     public let members: [SegmentationModel]
     public let options: SegmentationOptions
@@ -63,8 +63,17 @@ public final class CaseSegmenter {
         }
         let ensemble = average(predictions)
         let cropLabels = LabelMapBuilder.labels(fromRegionProbabilities: ensemble, dims: box.size, settings: options.labels)
-        let labels = box.paste(cropLabels, into: dims, background: UInt8(0))
+        var labels = box.paste(cropLabels, into: dims, background: UInt8(0))
+        Self.maskOutsideBrain(&labels, modalities: inputCase.modalities)
         return CaseSegmentation(labels: labels, box: box, ensembleProbabilities: ensemble, members: predictions)
+    }
+
+    /// Tumour labels only inside the brain: voxels where every modality is 0 (outside the
+    /// skull-stripped brain) are set to background.
+    static func maskOutsideBrain(_ labels: inout [UInt8], modalities: [Volume]) {
+        for index in labels.indices where labels[index] != 0 {
+            if modalities.allSatisfy({ $0.voxels[index] == 0 }) { labels[index] = 0 }
+        }
     }
 
     /// Weighted mean of the members' region probabilities.
