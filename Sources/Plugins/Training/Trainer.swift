@@ -1,0 +1,258 @@
+import Core
+import Foundation
+
+/// Trains one model (`brainseg train`): seeded patch sampling with augmentation and a
+/// background prefetch, the model's objective, Adam/SGD with linear warm-up and cosine decay,
+/// atomic checkpoints every few minutes and at the end, validation Dice on the hold-out cases
+/// at each checkpoint with the best weights kept, a JSON-lines log, progress on stderr.
+///
+/// Determinism: everything random in step s (case, patch centre, augmentation, dropout) comes
+/// from a stream seeded by (seed, s), and the checkpoint holds weights and optimiser state
+/// exactly, so a run resumed after `kill -9` produces the same weights as an uninterrupted
+/// one with the same seed and thread count.
+///
+/// Run folder: `config.json`, `checkpoint.safetensors`, `log.jsonl`, `best/` and `final/`
+/// (model folders: `weights.safetensors` + `model.json`).
+public final class Trainer {
+    public let configuration: TrainingConfiguration
+    public let runDirectory: String
+    public let model: SegmentationModel
+    private let optimizer: Optimizer
+    private var training: [PreparedCase] = []
+    private var tumourVoxels: [[Int]] = []
+    private var holdout: [MultimodalCase] = []
+    private let report: (String) -> Void
+    private let patchSize: [Int]
+
+    /// Results of `run()`.
+    public struct Outcome: Sendable {
+        public var steps: Int
+        public var seconds: Double
+        public var bestScore: Double
+        public var bestDice: ModelCard.Dice?
+    }
+
+    /// Prepares a run in `runDirectory` (created, or resumed when it holds a checkpoint; a
+    /// resumed run must have the same configuration). `report` receives progress lines.
+    public init(configuration: TrainingConfiguration, runDirectory: String, report: @escaping (String) -> Void) throws {
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        let configPath = "\(runDirectory)/config.json"
+        if manager.fileExists(atPath: configPath) {
+            let stored = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(contentsOf: URL(fileURLWithPath: configPath)))
+            var comparable = stored
+            comparable.budgetSeconds = configuration.budgetSeconds
+            comparable.command = configuration.command
+            guard comparable == configuration else {
+                throw TrainingError("\(runDirectory) holds a run with a different configuration; resume it with the same options or choose another --out")
+            }
+        }
+        self.configuration = configuration
+        self.runDirectory = runDirectory
+        self.report = report
+        guard let model = Self.makeModel(configuration) else { throw ModelRegistry.UnknownModel(name: configuration.model) }
+        self.model = model
+        patchSize = configuration.patchSize ?? TrainingConfiguration.defaultPatchSize(for: model)
+        guard patchSize.allSatisfy({ $0 % model.plan.sizeMultiple == 0 }) else {
+            throw TrainingError("patch \(patchSize) is not a multiple of \(model.plan.sizeMultiple) for \(model.name)")
+        }
+        optimizer = Self.makeOptimizer(model, configuration)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write([UInt8](try encoder.encode(configuration)), to: configPath)
+    }
+
+    static func makeModel(_ configuration: TrainingConfiguration) -> SegmentationModel? {
+        if configuration.model == "resunet-vae" {
+            let patch = configuration.patchSize ?? [64, 64, 64]
+            return ResUNetVAEModel(profile: configuration.profile, vaePatchSize: patch, seed: configuration.seed)
+        }
+        return ModelRegistry.make(configuration.model, profile: configuration.profile, seed: configuration.seed)
+    }
+
+    static func makeOptimizer(_ model: SegmentationModel, _ configuration: TrainingConfiguration) -> Optimizer {
+        // Training-only parameters (the VAE) train too.
+        let parameters = (model as? ResUNetVAEModel)?.network.parameters ?? model.parameters
+        switch model.defaultOptimizer {
+        case .adam(let rate, let decay):
+            return Adam(parameters: parameters, learningRate: configuration.learningRate ?? rate,
+                        weightDecay: configuration.weightDecay ?? decay, decoupledWeightDecay: true)
+        case .sgd(let rate, let momentum, let decay):
+            return SGD(parameters: parameters, learningRate: configuration.learningRate ?? rate, momentum: momentum,
+                       weightDecay: configuration.weightDecay ?? decay)
+        }
+    }
+
+    /// Loads (or prepares and caches) the training and hold-out cases.
+    public func loadData() throws {
+        for directory in configuration.trainingCases {
+            let files = try CaseFiles.find(in: directory)
+            guard files.segmentation != nil else { throw TrainingError("\(directory) has no segmentation; training needs labelled cases") }
+            let prepared = try PreparedCase.cached(files, plan: model.plan, cache: configuration.cacheDirectory)
+            training.append(prepared)
+            tumourVoxels.append(prepared.tumourVoxels)
+        }
+        guard !training.isEmpty else { throw TrainingError("no training cases") }
+        holdout = try configuration.holdoutCases.map { try MultimodalCase.load(try CaseFiles.find(in: $0)) }
+        report("data: \(training.count) training case(s), \(holdout.count) hold-out case(s), patch \(patchSize.map(String.init).joined(separator: "×"))")
+    }
+
+    /// The sample of step `step`: deterministic in (seed, step).
+    func batch(forStep step: Int) -> (Tensor, [UInt8]) {
+        var random = SeededRandom(seed: configuration.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step))
+        let index = Int(random.next() % UInt64(training.count))
+        let source = training[index]
+        let centre = PatchSampler.centre(in: source, tumour: tumourVoxels[index], size: patchSize,
+                                         tumourProbability: configuration.tumourProbability, random: &random)
+        let draw = configuration.augmentation.draw(&random)
+        return PatchSampler.extract(source, centre: centre, size: patchSize, draw: draw)
+    }
+
+    func schedule(totalSteps: Int) -> LearningRateSchedule {
+        let base = optimizerBaseRate
+        return .warmupCosine(peakRate: base, warmupSteps: min(configuration.warmupSteps, max(1, totalSteps / 10)),
+                             totalSteps: totalSteps, minimumRate: base * configuration.finalLearningRateFraction)
+    }
+
+    private lazy var optimizerBaseRate: Float = optimizer.learningRate
+
+    /// Trains to the planned step count (resuming from the checkpoint when present).
+    /// `stoppingAfter` ends the session early after that many steps without writing `final/`
+    /// (tests use it to simulate an interruption right after a checkpoint).
+    public func run(stoppingAfter sessionSteps: Int? = nil) throws -> Outcome {
+        Parallel.threadCount = configuration.threads
+        let start = Date()
+        _ = optimizerBaseRate
+        var checkpoint = try TrainingCheckpoint.read(from: runDirectory, model: model, optimizer: optimizer)
+        if checkpoint == nil, let initial = configuration.initialWeights {
+            try loadInitialWeights(initial)
+        }
+        var step = checkpoint?.step ?? 0
+        var totalSteps = checkpoint?.totalSteps ?? configuration.steps ?? 0
+        var bestScore = checkpoint?.bestScore ?? -1
+        let previousSeconds = checkpoint?.elapsedSeconds ?? 0
+        try TrainingLog.truncate(in: runDirectory, after: step)
+        if step > 0 { report("resuming at step \(step) of \(totalSteps)") }
+        var lastCheckpoint = Date()
+        var stepSeconds: [Double] = []
+        let prefetch = Prefetcher { [unowned self] s in self.batch(forStep: s) }
+        prefetch.request(step)
+        var bestDice: ModelCard.Dice?
+        let firstStep = step
+        while totalSteps == 0 || step < totalSteps {
+            if let sessionSteps, step - firstStep >= sessionSteps {
+                prefetch.finish()
+                return Outcome(steps: step, seconds: previousSeconds + Date().timeIntervalSince(start), bestScore: bestScore, bestDice: bestDice)
+            }
+            let stepStart = Date()
+            let (input, labels) = prefetch.take()
+            prefetch.request(step + 1)
+            let plannedTotal = totalSteps == 0 ? 1_000_000 : totalSteps
+            optimizer.learningRate = schedule(totalSteps: plannedTotal).learningRate(atStep: step)
+            let tape = Tape()
+            let context = ForwardContext(tape: tape, isTraining: true,
+                                         random: SeededRandom(seed: configuration.seed &+ 0x5851_F42D &+ UInt64(step)))
+            let (loss, terms) = TrainingObjective.loss(model, input: input, labels: labels, context: context)
+            optimizer.zeroGradients()
+            tape.backward(loss)
+            optimizer.step()
+            step += 1
+            let seconds = Date().timeIntervalSince(stepStart)
+            stepSeconds.append(seconds)
+            if totalSteps == 0, stepSeconds.count == 3, let budget = configuration.budgetSeconds {
+                // Plan the step count from the measured pace; recorded in every checkpoint.
+                let pace = stepSeconds.sorted()[1]
+                totalSteps = max(step + 1, Int((budget - previousSeconds - Date().timeIntervalSince(start)) / (pace * 1.05)) + step)
+                report("planned \(totalSteps) steps at \(String(format: "%.2f", pace)) s/step for the budget")
+            }
+            var entry: [String: Any] = ["step": step, "loss": Double(loss.value[flat: 0]), "lr": Double(optimizer.learningRate),
+                                        "seconds_per_step": seconds]
+            for (key, value) in terms { entry[key] = value }
+            try TrainingLog.append(entry, in: runDirectory)
+            progress(step: step, total: totalSteps, loss: Double(loss.value[flat: 0]), pace: seconds,
+                     elapsed: previousSeconds + Date().timeIntervalSince(start))
+            let finished = totalSteps > 0 && step >= totalSteps
+            if finished || Date().timeIntervalSince(lastCheckpoint) >= configuration.checkpointIntervalSeconds {
+                let (score, dice) = try validate(step: step)
+                if score > bestScore || !FileManager.default.fileExists(atPath: "\(runDirectory)/best/model.json") {
+                    bestScore = score
+                    bestDice = dice
+                    try saveModel(to: "\(runDirectory)/best", steps: step, seconds: previousSeconds + Date().timeIntervalSince(start), dice: dice)
+                }
+                checkpoint = TrainingCheckpoint(step: step, totalSteps: totalSteps,
+                                                elapsedSeconds: previousSeconds + Date().timeIntervalSince(start), bestScore: bestScore)
+                try checkpoint!.write(model: model, optimizer: optimizer, to: runDirectory)
+                lastCheckpoint = Date()
+            }
+        }
+        prefetch.finish()
+        let elapsed = previousSeconds + Date().timeIntervalSince(start)
+        try saveModel(to: "\(runDirectory)/final", steps: step, seconds: elapsed, dice: nil)
+        return Outcome(steps: step, seconds: elapsed, bestScore: bestScore, bestDice: bestDice)
+    }
+
+    /// Mean Dice over WT/TC/ET on the hold-out cases (the full pipeline, full resolution).
+    func validate(step: Int) throws -> (Double, ModelCard.Dice?) {
+        guard !holdout.isEmpty else { return (-1, nil) }
+        let segmenter = CaseSegmenter(members: [model])
+        var sums = [0.0, 0.0, 0.0]
+        for loaded in holdout {
+            let result = segmenter.segment(loaded)
+            let metrics = RegionEvaluation.evaluate(prediction: result.labels, truth: loaded.truth!, dims: loaded.geometry.dims,
+                                                    spacing: loaded.geometry.spacingInMillimetres)
+            for region in BratsRegion.allCases { sums[region.channel] += metrics[region]!.dice }
+        }
+        let dice = ModelCard.Dice(wholeTumour: sums[0] / Double(holdout.count), tumourCore: sums[1] / Double(holdout.count),
+                                  enhancingTumour: sums[2] / Double(holdout.count))
+        try TrainingLog.append(["step": step, "validation": ["WT": dice.wholeTumour, "TC": dice.tumourCore, "ET": dice.enhancingTumour,
+                                                             "mean": dice.mean]], in: runDirectory)
+        report(String(format: "step %d: hold-out Dice WT %.3f TC %.3f ET %.3f (mean %.3f)", step, dice.wholeTumour, dice.tumourCore,
+                      dice.enhancingTumour, dice.mean))
+        return (dice.mean, dice)
+    }
+
+    func loadInitialWeights(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let file = isDirectory.boolValue ? "\(path)/weights.safetensors" : path
+        _ = try WeightStore.load(file, into: model.parameters, ignoring: model.ignorableWeightNames)
+        report("initialised from \(file)")
+    }
+
+    func saveModel(to directory: String, steps: Int, seconds: Double, dice: ModelCard.Dice?) throws {
+        let card = ModelCard(
+            name: model.name, version: "1", profile: model.profile.rawValue, role: model.role.rawValue,
+            architecture: model.architecture, parameterCount: model.parameterCount,
+            trainingData: configuration.trainingCases.map { URL(fileURLWithPath: $0).lastPathComponent },
+            holdout: configuration.holdoutCases.map { URL(fileURLWithPath: $0).lastPathComponent },
+            command: configuration.command, seed: configuration.seed, steps: steps, wallTimeSeconds: seconds,
+            validationDice: dice)
+        try ModelStore.save(model, card: card, to: directory)
+    }
+
+    private var lastProgressLine = Date.distantPast
+
+    func progress(step: Int, total: Int, loss: Double, pace: Double, elapsed: Double) {
+        let terminal = isatty(2) == 1
+        guard terminal || Date().timeIntervalSince(lastProgressLine) >= 60 || step == total else { return }
+        lastProgressLine = Date()
+        let remaining = total > 0 ? Double(total - step) * pace : 0
+        let eta = total > 0 ? String(format: "ETA %dm%02ds", Int(remaining) / 60, Int(remaining) % 60) : "planning"
+        if terminal {
+            let width = 30
+            let filled = total > 0 ? min(width, width * step / total) : 0
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            let line = String(format: "\r[%@] %d/%d loss %.4f %.2f s/step %@ ", bar, step, total, loss, pace, eta)
+            FileHandle.standardError.write(Data(line.utf8))
+            if step == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        } else {
+            report(String(format: "step %d/%d loss %.4f %.2f s/step elapsed %.0f s %@", step, total, loss, pace, elapsed, eta))
+        }
+    }
+}
+
+/// A training error with a message an operator can act on.
+public struct TrainingError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,52 @@
+import Core
+import Foundation
+
+/// Everything that determines a training run. Written to `<run>/config.json` at the start; a
+/// resumed run reads it back, so a run is reproducible from its folder alone.
+public struct TrainingConfiguration: Codable, Sendable, Equatable {
+    public var model: String
+    public var profile: ModelProfile
+    /// Case folders trained on (labelled cases and pool entries).
+    public var trainingCases: [String]
+    /// Case folders validated on at each checkpoint, never trained on.
+    public var holdoutCases: [String]
+    /// Fixed step count, or nil to derive it from `budgetSeconds` after the first steps.
+    public var steps: Int?
+    public var budgetSeconds: Double?
+    public var seed: UInt64
+    /// Patch size (D, H, W) at the working resolution; nil = the model's default.
+    public var patchSize: [Int]?
+    public var learningRate: Float?
+    public var warmupSteps: Int = 50
+    /// Final learning rate as a fraction of the initial one (cosine decay).
+    public var finalLearningRateFraction: Float = 0.02
+    public var weightDecay: Float?
+    public var tumourProbability: Float = 0.5
+    public var augmentation = Augmentation()
+    public var checkpointIntervalSeconds: Double = 300
+    /// Weights to start from (`--init`): a safetensors file or a model folder.
+    public var initialWeights: String?
+    public var cacheDirectory: String?
+    public var threads: Int = 2
+    /// The command line that started the run (recorded in model cards).
+    public var command: String
+
+    public init(model: String, profile: ModelProfile, trainingCases: [String], holdoutCases: [String], steps: Int?,
+                budgetSeconds: Double?, seed: UInt64, command: String) {
+        self.model = model
+        self.profile = profile
+        self.trainingCases = trainingCases
+        self.holdoutCases = holdoutCases
+        self.steps = steps
+        self.budgetSeconds = budgetSeconds
+        self.seed = seed
+        self.command = command
+    }
+
+    /// The model's default patch: 64³ at the working resolution for region models; the whole
+    /// cube for the cascade.
+    public static func defaultPatchSize(for model: SegmentationModel) -> [Int] {
+        if case .cube(let side) = model.plan.resolution { return [side, side, side] }
+        return [64, 64, 64]
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Core
+import Foundation
+import Plugins
+
+/// `brainseg train MODEL`: trains one model on labelled cases (and pool entries), resumable.
+struct TrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model on labelled cases; checkpoints, validation on hold-out cases, resumable after any interruption."
+    )
+
+    @Argument(help: "unet, resunet-vae, cascade or student (not needed with --resume).")
+    var model: String?
+
+    @Option(help: "A labelled case folder or a folder of case folders (repeatable).")
+    var data: [String] = []
+
+    @Option(help: "A pool folder: entries are case folders with a (pseudo-)segmentation.")
+    var pool: [String] = []
+
+    @Option(help: "Comma-separated case names held out of training and validated on.")
+    var holdout: String?
+
+    @Option(help: "cpu or paper.") var profile: String = "cpu"
+    @Option(help: "Time budget, e.g. 2h, 45m, 1h30m (the step count is planned from the measured pace).") var budget: String?
+    @Option(help: "Fixed number of steps.") var steps: Int?
+    @Option(help: "Resume the run in this folder (its config.json decides everything else).") var resume: String?
+    @Option(name: .customLong("init"), help: "Start from these weights (a weights.safetensors file or a model folder).") var initial: String?
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Run folder (default runs/<model>-<date>).") var out: String?
+    @Option(help: "Patch size D,H,W at the working resolution (default 64,64,64; the cascade takes its whole cube).") var patch: String?
+    @Option(help: "Peak learning rate (default: the model's).") var learningRate: Float?
+    @Option(help: "Warm-up steps.") var warmup: Int = 50
+    @Option(help: "Cache folder for preprocessed crops (default ~/.cache/brainseg).") var cache: String?
+    @Option(help: "Engine threads.") var threads: Int = 2
+    @Option(help: "Minutes between checkpoints.") var checkpointMinutes: Double = 5
+
+    static func parseDuration(_ text: String) throws -> Double {
+        var total = 0.0, number = ""
+        for character in text {
+            if character.isNumber || character == "." { number.append(character); continue }
+            guard let value = Double(number) else { throw ValidationError("cannot read the duration '\(text)'") }
+            switch character {
+            case "h": total += value * 3600
+            case "m": total += value * 60
+            case "s": total += value
+            default: throw ValidationError("cannot read the duration '\(text)' (use h, m, s)")
+            }
+            number = ""
+        }
+        if !number.isEmpty { guard let value = Double(number) else { throw ValidationError("cannot read '\(text)'") }; total += value }
+        guard total > 0 else { throw ValidationError("the budget must be positive") }
+        return total
+    }
+
+    /// Case folders under `path`: itself when it holds NIfTI files, else its sub-folders.
+    static func caseFolders(_ path: String) -> [String] {
+        let manager = FileManager.default
+        let entries = ((try? manager.contentsOfDirectory(atPath: path)) ?? []).sorted()
+        if entries.contains(where: { $0.hasSuffix(".nii.gz") || $0.hasSuffix(".nii") }) { return [path] }
+        return entries.filter { !$0.hasPrefix(".") }.map { "\(path)/\($0)" }.filter { folder in
+            var isDirectory: ObjCBool = false
+            return manager.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue
+        }
+    }
+
+    func run() async throws {
+        let command = (["brainseg"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        let runDirectory: String
+        var configuration: TrainingConfiguration
+        if let resume {
+            runDirectory = resume
+            let path = "\(resume)/config.json"
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("\(path) not found: nothing to resume") }
+            configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: data)
+            if let budget { configuration.budgetSeconds = try Self.parseDuration(budget) }
+        } else {
+            guard let model else { throw ValidationError("name the model to train (or --resume a run)") }
+            guard ModelRegistry.names.contains(model) else { throw ModelRegistry.UnknownModel(name: model) }
+            guard let profile = ModelProfile(rawValue: profile) else { throw ValidationError("--profile must be cpu or paper") }
+            guard (steps == nil) != (budget == nil) else { throw ValidationError("give exactly one of --steps and --budget") }
+            let holdoutNames = Set((holdout ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            let folders = (data + pool).flatMap(Self.caseFolders)
+            let heldOut = folders.filter { holdoutNames.contains(URL(fileURLWithPath: $0).lastPathComponent) }
+            let missing = holdoutNames.subtracting(heldOut.map { URL(fileURLWithPath: $0).lastPathComponent })
+            guard missing.isEmpty else { throw ValidationError("hold-out case(s) not found in --data: \(missing.sorted().joined(separator: ", "))") }
+            configuration = TrainingConfiguration(
+                model: model, profile: profile, trainingCases: folders.filter { !heldOut.contains($0) }, holdoutCases: heldOut,
+                steps: steps, budgetSeconds: try budget.map(Self.parseDuration), seed: seed, command: command)
+            configuration.patchSize = try patch.map { text in
+                let parts = text.split(separator: ",").compactMap { Int($0) }
+                guard parts.count == 3 else { throw ValidationError("--patch takes D,H,W") }
+                return parts
+            }
+            configuration.learningRate = learningRate
+            configuration.warmupSteps = warmup
+            configuration.initialWeights = initial
+            configuration.threads = threads
+            configuration.checkpointIntervalSeconds = checkpointMinutes * 60
+            configuration.cacheDirectory = cache ?? "\(NSHomeDirectory())/.cache/brainseg/prepared"
+            let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+            runDirectory = out ?? "runs/\(model)-\(stamp)"
+        }
+        let trainer = try Trainer(configuration: configuration, runDirectory: runDirectory) { printToStandardError($0) }
+        printToStandardError("training \(configuration.model) (\(configuration.profile.rawValue)) in \(runDirectory)")
+        try trainer.loadData()
+        let outcome = try trainer.run()
+        print(String(format: "%@: %d steps in %.0f s; best hold-out mean Dice %.3f; weights in %@/best and %@/final",
+                     configuration.model, outcome.steps, outcome.seconds, outcome.bestScore, runDirectory, runDirectory))
+    }
+}
