@@ -154,6 +154,10 @@ public enum Convolution3D {
         geometry: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, tuning: ConvolutionTuning
     ) {
+        if geometry.stride == 1 && !geometry.isPointwise && tuning.forwardMethod == .shiftedSlab {
+            ShiftedSlabConvolution.forward(geometry: geometry, input: input, weight: weight, bias: bias, output: output, tuning: tuning)
+            return
+        }
         let tileVoxels = min(tuning.tileVoxels, geometry.outputSpatialCount)
         let tilesPerImage = (geometry.outputSpatialCount + tileVoxels - 1) / tileVoxels
         let items = geometry.batch * geometry.groups * tilesPerImage
@@ -203,7 +207,7 @@ public enum Convolution3D {
         geometry: ConvolutionGeometry, outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>,
         partials: UnsafeMutablePointer<Float>, partialCount: Int, workers: Int, tuning: ConvolutionTuning
     ) {
-        let tileVoxels = min(tuning.tileVoxels, geometry.outputSpatialCount)
+        let tileVoxels = min(tuning.weightTileVoxels, geometry.outputSpatialCount)
         let tilesPerImage = (geometry.outputSpatialCount + tileVoxels - 1) / tileVoxels
         let items = geometry.batch * geometry.groups * tilesPerImage
         let gradientPointer = SendableConstPointer(outputGradient), inputPointer = SendableConstPointer(input)
