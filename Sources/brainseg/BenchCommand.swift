@@ -24,7 +24,11 @@ struct ConvBenchCommand: AsyncParsableCommand {
         abstract: "Time one conv3d layer (forward, or forward + backward with --mode train)."
     )
 
-    enum Mode: String, ExpressibleByArgument, CaseIterable { case forward, train }
+    /// forward, train (forward + both gradients), or one backward kernel alone (for tuning).
+    enum Mode: String, ExpressibleByArgument, CaseIterable {
+        case forward, train
+        case inputGradient = "input-gradient", weightGradient = "weight-gradient"
+    }
 
     @Option(help: "Input channels.") var inChannels: Int
     @Option(help: "Output channels.") var outChannels: Int
@@ -34,15 +38,18 @@ struct ConvBenchCommand: AsyncParsableCommand {
     @Option(help: "Zero padding (default: kernel / 2).") var padding: Int?
     @Option(help: "Channel groups.") var groups: Int = 1
     @Option(help: "Batch size.") var batch: Int = 1
-    @Option(help: "forward or train (forward + input and weight gradients).") var mode: Mode = .forward
+    @Option(help: "forward, train (forward + input and weight gradients), input-gradient or weight-gradient.") var mode: Mode = .forward
     @Option(help: "Timed repetitions.") var reps: Int = 3
     @Option(help: "Untimed warm-up repetitions.") var warmup: Int = 1
     @Option(help: "Threads (engine threads, or OpenBLAS threads with --threading blas).") var threads: Int = 2
     @Option(help: "Output voxels per im2col tile.") var tile: Int = ConvolutionTuning.default.tileVoxels
+    @Option(help: "Output voxels per weight-gradient tile (default: 2 × --tile).") var weightTile: Int?
     @Option(help: "engine (engine threads over tiles, OpenBLAS 1 thread) or blas (OpenBLAS threads).")
     var threading: String = ConvolutionTuning.default.threading.rawValue
     @Option(help: "Input-gradient method: automatic or col2im.")
     var inputGradient: String = ConvolutionTuning.default.inputGradientMethod.rawValue
+    @Option(help: "Stride-1 forward method: im2col or shifted-slab.")
+    var forwardMethod: String = ConvolutionTuning.default.forwardMethod.rawValue
     @Flag(help: "Print one JSON object (the only output format for now).") var json = false
 
     func validate() throws {
@@ -53,6 +60,9 @@ struct ConvBenchCommand: AsyncParsableCommand {
             throw ValidationError("--in-channels and --out-channels must be divisible by --groups")
         }
         guard ConvolutionTuning.Threading(rawValue: threading) != nil else { throw ValidationError("--threading must be engine or blas") }
+        guard ConvolutionTuning.ForwardMethod(rawValue: forwardMethod) != nil else {
+            throw ValidationError("--forward-method must be im2col or shifted-slab")
+        }
         guard ConvolutionTuning.InputGradientMethod(rawValue: inputGradient) != nil else {
             throw ValidationError("--input-gradient must be automatic or col2im")
         }
@@ -62,7 +72,8 @@ struct ConvBenchCommand: AsyncParsableCommand {
         let padding = self.padding ?? kernel / 2
         Parallel.threadCount = threads
         let tuning = ConvolutionTuning(tileVoxels: tile, threading: ConvolutionTuning.Threading(rawValue: threading)!,
-                                       inputGradientMethod: ConvolutionTuning.InputGradientMethod(rawValue: inputGradient)!)
+                                       inputGradientMethod: ConvolutionTuning.InputGradientMethod(rawValue: inputGradient)!,
+                                       forwardMethod: ConvolutionTuning.ForwardMethod(rawValue: forwardMethod)!, weightTileVoxels: weightTile)
         var random = SeededRandom(seed: 1)
         let input = Tensor.randomUniform(shape: [batch, inChannels, size, size, size], low: -1, high: 1, random: &random)
         let fanIn = Float(inChannels / groups * kernel * kernel * kernel)
@@ -71,18 +82,26 @@ struct ConvBenchCommand: AsyncParsableCommand {
         let bias = Tensor.randomUniform(shape: [outChannels], low: -bound, high: bound, random: &random)
         let geometry = ConvolutionGeometry(inputShape: input.shape, weightShape: weight.shape, biasShape: bias.shape,
                                            stride: stride, padding: padding, groups: groups)
-        let outputGradient = mode == .train
-            ? Tensor.randomUniform(shape: geometry.outputShape, low: -1, high: 1, random: &random) : nil
+        let outputGradient = mode == .forward
+            ? nil : Tensor.randomUniform(shape: geometry.outputShape, low: -1, high: 1, random: &random)
 
         func once() {
-            let output = Convolution3D.forward(input: input, weight: weight, bias: bias, stride: stride, padding: padding,
-                                               groups: groups, tuning: tuning)
-            guard let outputGradient else { return withExtendedLifetime(output) {} }
-            let inputGradient = Convolution3D.backwardInput(outputGradient: outputGradient, weight: weight, inputShape: input.shape,
-                                                            stride: stride, padding: padding, groups: groups, tuning: tuning)
-            let gradients = Convolution3D.backwardWeight(outputGradient: outputGradient, input: input, weightShape: weight.shape,
-                                                         includeBias: true, stride: stride, padding: padding, groups: groups, tuning: tuning)
-            withExtendedLifetime((output, inputGradient, gradients)) {}
+            if mode == .forward || mode == .train {
+                let output = Convolution3D.forward(input: input, weight: weight, bias: bias, stride: stride, padding: padding,
+                                                   groups: groups, tuning: tuning)
+                withExtendedLifetime(output) {}
+            }
+            guard let outputGradient else { return }
+            if mode == .train || mode == .inputGradient {
+                let inputGradient = Convolution3D.backwardInput(outputGradient: outputGradient, weight: weight, inputShape: input.shape,
+                                                                stride: stride, padding: padding, groups: groups, tuning: tuning)
+                withExtendedLifetime(inputGradient) {}
+            }
+            if mode == .train || mode == .weightGradient {
+                let gradients = Convolution3D.backwardWeight(outputGradient: outputGradient, input: input, weightShape: weight.shape,
+                                                             includeBias: true, stride: stride, padding: padding, groups: groups, tuning: tuning)
+                withExtendedLifetime(gradients) {}
+            }
         }
 
         for _ in 0..<warmup { once() }
@@ -99,8 +118,8 @@ struct ConvBenchCommand: AsyncParsableCommand {
         let report = BenchReport(
             implementation: "brainseg", benchmark: "conv", mode: mode.rawValue, batch: batch, inChannels: inChannels,
             outChannels: outChannels, size: size, kernel: kernel, stride: stride, padding: padding, groups: groups,
-            threads: threads, threading: tuning.threading.rawValue, tileVoxels: tuning.tileVoxels,
-            inputGradient: tuning.inputGradientMethod.rawValue, reps: reps, warmup: warmup,
+            threads: threads, threading: tuning.threading.rawValue, tileVoxels: tuning.tileVoxels, weightTileVoxels: tuning.weightTileVoxels,
+            inputGradient: tuning.inputGradientMethod.rawValue, forwardMethod: tuning.forwardMethod.rawValue, reps: reps, warmup: warmup,
             medianSeconds: median, minimumSeconds: seconds.first!, maximumSeconds: seconds.last!,
             peakResidentMegabytes: BenchReport.peakResidentMegabytes(), gigaflop: gigaflop, gigaflopPerSecond: gigaflop / median,
             openblasCore: BLAS.coreName)
@@ -124,7 +143,9 @@ struct BenchReport: Encodable {
     var threads: Int
     var threading: String
     var tileVoxels: Int
+    var weightTileVoxels: Int
     var inputGradient: String
+    var forwardMethod: String
     var reps: Int
     var warmup: Int
     var medianSeconds: Double
@@ -137,7 +158,7 @@ struct BenchReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case implementation, benchmark, mode, batch, kernel, stride, padding, groups, threads, threading, reps, warmup, size
-        case inChannels = "in_channels", outChannels = "out_channels", tileVoxels = "tile_voxels", inputGradient = "input_gradient"
+        case inChannels = "in_channels", outChannels = "out_channels", tileVoxels = "tile_voxels", weightTileVoxels = "weight_tile_voxels", inputGradient = "input_gradient", forwardMethod = "forward_method"
         case medianSeconds = "median_s", minimumSeconds = "min_s", maximumSeconds = "max_s"
         case peakResidentMegabytes = "peak_rss_mb", gigaflop = "gflop", gigaflopPerSecond = "gflops", openblasCore = "openblas_core"
     }

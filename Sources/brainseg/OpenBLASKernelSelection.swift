@@ -7,8 +7,10 @@ import Glibc
 /// OpenBLAS 0.3.21 (DYNAMIC_ARCH) picks its kernels when libopenblas loads, before `main`, from
 /// `OPENBLAS_CORETYPE` or CPUID. On AMD CPUs with AVX-512 (Zen 4, e.g. the project machine's
 /// "AMD EPYC" family 25 model 17) it does not know the CPU and picks "Cooperlake", whose SGEMM is
-/// about 1.5× slower for the M = 16–64 GEMMs of these networks than the "Haswell" (AVX2) kernel
-/// (measured with `brainseg bench conv`, see Benchmarks/README.md). The variable cannot be set
+/// slower for the M = 16–64 GEMMs of these networks than the "Haswell" (AVX2) kernel: ENGINEERING.md
+/// reports ~1.5× for plain GEMMs; measured here with `brainseg bench conv` (32→32 at 64³, 1 thread,
+/// interleaved runs) Haswell was 13–15 % faster on the conv forward (0.181–0.189 s vs 0.208–0.218 s)
+/// and 2–12 % on the weight gradient. The variable cannot be set
 /// from inside the running process, so `applyIfNeeded()` re-executes `/proc/self/exe` once with
 /// `OPENBLAS_CORETYPE=Haswell` when:
 /// - `OPENBLAS_CORETYPE` is unset (a user's value is never overridden),

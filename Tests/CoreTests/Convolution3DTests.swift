@@ -92,9 +92,13 @@ struct ConvolutionCase: CustomTestStringConvertible, Sendable {
 /// gradient.
 let convolutionTunings: [ConvolutionTuning] = [
     .default,
-    ConvolutionTuning(tileVoxels: 7, threading: .engine),
-    ConvolutionTuning(tileVoxels: 1, threading: .engine, inputGradientMethod: .col2im),
-    ConvolutionTuning(tileVoxels: 13, threading: .blas, inputGradientMethod: .col2im),
+    ConvolutionTuning(tileVoxels: 7, threading: .engine, forwardMethod: .im2col),
+    ConvolutionTuning(tileVoxels: 1024, threading: .engine, forwardMethod: .im2col, weightTileVoxels: 3),
+    ConvolutionTuning(tileVoxels: 1, threading: .engine, inputGradientMethod: .col2im, forwardMethod: .im2col),
+    ConvolutionTuning(tileVoxels: 13, threading: .blas, inputGradientMethod: .col2im, forwardMethod: .im2col),
+    ConvolutionTuning(tileVoxels: 1024, threading: .engine, forwardMethod: .shiftedSlab),
+    ConvolutionTuning(tileVoxels: 11, threading: .engine, forwardMethod: .shiftedSlab),
+    ConvolutionTuning(tileVoxels: 3, threading: .blas, forwardMethod: .shiftedSlab),
 ]
 
 @Suite("Convolution3D", .serialized)  // touches the process-global BLAS thread count

@@ -4,28 +4,45 @@
 ///
 ///   y[n, o, z, y, x] = b[o] + Σ_{c ∈ group(o)} Σ_{kz,ky,kx} w[o, c, kz, ky, kx] · x[n, c, z·s−p+kz, y·s−p+ky, x·s−p+kx]
 ///
-/// Method: im2col over voxel TILES + `BLAS.sgemm`. For each (image, group, tile of T output
-/// voxels) the tile's K×T column matrix (K = Cin/G·k³, see `Im2ColTile`) is built in a per-worker
-/// scratch and multiplied: Y[Cout/G × T] = W[Cout/G × K] · col[K × T], written straight into the
-/// output with ldc = Do·Ho·Wo. Memory stays bounded by workers × K × T floats (3.5 MB per worker
-/// for 32 channels, k 3, T 1024), never the whole-volume matrix. A 1×1×1 stride-1 unpadded conv
-/// skips im2col (the input slice is the column matrix). The bias is fused: the output tile is
-/// pre-filled with it and the GEMM runs with beta = 1 (OpenBLAS would otherwise spend a pass
-/// zeroing C for beta = 0).
+/// Method (every choice below is a `ConvolutionTuning` knob, exposed by `brainseg bench conv`):
+/// - Stride-1 forward (default `.shiftedSlab`, see `ShiftedSlabConvolution`): a zero-padded slab
+///   of input planes per worker, read at the k³ kernel offsets as the B matrix of k³ GEMMs with
+///   K = Cin/G; no im2col copy at all. Valid positions are copied to the output with the bias.
+/// - Other forward convs (stride 2, or `.im2col`): im2col over voxel TILES + `BLAS.sgemm`. For
+///   each (image, group, tile of T output voxels) the tile's K×T column matrix (K = Cin/G·k³, see
+///   `Im2ColTile`) is built in a per-worker scratch and Y[Cout/G × T] = W[Cout/G × K] · col is
+///   written straight into the output (ldc = Do·Ho·Wo); the bias is fused by pre-filling the
+///   output tile and running the GEMM with beta = 1 (OpenBLAS would spend a pass zeroing C for
+///   beta = 0). A 1×1×1 stride-1 unpadded conv skips im2col (the input is the column matrix).
+/// Memory stays bounded by workers × (K × T or slab) floats, never the whole-volume column matrix.
 ///
 /// Backward:
-/// - weight/bias: dW[Cout/G × K] += dY_tile · col_tileᵀ, one partial per worker, summed at the
-///   end; db = Σ dY per channel in the same tile loop.
+/// - weight/bias: dW_gᵀ[K × Cout/G] += col_tile · dY_tileᵀ per tile (weightTileVoxels, default
+///   2048), one partial per worker, summed and transposed at the end; db = Σ dY in the same loop.
 /// - input: for stride 1 (and p ≤ k−1) the input gradient is itself a stride-1 convolution of dY
 ///   with the kernel flipped in space and transposed in channels, padding k−1−p; it reuses the
-///   forward path (no scatter, no write conflicts between threads). Otherwise (stride 2)
+///   fast forward path (no scatter, no write conflicts between threads). Otherwise (stride 2)
 ///   col_tile = Wᵀ · dY_tile then col2im scatter-add; tiles are grouped in output-depth chunks
-///   and run in two phases (even chunks, then odd) so that concurrent chunks never touch the same
-///   input slices.
+///   run in two phases (even chunks, then odd) so that concurrent chunks never touch the same
+///   input slices (see `ColumnToImage`).
 ///
-/// Measurements (project machine, AMD EPYC Zen 4, 2 cores, OpenBLAS 0.3.21; the machine was
-/// shared with other builds, so numbers are noisy; `brainseg bench conv`):
-/// see the table in `ConvolutionTuning.default`'s doc in this file (filled in from measurement).
+/// Measurements behind the defaults (`brainseg bench conv`, AMD EPYC Zen 4, 2 cores, OpenBLAS
+/// 0.3.21 with OPENBLAS_CORETYPE=Haswell; the machine was shared with two other engineers'
+/// builds, so only large differences are trustworthy):
+/// - Threading: with 2 OpenBLAS threads and one big tile (32→32 at 64³, T 16384) the forward
+///   took 0.50 s, no better than 1 thread (0.48 s); engine threads split im2col and GEMM work
+///   without OpenBLAS's per-call fork/join, so engine threading is the default.
+/// - im2col tile size (forward, 32→32 at 128³, quiet machine): T = 192 1.10 s, 384 0.99 s (min),
+///   512 1.07 s, 1024 1.56 s, 16384 far slower: the column tile must stay within the 2 MB L2.
+///   A profile (1 thread, 64³) showed 27 % of the time in the im2col copies and 12 % in
+///   OpenBLAS's packing of them, which is what the shifted slab removes.
+/// - Shifted slab vs im2col (2 threads, loaded machine, same minute): 64→64 at 64³ 0.75 s vs
+///   0.95 s; 32→32 at 128³ 1.16–1.59 s vs 1.84–2.1 s; tile 1024–2048 best. Single-threaded the two
+///   were equal (1.09 vs 1.05 s), so the gain is memory traffic, which matters with both cores busy.
+/// - Weight gradient: the orientation dWᵀ = col·dYᵀ measured about 2× faster than dW = dY·colᵀ
+///   (64→64 at 64³, 1.56 s → 0.75–0.94 s under load); larger tiles help (2048 ≥ 1024 > 512).
+/// - With Haswell the whole table in Benchmarks/README.md; Cooperlake (OpenBLAS's own pick here)
+///   is slower for these GEMMs (see `OpenBLASKernelSelection`).
 ///
 /// Failure modes: preconditions that print the shapes (see `ConvolutionGeometry`).
 public enum Convolution3D {
@@ -106,12 +123,19 @@ public enum Convolution3D {
         }
         var weightGradient = Tensor(uninitializedShape: weightShape)
         var biasGradient = includeBias ? Tensor(uninitializedShape: [geometry.outputChannels]) : nil
+        let rows = geometry.columnRows, groupOutputs = geometry.groupOutputChannels
         partials.withUnsafeBufferPointer { partialBuffer in
             weightGradient.withUnsafeMutableBufferPointer { target in
-                for index in 0..<weightCount {
-                    var total: Float = 0
-                    for worker in 0..<workers { total += partialBuffer[worker * partialCount + index] }
-                    target[index] = total
+                // Partials hold dW_gᵀ[K × Cout/G] per group; the weight is [Cout/G × K] per group.
+                for group in 0..<geometry.groups {
+                    for output in 0..<groupOutputs {
+                        for row in 0..<rows {
+                            let index = group * groupOutputs * rows + row * groupOutputs + output
+                            var total: Float = 0
+                            for worker in 0..<workers { total += partialBuffer[worker * partialCount + index] }
+                            target[(group * groupOutputs + output) * rows + row] = total
+                        }
+                    }
                 }
             }
             biasGradient?.withUnsafeMutableBufferPointer { target in
@@ -154,6 +178,10 @@ public enum Convolution3D {
         geometry: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, tuning: ConvolutionTuning
     ) {
+        if geometry.stride == 1 && !geometry.isPointwise && tuning.forwardMethod == .shiftedSlab {
+            ShiftedSlabConvolution.forward(geometry: geometry, input: input, weight: weight, bias: bias, output: output, tuning: tuning)
+            return
+        }
         let tileVoxels = min(tuning.tileVoxels, geometry.outputSpatialCount)
         let tilesPerImage = (geometry.outputSpatialCount + tileVoxels - 1) / tileVoxels
         let items = geometry.batch * geometry.groups * tilesPerImage
@@ -203,7 +231,7 @@ public enum Convolution3D {
         geometry: ConvolutionGeometry, outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>,
         partials: UnsafeMutablePointer<Float>, partialCount: Int, workers: Int, tuning: ConvolutionTuning
     ) {
-        let tileVoxels = min(tuning.tileVoxels, geometry.outputSpatialCount)
+        let tileVoxels = min(tuning.weightTileVoxels, geometry.outputSpatialCount)
         let tilesPerImage = (geometry.outputSpatialCount + tileVoxels - 1) / tileVoxels
         let items = geometry.batch * geometry.groups * tilesPerImage
         let gradientPointer = SendableConstPointer(outputGradient), inputPointer = SendableConstPointer(input)
@@ -242,10 +270,11 @@ public enum Convolution3D {
                     columns = inputGroup + start
                     columnStride = geometry.inputSpatialCount
                 }
-                // dW_g[Cout/G × K] += dY_tile[Cout/G × T] · col[K × T]ᵀ
-                BLAS.sgemm(transposeA: false, transposeB: true, m: groupOutputs, n: rows, k: count,
-                           alpha: 1, a: gradientTile, lda: outputSpatial, b: columns, ldb: columnStride,
-                           beta: 1, c: weightPartial + group * groupOutputs * rows, ldc: rows)
+                // dW_gᵀ[K × Cout/G] += col[K × T] · dY_tile[Cout/G × T]ᵀ (this orientation measured
+                // ~2× faster than dW_g += dY·colᵀ in OpenBLAS 0.3.21; transposed back at the end).
+                BLAS.sgemm(transposeA: false, transposeB: true, m: rows, n: groupOutputs, k: count,
+                           alpha: 1, a: columns, lda: columnStride, b: gradientTile, ldb: outputSpatial,
+                           beta: 1, c: weightPartial + group * groupOutputs * rows, ldc: groupOutputs)
             }
         }
     }

@@ -21,17 +21,32 @@ public struct ConvolutionTuning: Sendable, Equatable {
         case col2im
     }
 
+    /// How a stride-1 forward convolution (and so a stride-1 input gradient) builds its GEMMs.
+    public enum ForwardMethod: String, Sendable, CaseIterable {
+        /// im2col of each tile (K = Cin/G·k³), one GEMM per tile.
+        case im2col
+        /// The padded slab read at k³ offsets, k³ GEMMs with K = Cin/G per tile (`ShiftedSlabConvolution`).
+        case shiftedSlab = "shifted-slab"
+    }
+
     /// Output voxels per tile (the column count of each GEMM). The column scratch per worker is
     /// K × tileVoxels floats, so this bounds the memory a convolution adds.
     public var tileVoxels: Int
+    /// Output voxels per tile of the weight-gradient GEMMs (their inner dimension; larger is
+    /// better there, measured 2048 > 1024 > 512 for 64→64 at 64³).
+    public var weightTileVoxels: Int
     public var threading: Threading
     public var inputGradientMethod: InputGradientMethod
+    public var forwardMethod: ForwardMethod
 
-    public init(tileVoxels: Int = 1024, threading: Threading = .engine, inputGradientMethod: InputGradientMethod = .automatic) {
-        precondition(tileVoxels >= 1, "tileVoxels must be ≥ 1, got \(tileVoxels)")
+    public init(tileVoxels: Int = 1024, threading: Threading = .engine, inputGradientMethod: InputGradientMethod = .automatic,
+                forwardMethod: ForwardMethod = .shiftedSlab, weightTileVoxels: Int? = nil) {
+        precondition(tileVoxels >= 1 && (weightTileVoxels ?? 1) >= 1, "tile sizes must be ≥ 1, got \(tileVoxels), \(weightTileVoxels ?? 0)")
         self.tileVoxels = tileVoxels
+        self.weightTileVoxels = weightTileVoxels ?? 2 * tileVoxels
         self.threading = threading
         self.inputGradientMethod = inputGradientMethod
+        self.forwardMethod = forwardMethod
     }
 
     /// The measured default.
