@@ -8,9 +8,9 @@ TestSupport.TorchFixture. Pinned: torch==2.15.0 (CPU arithmetic, float32), safet
 """
 import json
 import os
+import struct
 
 import torch
-from safetensors.torch import save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 torch.set_num_threads(1)            # deterministic reductions
@@ -23,7 +23,27 @@ def save_case(group, name, tensors, **settings):
     os.makedirs(folder, exist_ok=True)
     clean = {k: v.detach().contiguous().to(torch.float32) for k, v in tensors.items()}
     metadata = {k: json.dumps(v) for k, v in settings.items()}
-    save_file(clean, os.path.join(folder, f"{name}.safetensors"), metadata=metadata)
+    write_safetensors(clean, os.path.join(folder, f"{name}.safetensors"), metadata)
+
+
+def write_safetensors(tensors, path, metadata):
+    """The safetensors format with every key sorted, so that regenerating a fixture gives
+    byte-identical files (the reference writer orders __metadata__ at random)."""
+    header, blobs, offset = {}, [], 0
+    for key in sorted(tensors):
+        data = tensors[key].numpy().astype("<f4").tobytes()
+        header[key] = {"dtype": "F32", "shape": list(tensors[key].shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    if metadata:
+        header["__metadata__"] = dict(sorted(metadata.items()))
+    encoded = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    encoded += b" " * (-(8 + len(encoded)) % 8)
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(encoded)))
+        handle.write(encoded)
+        for data in blobs:
+            handle.write(data)
 
 
 def generator(seed):
