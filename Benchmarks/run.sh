@@ -22,6 +22,18 @@ ROW_LIST=(
     "conv3 32→32 128³ train   | conv | --in-channels 32 --out-channels 32 --size 128 --kernel 3 --mode train"
     "conv3 64→64 64³ forward  | conv | --in-channels 64 --out-channels 64 --size 64 --kernel 3 --mode forward"
     "conv3 64→64 64³ train    | conv | --in-channels 64 --out-channels 64 --size 64 --kernel 3 --mode train"
+    "unet16 96³ forward       | model | --model unet --shape 96,96,96 --mode forward"
+    "unet16 96³ train step    | model | --model unet --shape 96,96,96 --mode train"
+    # Full BraTS case in the cpu profile: the brain crop at 2 mm, padded to each model's multiple.
+    "unet full case 80×96×80 forward        | model | --model unet --shape 80,96,80 --mode forward"
+    "resunet-vae full case 72×88×72 forward | model | --model resunet-vae --shape 72,88,72 --mode forward"
+    "cascade full case 64³ forward          | model | --model cascade --shape 64,64,64 --mode forward"
+    "student full case 72×88×72 forward     | model | --model student --shape 72,88,72 --mode forward"
+    # Training steps on the default 64³ patches (the cascade trains on its whole cube).
+    "unet train step 64³        | model | --model unet --shape 64,64,64 --mode train"
+    "resunet-vae train step 64³ | model | --model resunet-vae --shape 64,64,64 --mode train"
+    "cascade train step 64³     | model | --model cascade --shape 64,64,64 --mode train"
+    "student train step 64³     | model | --model student --shape 64,64,64 --mode train"
 )
 
 PYTHON="$(Benchmarks/setup-venv.sh | tail -n 1)"

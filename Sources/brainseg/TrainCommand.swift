@@ -31,6 +31,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Run folder (default runs/<model>-<date>).") var out: String?
     @Option(help: "Patch size D,H,W at the working resolution (default 64,64,64; the cascade takes its whole cube).") var patch: String?
     @Option(help: "Peak learning rate (default: the model's).") var learningRate: Float?
+    @Option(help: "Weight decay (decoupled, AdamW-style, for Adam; L2 for SGD). Default: the model's.") var weightDecay: Float?
     @Option(help: "Warm-up steps.") var warmup: Int = 50
     @Option(help: "Cache folder for preprocessed crops (default ~/.cache/brainseg).") var cache: String?
     @Option(help: "Engine threads.") var threads: Int = 2
@@ -94,6 +95,7 @@ struct TrainCommand: AsyncParsableCommand {
                 return parts
             }
             configuration.learningRate = learningRate
+            configuration.weightDecay = weightDecay
             configuration.warmupSteps = warmup
             configuration.initialWeights = initial
             configuration.threads = threads

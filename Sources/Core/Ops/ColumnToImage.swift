@@ -26,8 +26,8 @@ enum ColumnToImage {
             guard chunksInPhase > 0 else { continue }
             tuning.run(imageGroups * chunksInPhase) { _, range in
                 let rows = geometry.columnRows
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rows * tileVoxels)
-                defer { scratch.deallocate() }
+                let scratch = BufferPool.shared.scratch(rows * tileVoxels)
+                defer { BufferPool.shared.release(scratch) }
                 let outputSpatial = geometry.outputSpatialCount
                 let groupOutputs = geometry.groupOutputChannels
                 for item in range {

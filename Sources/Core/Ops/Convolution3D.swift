@@ -189,8 +189,8 @@ public enum Convolution3D {
         let biasPointer = bias.map { SendableConstPointer($0) }, outputPointer = SendablePointer(output)
         tuning.run(items) { _, range in
             let rows = geometry.columnRows
-            let scratch = geometry.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: rows * tileVoxels)
-            defer { scratch?.deallocate() }
+            let scratch = geometry.isPointwise ? nil : BufferPool.shared.scratch(rows * tileVoxels)
+            defer { scratch.map(BufferPool.shared.release) }
             let outputSpatial = geometry.outputSpatialCount
             let groupOutputs = geometry.groupOutputChannels
             for item in range {
@@ -238,8 +238,8 @@ public enum Convolution3D {
         let partialPointer = SendablePointer(partials)
         tuning.run(items, workers: workers) { worker, range in
             let rows = geometry.columnRows
-            let scratch = geometry.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: rows * tileVoxels)
-            defer { scratch?.deallocate() }
+            let scratch = geometry.isPointwise ? nil : BufferPool.shared.scratch(rows * tileVoxels)
+            defer { scratch.map(BufferPool.shared.release) }
             let outputSpatial = geometry.outputSpatialCount
             let groupOutputs = geometry.groupOutputChannels
             let weightPartial = partialPointer.pointer + worker * partialCount

@@ -30,8 +30,8 @@ enum ShiftedSlabConvolution {
         let groupInputs = geometry.groupInputChannels, groupOutputs = geometry.groupOutputChannels
         let volume = geometry.kernelVolume
         // W_offset[g][offset][o][c] = w[g·Cout/G + o, c, offset]
-        let reordered = UnsafeMutablePointer<Float>.allocate(capacity: geometry.outputChannels * groupInputs * volume)
-        defer { reordered.deallocate() }
+        let reordered = BufferPool.shared.scratch(geometry.outputChannels * groupInputs * volume)
+        defer { BufferPool.shared.release(reordered) }
         for group in 0..<geometry.groups {
             for offset in 0..<volume {
                 for outputChannel in 0..<groupOutputs {
@@ -47,9 +47,9 @@ enum ShiftedSlabConvolution {
         let items = geometry.batch * geometry.groups * chunks
         tuning.run(items) { _, range in
             let tile = max(1, tuning.tileVoxels)
-            let slab = UnsafeMutablePointer<Float>.allocate(capacity: groupInputs * slabLength)
-            let accumulator = UnsafeMutablePointer<Float>.allocate(capacity: groupOutputs * tile)
-            defer { slab.deallocate(); accumulator.deallocate() }
+            let slab = BufferPool.shared.scratch(groupInputs * slabLength)
+            let accumulator = BufferPool.shared.scratch(groupOutputs * tile)
+            defer { BufferPool.shared.release(slab); BufferPool.shared.release(accumulator) }
             var offsets: [Int] = []
             for kz in 0..<kernel { for ky in 0..<kernel { for kx in 0..<kernel { offsets.append(kz * plane + ky * paddedWidth + kx) } } }
             let outputPlane = geometry.outputHeight * geometry.outputWidth

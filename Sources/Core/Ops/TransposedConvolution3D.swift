@@ -54,8 +54,8 @@ public enum TransposedConvolution3D {
                         let biasPointer = SendableConstPointer(biasBuffer.baseAddress!)
                         let outputPointer = SendablePointer(outputBuffer.baseAddress!)
                         tuning.run(geometry.batch * tiles) { _, range in
-                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: geometry.rows * tileVoxels)
-                            defer { scratch.deallocate() }
+                            let scratch = BufferPool.shared.scratch(geometry.rows * tileVoxels)
+                            defer { BufferPool.shared.release(scratch) }
                             for item in range {
                                 let image = item / tiles
                                 let start = (item % tiles) * tileVoxels
@@ -91,8 +91,8 @@ public enum TransposedConvolution3D {
                     let weightPointer = SendableConstPointer(weightBuffer.baseAddress!)
                     let inputGradientPointer = SendablePointer(inputGradientBuffer.baseAddress!)
                     tuning.run(geometry.batch * tiles) { _, range in
-                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: geometry.rows * tileVoxels)
-                        defer { scratch.deallocate() }
+                        let scratch = BufferPool.shared.scratch(geometry.rows * tileVoxels)
+                        defer { BufferPool.shared.release(scratch) }
                         for item in range {
                             let image = item / tiles
                             let start = (item % tiles) * tileVoxels
@@ -130,8 +130,8 @@ public enum TransposedConvolution3D {
                     let inputPointer = SendableConstPointer(inputBuffer.baseAddress!)
                     let partialPointer = SendablePointer(partialBuffer.baseAddress!)
                     tuning.run(geometry.batch * tiles, workers: workers) { worker, range in
-                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: geometry.rows * tileVoxels)
-                        defer { scratch.deallocate() }
+                        let scratch = BufferPool.shared.scratch(geometry.rows * tileVoxels)
+                        defer { BufferPool.shared.release(scratch) }
                         let weightPartial = partialPointer.pointer + worker * partialCount
                         let biasPartial = weightPartial + weightCount
                         for item in range {

@@ -43,6 +43,7 @@ public final class BufferPool: @unchecked Sendable {
     private let lock = NSLock()
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var retainedBytes = 0
+    private var scratchCapacities: [UInt: Int] = [:]
 
     private static func roundedCapacity(_ count: Int) -> Int {
         let minimum = max(count, 1)
@@ -73,6 +74,25 @@ public final class BufferPool: @unchecked Sendable {
         }
         lock.unlock()
         pointer.deallocate()
+    }
+
+    /// Kernel scratch memory from the pool (uninitialised); give it back with `release`.
+    /// Convolutions use this for their tiles, so a steady-state forward pass allocates nothing.
+    public func scratch(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let (pointer, capacity) = take(count)
+        lock.lock()
+        scratchCapacities[UInt(bitPattern: pointer)] = capacity
+        lock.unlock()
+        return pointer
+    }
+
+    /// Returns memory obtained from `scratch`.
+    public func release(_ pointer: UnsafeMutablePointer<Float>) {
+        lock.lock()
+        let capacity = scratchCapacities.removeValue(forKey: UInt(bitPattern: pointer))
+        lock.unlock()
+        guard let capacity else { preconditionFailure("release of memory that did not come from scratch()") }
+        recycle(pointer, capacity: capacity)
     }
 
     /// Returns every idle buffer to the system (e.g. after a case, before idling).

@@ -63,9 +63,12 @@ public struct PreparedCase: Sendable {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             data.withUnsafeBytes(mix)
         }
+        // Preparation depends on the resolution and intensity scheme only (not the size multiple).
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let planText = String(decoding: try encoder.encode(plan), as: UTF8.self) + "v1"
+        var preparation = plan
+        preparation.sizeMultiple = 1
+        let planText = String(decoding: try encoder.encode(preparation), as: UTF8.self) + "v1"
         Array(planText.utf8).withUnsafeBytes(mix)
         return String(hash, radix: 16)
     }

@@ -1,0 +1,62 @@
+import Core
+import Foundation
+import Testing
+import TestSupport
+
+/// `brainseg segment` and `brainseg eval` through the real executable.
+@Suite("brainseg segment and eval (end to end)")
+struct SegmentCommandTests {
+    @Test("a synthetic case: mask with the input's exact geometry, labels in {0,1,2,4}, inside the brain; eval prints the table")
+    func syntheticCase() throws {
+        let scratch = try TemporaryDirectory()
+        let cases = try SyntheticCases.write(into: scratch.file("in"), count: 1, size: 32)
+        let result = try ExecutableRunner.run(["segment", cases[0], "--out", scratch.file("out"), "--models", "student,cascade",
+                                               "--models-dir", scratch.file("no-models")], timeout: 600)
+        #expect(result.status == 0, "stderr: \(result.standardError)")
+        #expect(result.standardError.contains("random weights"), "missing weights are never silent")
+        let maskPath = scratch.file("out/case0_seg.nii.gz")
+        let mask = try NiftiReader.read(from: maskPath)
+        let source = try NiftiReader.read(from: "\(cases[0])/case0_t1.nii.gz")
+        #expect(mask.geometry == source.geometry)
+        #expect(mask.header.datatype == .uint8)
+        #expect(Set(mask.voxels).isSubset(of: [0, 1, 2, 4]))
+        for index in mask.voxels.indices where source.voxels[index] == 0 { #expect(mask.voxels[index] == 0) }
+
+        let evaluation = try ExecutableRunner.run(["eval", "--pred", scratch.file("out"), "--truth", scratch.file("in"),
+                                                   "--csv", scratch.file("metrics.csv")])
+        #expect(evaluation.status == 0, "stderr: \(evaluation.standardError)")
+        for text in ["Dice WT", "HD95 ET", "case0", "mean", "median", "std"] { #expect(evaluation.standardOutput.contains(text)) }
+        let csv = try String(contentsOfFile: scratch.file("metrics.csv"), encoding: .utf8)
+        #expect(csv.split(separator: "\n").count == 4)   // header + WT, TC, ET
+        let json = try ExecutableRunner.run(["eval", "--pred", scratch.file("out"), "--truth", scratch.file("in"), "--json"])
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
+        #expect((parsed?["cases"] as? [Any])?.count == 1)
+    }
+
+    @Test("an incomplete case fails with a clear message and exit status 1")
+    func incompleteCase() throws {
+        let scratch = try TemporaryDirectory()
+        let cases = try SyntheticCases.write(into: scratch.file("in"), count: 1, size: 16)
+        try FileManager.default.removeItem(atPath: "\(cases[0])/case0_flair.nii.gz")
+        let result = try ExecutableRunner.run(["segment", cases[0], "--out", scratch.file("out"), "--models", "student",
+                                               "--models-dir", scratch.file("none")])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("missing FLAIR"))
+    }
+
+    @Test("a real BraTS case: the mask has the input's exact geometry and eval reads it against the expert mask",
+          .enabled(if: RealData.isAvailable, Comment(rawValue: RealData.skipReason)))
+    func realCase() throws {
+        let scratch = try TemporaryDirectory()
+        let directory = "\(RealData.root!)/brats18/labelled/Brats18_2013_3_1"
+        let result = try ExecutableRunner.run(["segment", directory, "--out", scratch.path, "--models", "student"], timeout: 900)
+        #expect(result.status == 0, "stderr: \(result.standardError)")
+        let mask = try NiftiReader.read(from: scratch.file("Brats18_2013_3_1_seg.nii.gz"))
+        let source = try NiftiReader.read(from: "\(directory)/Brats18_2013_3_1_t1.nii.gz")
+        #expect(mask.geometry == source.geometry)
+        #expect(mask.header.dims == [240, 240, 155])
+        let evaluation = try ExecutableRunner.run(["eval", "--pred", scratch.path, "--truth", "\(RealData.root!)/brats18/labelled"])
+        #expect(evaluation.status == 0)
+        #expect(evaluation.standardOutput.contains("Brats18_2013_3_1"))
+    }
+}

@@ -1,0 +1,54 @@
+import Core
+import Foundation
+import Testing
+import TestSupport
+
+/// `brainseg train` through the real executable: `kill -9` mid-run, `--resume`, and the
+/// weights equal an uninterrupted run's.
+@Suite("brainseg train (end to end)", .serialized)
+struct TrainCommandTests {
+    static func arguments(data: String, run: String, cache: String) -> [String] {
+        ["train", "student", "--data", data, "--steps", "8", "--patch", "8,8,8", "--warmup", "1", "--checkpoint-minutes", "0",
+         "--seed", "3", "--threads", "2", "--out", run, "--cache", cache]
+    }
+
+    @Test("kill -9 during training, resume: identical final weights; the model card records the command")
+    func killAndResume() throws {
+        let scratch = try TemporaryDirectory()
+        try SyntheticCases.write(into: scratch.file("data"), count: 2, size: 16)
+        let straight = try ExecutableRunner.run(Self.arguments(data: scratch.file("data"), run: scratch.file("a"), cache: scratch.file("cache")),
+                                                timeout: 600)
+        #expect(straight.status == 0, "stderr: \(straight.standardError)")
+
+        // Start the same run elsewhere and kill it hard once a few steps are logged.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ExecutableRunner.executablePath)
+        process.arguments = Self.arguments(data: scratch.file("data"), run: scratch.file("b"), cache: scratch.file("cache"))
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let log = scratch.file("b/log.jsonl")
+        let deadline = Date().addingTimeInterval(300)
+        while Date() < deadline {
+            let lines = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").count ?? 0
+            if lines >= 4 || !process.isRunning { break }
+            usleep(20_000)
+        }
+        let killedEarly = process.isRunning
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(killedEarly, "the run finished before it could be killed; the test needs slower steps")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("b/final/weights.safetensors")))
+
+        let resumed = try ExecutableRunner.run(["train", "--resume", scratch.file("b")], timeout: 600)
+        #expect(resumed.status == 0, "stderr: \(resumed.standardError)")
+        #expect(resumed.standardError.contains("resuming at step"))
+        let a = try SafeTensors.read(from: scratch.file("a/final/weights.safetensors")).tensors
+        let b = try SafeTensors.read(from: scratch.file("b/final/weights.safetensors")).tensors
+        #expect(a.keys.sorted() == b.keys.sorted())
+        #expect(a.allSatisfy { b[$0.key]?.scalars == $0.value.scalars }, "resumed weights differ")
+        let card = try String(contentsOfFile: scratch.file("a/final/model.json"), encoding: .utf8)
+        #expect(card.contains("\"command\" : \"brainseg train student"))
+        #expect(card.contains("\"steps\" : 8"))
+    }
+}
