@@ -14,6 +14,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libnifti2 ships no pkg-config file and its header includes <znzlib.h> with angle
@@ -31,14 +35,28 @@ let package = Package(
             name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        .target(name: "Core", dependencies: ["CNifti", "COpenBLAS"]),
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        .target(name: "Core", dependencies: ["CNifti", "COpenBLAS", "CPNG"]),
         .target(name: "Plugins", dependencies: ["Core"]),
-        .target(name: "Daemon", dependencies: ["Core", "Plugins", "CSystemd"]),
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "Core", "Plugins", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "brainseg",
             dependencies: [
                 "Core", "Plugins", "Daemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "TestSupport", dependencies: ["Core"], path: "Tests/TestSupport"),
