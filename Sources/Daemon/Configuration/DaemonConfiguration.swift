@@ -1,0 +1,186 @@
+import Foundation
+import Plugins
+import TOMLKit
+
+/// The daemon's configuration: one TOML file (`/etc/brainseg/brainseg.toml` under systemd),
+/// every key optional with an embedded default, validated at start: an unknown key, a value of
+/// the wrong type or out of range is an error naming the file and the key. `systemd/brainseg.toml`
+/// documents every key with its default.
+public struct DaemonConfiguration: Sendable, Equatable {
+    /// Root folder holding incoming/, work/, output/, failed/, archive/, pool/, models/, the ledger.
+    public var root = RootLayout.defaultRoot
+
+    // [models]
+    /// Extra folder searched first for shipped models (see ModelInstaller's search order).
+    public var modelsDirectory: String?
+    public var profile: ModelProfile = .cpu
+    /// Ensemble members whose average makes the mask.
+    public var ensemble = ModelRegistry.teacherNames
+    /// Per-member ensemble weights (uniform when empty).
+    public var ensembleWeights: [String: Double] = [:]
+    /// Also run the student on every case and report its agreement with the ensemble.
+    public var studentAlongside = true
+    public var testTimeAugmentation = false
+
+    // [watch]
+    public var marker = "READY"
+    public var quiescenceSeconds: Double = 30
+    /// auto (inotify, polling on NFS/SMB), inotify, or poll.
+    public var watchMode = "auto"
+    public var pollIntervalSeconds: Double = 10
+    public var maximumCaseBytes: Int = 4 << 30
+    public var maximumCaseFiles = 16
+
+    // [processing]
+    public var labels: LabelConventionName = .brats2018
+    public var maximumAttempts = 3
+    public var retryBackoffSeconds: Double = 30
+    /// On SIGTERM, a case expected to finish within this many seconds is finished, else requeued.
+    public var stopTimeoutSeconds: Double = 60
+    /// Days processed inputs stay in archive/ (0 keeps them forever).
+    public var archiveRetentionDays = 30
+
+    public init() {}
+
+    public enum LabelConventionName: String, Sendable, Equatable { case brats2018, brats2023 }
+
+    /// A configuration problem, naming the file and key.
+    public struct Problem: Error, CustomStringConvertible, Sendable {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// Reads `path`; nil means the embedded defaults.
+    public static func load(path: String?) throws -> DaemonConfiguration {
+        guard let path else { return DaemonConfiguration() }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw Problem("\(path): cannot read the configuration file")
+        }
+        return try parse(text, source: path)
+    }
+
+    /// Parses TOML text (`source` names it in errors).
+    public static func parse(_ text: String, source: String = "configuration") throws -> DaemonConfiguration {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw Problem("\(source): invalid TOML at line \(error.source.begin.line): \(error.description)")
+        }
+        var configuration = DaemonConfiguration()
+        let reader = KeyReader(source: source)
+        try reader.check(table, allowed: ["root", "models", "watch", "processing", "training"], prefix: "")
+        if let value = try reader.string(table, "root") { configuration.root = value }
+        if let models = try reader.table(table, "models") {
+            try reader.check(models, allowed: ["directory", "profile", "ensemble", "weights", "student_alongside", "test_time_augmentation"], prefix: "models.")
+            configuration.modelsDirectory = try reader.string(models, "directory", prefix: "models.")
+            if let text = try reader.string(models, "profile", prefix: "models.") {
+                guard let profile = ModelProfile(rawValue: text) else { throw Problem("\(source): models.profile must be \"cpu\" or \"paper\", not \"\(text)\"") }
+                configuration.profile = profile
+            }
+            if let members = try reader.strings(models, "ensemble", prefix: "models.") {
+                guard !members.isEmpty else { throw Problem("\(source): models.ensemble must name at least one model") }
+                for name in members where !ModelRegistry.names.contains(name) {
+                    throw Problem("\(source): models.ensemble: \(ModelRegistry.UnknownModel(name: name))")
+                }
+                configuration.ensemble = members
+            }
+            if let weights = try reader.table(models, "weights", prefix: "models.") {
+                for key in weights.keys {
+                    guard configuration.ensemble.contains(key) else { throw Problem("\(source): models.weights.\(key) names no ensemble member") }
+                    guard let value = try reader.number(weights, key, prefix: "models.weights."), value >= 0 else {
+                        throw Problem("\(source): models.weights.\(key) must be a non-negative number")
+                    }
+                    configuration.ensembleWeights[key] = value
+                }
+            }
+            if let value = try reader.bool(models, "student_alongside", prefix: "models.") { configuration.studentAlongside = value }
+            if let value = try reader.bool(models, "test_time_augmentation", prefix: "models.") { configuration.testTimeAugmentation = value }
+        }
+        if let watch = try reader.table(table, "watch") {
+            try reader.check(watch, allowed: ["marker", "quiescence_seconds", "mode", "poll_interval_seconds", "max_case_bytes", "max_case_files"], prefix: "watch.")
+            if let value = try reader.string(watch, "marker", prefix: "watch.") {
+                guard RootLayout.isSafeCaseName(value) else { throw Problem("\(source): watch.marker must be a plain file name") }
+                configuration.marker = value
+            }
+            if let value = try reader.number(watch, "quiescence_seconds", prefix: "watch.", range: 0.1...86_400) { configuration.quiescenceSeconds = value }
+            if let value = try reader.string(watch, "mode", prefix: "watch.") {
+                guard ["auto", "inotify", "poll"].contains(value) else { throw Problem("\(source): watch.mode must be \"auto\", \"inotify\" or \"poll\"") }
+                configuration.watchMode = value
+            }
+            if let value = try reader.number(watch, "poll_interval_seconds", prefix: "watch.", range: 0.1...3600) { configuration.pollIntervalSeconds = value }
+            if let value = try reader.integer(watch, "max_case_bytes", prefix: "watch.", range: 1...(1 << 40)) { configuration.maximumCaseBytes = value }
+            if let value = try reader.integer(watch, "max_case_files", prefix: "watch.", range: 5...1000) { configuration.maximumCaseFiles = value }
+        }
+        if let processing = try reader.table(table, "processing") {
+            try reader.check(processing, allowed: ["labels", "max_attempts", "retry_backoff_seconds", "stop_timeout_seconds", "archive_retention_days"], prefix: "processing.")
+            if let value = try reader.string(processing, "labels", prefix: "processing.") {
+                guard let convention = LabelConventionName(rawValue: value) else { throw Problem("\(source): processing.labels must be \"brats2018\" or \"brats2023\"") }
+                configuration.labels = convention
+            }
+            if let value = try reader.integer(processing, "max_attempts", prefix: "processing.", range: 1...100) { configuration.maximumAttempts = value }
+            if let value = try reader.number(processing, "retry_backoff_seconds", prefix: "processing.", range: 0...86_400) { configuration.retryBackoffSeconds = value }
+            if let value = try reader.number(processing, "stop_timeout_seconds", prefix: "processing.", range: 0...86_400) { configuration.stopTimeoutSeconds = value }
+            if let value = try reader.integer(processing, "archive_retention_days", prefix: "processing.", range: 0...36_500) { configuration.archiveRetentionDays = value }
+        }
+        // [training] is read by `brainseg retrain`; the daemon only checks that it is a table.
+        _ = try reader.table(table, "training")
+        return configuration
+    }
+}
+
+/// Typed access to TOML keys with errors that name the file and the dotted key.
+private struct KeyReader {
+    let source: String
+
+    func check(_ table: TOMLTable, allowed: Set<String>, prefix: String) throws {
+        for key in table.keys.sorted() where !allowed.contains(key) {
+            throw DaemonConfiguration.Problem("\(source): unknown key '\(prefix)\(key)' (known: \(allowed.sorted().map { prefix + $0 }.joined(separator: ", ")))")
+        }
+    }
+
+    private func wrongType(_ key: String, _ expected: String) -> DaemonConfiguration.Problem {
+        DaemonConfiguration.Problem("\(source): '\(key)' must be \(expected)")
+    }
+
+    func table(_ table: TOMLTable, _ key: String, prefix: String = "") throws -> TOMLTable? {
+        guard let value = table[key] else { return nil }
+        guard let result = value.table else { throw wrongType(prefix + key, "a table") }
+        return result
+    }
+
+    func string(_ table: TOMLTable, _ key: String, prefix: String = "") throws -> String? {
+        guard let value = table[key] else { return nil }
+        guard let result = value.string else { throw wrongType(prefix + key, "a string") }
+        return result
+    }
+
+    func strings(_ table: TOMLTable, _ key: String, prefix: String = "") throws -> [String]? {
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else { throw wrongType(prefix + key, "an array of strings") }
+        return try array.map { element in
+            guard let text = element.string else { throw wrongType(prefix + key, "an array of strings") }
+            return text
+        }
+    }
+
+    func bool(_ table: TOMLTable, _ key: String, prefix: String = "") throws -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let result = value.bool else { throw wrongType(prefix + key, "true or false") }
+        return result
+    }
+
+    func number(_ table: TOMLTable, _ key: String, prefix: String = "", range: ClosedRange<Double>? = nil) throws -> Double? {
+        guard let value = table[key] else { return nil }
+        guard let result = value.double ?? value.int.map(Double.init) else { throw wrongType(prefix + key, "a number") }
+        if let range, !range.contains(result) { throw wrongType(prefix + key, "between \(range.lowerBound) and \(range.upperBound)") }
+        return result
+    }
+
+    func integer(_ table: TOMLTable, _ key: String, prefix: String = "", range: ClosedRange<Int>? = nil) throws -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let result = value.int else { throw wrongType(prefix + key, "an integer") }
+        if let range, !range.contains(result) { throw wrongType(prefix + key, "between \(range.lowerBound) and \(range.upperBound)") }
+        return result
+    }
+}

@@ -1,0 +1,86 @@
+import Core
+import Foundation
+import Plugins
+
+/// The daemon's models: `<root>/models/<name>/<version>/` with `<root>/models/<name>/current`
+/// a relative symbolic link to the version in service (SPEC.md §2).
+///
+/// On the first start with an empty root, each needed model is copied from the first folder
+/// of `ModelSearchPath` that has it into `<root>/models/<name>/1/` and `current` is pointed
+/// there. A model found nowhere runs with random weights and a warning (it is never installed,
+/// so nothing untrained looks like a version).
+public enum ModelInstaller {
+    /// What was loaded for one model.
+    public struct Loaded {
+        public var model: SegmentationModel
+        /// "1", "2", … or "untrained".
+        public var version: String
+        public var card: ModelCard?
+    }
+
+    /// Installs missing models and loads `names` from `<root>/models`.
+    public static func load(
+        _ names: [String], layout: RootLayout, profile: ModelProfile, searchFolder: String?, warn: (String) -> Void
+    ) throws -> [String: Loaded] {
+        var result: [String: Loaded] = [:]
+        for name in names {
+            let current = "\(layout.models)/\(name)/current"
+            if !FileManager.default.fileExists(atPath: "\(current)/model.json") {
+                if let source = ModelSearchPath.locate(name, explicit: searchFolder), !source.hasPrefix(layout.models) {
+                    try install(from: source, name: name, layout: layout)
+                }
+            }
+            if FileManager.default.fileExists(atPath: "\(current)/model.json") {
+                let (model, card) = try ModelStore.load(directory: current)
+                guard model.profile == profile else {
+                    throw ModelStore.LoadError(path: current, detail: "profile \(card.profile) differs from the configured \(profile.rawValue)")
+                }
+                result[name] = Loaded(model: model, version: currentVersion(name, layout: layout) ?? card.version, card: card)
+            } else {
+                warn("no trained weights for \(name) (searched \(ModelSearchPath.folders(explicit: searchFolder).joined(separator: ", "))); running it with random weights")
+                result[name] = Loaded(model: ModelRegistry.make(name, profile: profile)!, version: "untrained", card: nil)
+            }
+        }
+        return result
+    }
+
+    /// Copies a model folder into version 1 (or the next free version) and switches `current`.
+    @discardableResult
+    public static func install(from source: String, name: String, layout: RootLayout) throws -> String {
+        let base = "\(layout.models)/\(name)"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let existing = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).compactMap { Int($0) }
+        let version = String((existing.max() ?? 0) + 1)
+        let staging = "\(base)/.install-\(version)-\(getpid())"
+        try? FileManager.default.removeItem(atPath: staging)
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        for file in ["weights.safetensors", "model.json"] {
+            try FileManager.default.copyItem(atPath: "\(source)/\(file)", toPath: "\(staging)/\(file)")
+            try AtomicFile.sync(path: "\(staging)/\(file)")
+        }
+        guard rename(staging, "\(base)/\(version)") == 0 else {
+            throw ModelStore.LoadError(path: "\(base)/\(version)", detail: "cannot install: \(String(cString: strerror(errno)))")
+        }
+        try switchCurrent(name: name, to: version, layout: layout)
+        return version
+    }
+
+    /// Points `<name>/current` at `version` atomically (a new link renamed over the old one).
+    public static func switchCurrent(name: String, to version: String, layout: RootLayout) throws {
+        let base = "\(layout.models)/\(name)"
+        let temporary = "\(base)/.current-\(getpid())"
+        unlink(temporary)
+        guard symlink(version, temporary) == 0, rename(temporary, "\(base)/current") == 0 else {
+            let message = String(cString: strerror(errno))
+            unlink(temporary)
+            throw ModelStore.LoadError(path: "\(base)/current", detail: "cannot switch to version \(version): \(message)")
+        }
+        let directory = open(base, O_RDONLY | O_DIRECTORY)
+        if directory >= 0 { fsync(directory); close(directory) }
+    }
+
+    /// The version `current` points to, or nil.
+    public static func currentVersion(_ name: String, layout: RootLayout) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "\(layout.models)/\(name)/current")
+    }
+}

@@ -1,0 +1,56 @@
+import Daemon
+import Plugins
+import Testing
+
+@Suite("Daemon configuration")
+struct DaemonConfigurationTests {
+    @Test("no file: the embedded defaults (root ./var, the three teachers, student alongside)")
+    func defaults() throws {
+        let configuration = try DaemonConfiguration.load(path: nil)
+        #expect(configuration.root == "./var")
+        #expect(configuration.ensemble == ["unet", "resunet-vae", "cascade"])
+        #expect(configuration.studentAlongside)
+        #expect(configuration.quiescenceSeconds == 30 && configuration.marker == "READY")
+    }
+
+    @Test("every key optional; values read with their types")
+    func values() throws {
+        let configuration = try DaemonConfiguration.parse("""
+            root = "/srv/brainseg"
+            [models]
+            ensemble = ["unet", "student"]
+            weights = { unet = 2.0, student = 1 }
+            student_alongside = false
+            [watch]
+            quiescence_seconds = 5
+            mode = "poll"
+            [processing]
+            labels = "brats2023"
+            stop_timeout_seconds = 120
+            """)
+        #expect(configuration.root == "/srv/brainseg")
+        #expect(configuration.ensemble == ["unet", "student"])
+        #expect(configuration.ensembleWeights == ["unet": 2, "student": 1])
+        #expect(!configuration.studentAlongside)
+        #expect(configuration.quiescenceSeconds == 5 && configuration.watchMode == "poll")
+        #expect(configuration.labels == .brats2023 && configuration.stopTimeoutSeconds == 120)
+        #expect(try DaemonConfiguration.parse("") == DaemonConfiguration())
+    }
+
+    @Test("unknown keys, wrong types, bad values and broken TOML are errors naming the key",
+          arguments: [
+              ("rooot = \"/x\"", "unknown key 'rooot'"),
+              ("[watch]\nquiesence_seconds = 3", "unknown key 'watch.quiesence_seconds'"),
+              ("[models]\nensemble = [\"unet\", \"vnet\"]", "unknown model 'vnet'"),
+              ("[watch]\nquiescence_seconds = \"thirty\"", "'watch.quiescence_seconds' must be a number"),
+              ("[processing]\nmax_attempts = 0", "'processing.max_attempts' must be between"),
+              ("[models]\nprofile = \"gpu\"", "models.profile"),
+              ("root = ", "invalid TOML"),
+          ])
+    func errors(_ text: String, _ expected: String) {
+        #expect { try DaemonConfiguration.parse(text, source: "/etc/brainseg/brainseg.toml") } throws: { error in
+            let message = "\(error)"
+            return message.contains(expected) && message.contains("/etc/brainseg/brainseg.toml")
+        }
+    }
+}
