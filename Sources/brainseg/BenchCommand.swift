@@ -104,15 +104,8 @@ struct ConvBenchCommand: AsyncParsableCommand {
             }
         }
 
-        for _ in 0..<warmup { once() }
-        var seconds: [Double] = []
-        let clock = ContinuousClock()
-        for _ in 0..<reps {
-            let elapsed = clock.measure { once() }
-            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-        }
-        seconds.sort()
-        let median = seconds.count % 2 == 1 ? seconds[seconds.count / 2] : (seconds[seconds.count / 2 - 1] + seconds[seconds.count / 2]) / 2
+        let timing = BenchTiming.measure(reps: reps, warmup: warmup, once)
+        let median = timing.median
         let forwardGigaflop = 2 * Double(geometry.multiplyAdds) / 1e9
         let gigaflop = mode == .train ? 3 * forwardGigaflop : forwardGigaflop
         let report = BenchReport(
@@ -120,7 +113,7 @@ struct ConvBenchCommand: AsyncParsableCommand {
             outChannels: outChannels, size: size, kernel: kernel, stride: stride, padding: padding, groups: groups,
             threads: threads, threading: tuning.threading.rawValue, tileVoxels: tuning.tileVoxels, weightTileVoxels: tuning.weightTileVoxels,
             inputGradient: tuning.inputGradientMethod.rawValue, forwardMethod: tuning.forwardMethod.rawValue, reps: reps, warmup: warmup,
-            medianSeconds: median, minimumSeconds: seconds.first!, maximumSeconds: seconds.last!,
+            medianSeconds: median, minimumSeconds: timing.minimum, maximumSeconds: timing.maximum,
             peakResidentMegabytes: BenchReport.peakResidentMegabytes(), gigaflop: gigaflop, gigaflopPerSecond: gigaflop / median,
             openblasCore: BLAS.coreName)
         print(try report.jsonLine())

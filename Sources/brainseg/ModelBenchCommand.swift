@@ -64,19 +64,12 @@ struct ModelBenchCommand: AsyncParsableCommand {
         }
 
         let forwardGigaflop = flopCounter.gigaflop(network, inputShape: [1, 4] + sizes)
-        for _ in 0..<warmup { once() }
-        var seconds: [Double] = []
-        let clock = ContinuousClock()
-        for _ in 0..<reps {
-            let elapsed = clock.measure { once() }
-            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-        }
-        seconds.sort()
-        let median = seconds.count % 2 == 1 ? seconds[seconds.count / 2] : (seconds[seconds.count / 2 - 1] + seconds[seconds.count / 2]) / 2
+        let timing = BenchTiming.measure(reps: reps, warmup: warmup, once)
+        let median = timing.median
         let gigaflop = mode == .train ? 3 * forwardGigaflop : forwardGigaflop
         let report: [String: Any] = [
             "implementation": "brainseg", "model": model, "profile": profile.rawValue, "shape": sizes, "mode": mode.rawValue,
-            "median_s": median, "min_s": seconds.first!, "max_s": seconds.last!,
+            "median_s": median, "min_s": timing.minimum, "max_s": timing.maximum,
             "peak_rss_mb": BenchReport.peakResidentMegabytes(), "gflop": gigaflop, "gflops": gigaflop / median,
             "parameters": network.parameterCount, "threads": threads, "openblas_core": BLAS.coreName,
         ]
