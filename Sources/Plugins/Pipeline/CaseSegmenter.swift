@@ -50,11 +50,18 @@ public final class CaseSegmenter {
 
     /// Segments `inputCase`; `progress` receives one line per stage.
     public func segment(_ inputCase: MultimodalCase, progress: (String) -> Void = { _ in }) -> CaseSegmentation {
+        segment(inputCase, progress: progress, isCancelled: { false })!
+    }
+
+    /// Segments `inputCase`, asking `isCancelled` before each member; nil when it answered true
+    /// (a daemon stopping between stages).
+    public func segment(_ inputCase: MultimodalCase, progress: (String) -> Void, isCancelled: () -> Bool) -> CaseSegmentation? {
         let dims = inputCase.geometry.dims
         let box = VoxelBox.nonZero(in: inputCase.modalities) ?? VoxelBox(origin: [0, 0, 0], size: dims)
         let crops = inputCase.modalities.map { box.crop($0.voxels, dims: dims) }
         var predictions: [MemberPrediction] = []
         for (index, model) in members.enumerated() {
+            if isCancelled() { return nil }
             progress("\(model.name) (\(index + 1)/\(members.count))")
             let start = Date()
             let probabilities = predictRegions(model, crops: crops, box: box, spacing: inputCase.geometry.spacingInMillimetres)
