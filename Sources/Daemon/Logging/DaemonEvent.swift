@@ -2,7 +2,7 @@ import Logging
 
 /// The daemon's event types, each with a fixed journal `MESSAGE_ID` (SPEC.md §7), so that an
 /// operator can select one kind of event regardless of its wording:
-/// `journalctl -u brainseg MESSAGE_ID=9b8c2b0e…`.
+/// `journalctl -u brainseg MESSAGE_ID=0ad8131db3c44c159feadd153d43ed60` (every failed case).
 ///
 /// The identifiers were generated once (random 128-bit, lowercase hex, as `journalctl
 /// --new-id128` would) and must never change: operators' queries, alerts and dashboards depend on
