@@ -8,3 +8,6 @@ cd "$(dirname "$0")/.."
 scripts/install-system-packages.sh
 swift build --build-tests
 swift test --skip-build
+# Offline checks of the systemd units (verify without any warning, timer/service pairs,
+# security exposure <= 2.0) against the binary just built.
+scripts/check-systemd-units.sh "$(swift build --show-bin-path)/brainseg"
