@@ -72,6 +72,9 @@ struct WatcherTests {
         #expect(watcher.nextEvents(timeout: .milliseconds(50)) == [])
         #expect(DropFolderListing.fileSystemType(path: folder.incoming) != nil)
         #expect(DropFolderListing.networkFileSystemName(path: folder.incoming) == nil)
+        // statfs is reached through dlsym: check it reads f_type (procfs is always 0x9FA0).
+        #expect(DropFolderListing.fileSystemType(path: "/proc") == 0x9FA0)
+        #expect(DropFolderListing.networkFileSystems[0x6969] == "NFS")
     }
 
     @Test func missingFolderIsAnErrorThatNamesIt() throws {

@@ -129,9 +129,9 @@ public struct CaseReadiness: Sendable {
             case .caseChanged(let name):
                 names.insert(name)
             case .fullRescan:
-                let listed = DropFolderListing.entryNames(incoming: incoming) ?? []
+                let listed = Set(DropFolderListing.entryNames(incoming: incoming) ?? [])
                 for name in names where !listed.contains(name) { tracked.removeValue(forKey: name) }
-                names = Set(listed)
+                names = listed
             }
         }
         for name in names {

@@ -50,6 +50,24 @@ public struct DropFolderWatcherError: Error, Sendable, CustomStringConvertible {
 ///
 /// Threading: `nextEvents` and `close` are called from one thread (the service loop);
 /// `wake()` may be called from any thread at any time, also after `close`.
+///
+/// Intended use in the service loop (the pieces are independent; this is the wiring):
+/// ```swift
+/// let watcher = try DropFolderWatcher(incoming: layout.incoming, mode: .automatic)
+/// var readiness = CaseReadiness(settings: .init(markerFileName: "READY", quiescencePeriod: .seconds(30)))
+/// while !stopping {
+///     let wait = readiness.nextRefresh(at: .now).map { $0 - .now } ?? .seconds(60)
+///     let events = watcher.nextEvents(timeout: max(wait, .zero))   // wake() ends it early
+///     for name in readiness.refresh(incoming: layout.incoming, events: events, at: .now) {
+///         switch DropFolderSafety.inspect(caseDirectory: "\(layout.incoming)/\(name)", allowedRoot: layout.incoming) {
+///         case .success: claim(name)              // rename into work/, inspect again there
+///         case .failure(let refusal): refuse(name, refusal.reason)
+///         }
+///         readiness.forget(name)
+///     }
+/// }
+/// watcher.close()
+/// ```
 public final class DropFolderWatcher: @unchecked Sendable {
     /// How changes are noticed.
     public enum Mode: Sendable, Equatable {
