@@ -67,6 +67,19 @@ public struct CaseFiles: Sendable, Equatable {
                          segmentation: segmentations.first.map { "\(directory)/\($0)" })
     }
 
+    /// The modalities, in channel order, that no file among `names` provides under the rules of
+    /// `recognise` (temporary names ignored). Empty when all four are present, even if one is
+    /// ambiguous: the drop-folder watcher uses this to tell "still arriving" from "complete but
+    /// invalid" (which `recognise` then reports).
+    public static func missingModalities(names: [String]) -> [Modality] {
+        let stems = names.filter { !isIgnored($0) }.compactMap { niftiStem($0)?.lowercased() }
+        return Modality.allCases.filter { modality in
+            !stems.contains { stem in
+                modality.plainNames.contains(stem) || modality.suffixes.contains(where: { stem.hasSuffix($0) })
+            }
+        }
+    }
+
     /// Whether a drop-folder name is a temporary or hidden file that must not be read yet.
     public static func isIgnored(_ name: String) -> Bool {
         name.hasPrefix(".") || name.hasSuffix(".part") || name.hasSuffix(".tmp") || name.hasSuffix("~")
