@@ -1,0 +1,102 @@
+import Foundation
+
+/// Runs the real `brainseg serve` on a temporary root with a test-bound `NOTIFY_SOCKET`, the
+/// way systemd would, and drops cases into it the way a hospital would.
+public final class DaemonHarness: @unchecked Sendable {
+    public let root: String
+    public let notify: NotifySocketListener
+    public private(set) var process: Process?
+    private let configurationPath: String
+    private var logPath: String
+
+    /// A harness over `root` with a configuration of `configuration` TOML text (the root line is added).
+    public init(root: String, configuration: String, environment: [String: String] = [:]) throws {
+        self.root = root
+        notify = try NotifySocketListener()
+        configurationPath = "\(root)/brainseg.toml"
+        logPath = "\(root)/daemon.log"
+        self.environment = environment
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try "root = \"\(root)\"\n\(configuration)\n".write(toFile: configurationPath, atomically: true, encoding: .utf8)
+    }
+
+    private let environment: [String: String]
+
+    /// Starts the daemon and waits for READY=1 (returns the READY message, nil on timeout).
+    @discardableResult
+    public func start(timeout: TimeInterval = 120) throws -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ExecutableRunner.executablePath)
+        process.arguments = ["serve", "--config", configurationPath]
+        var merged = ProcessInfo.processInfo.environment
+        merged["NOTIFY_SOCKET"] = notify.path
+        merged["BRAINSEG_LOG_TARGET"] = "stderr"
+        for (key, value) in environment { merged[key] = value }
+        process.environment = merged
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try log.seekToEnd()
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        return notify.waitForMessage(containingLine: "READY=1", timeout: timeout)
+    }
+
+    /// The daemon's stderr so far.
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` and waits for the exit (returns the status, nil on timeout).
+    @discardableResult
+    public func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 120) -> Int32? {
+        guard let process else { return nil }
+        kill(process.processIdentifier, signal)
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { return nil }
+        self.process = nil
+        return process.terminationStatus
+    }
+
+    public func signal(_ number: Int32) {
+        if let process { kill(process.processIdentifier, number) }
+    }
+
+    /// Waits until `condition` holds (polling), returns whether it did.
+    public static func wait(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
+    public var incoming: String { "\(root)/incoming" }
+    public func output(_ name: String) -> String { "\(root)/output/\(name)" }
+    public func failed(_ name: String) -> String { "\(root)/failed/\(name)" }
+
+    /// Copies a case folder into incoming/ file by file (each written in place and closed).
+    public func copyInPlace(_ source: String, as name: String) throws {
+        let target = "\(incoming)/\(name)"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        for file in try FileManager.default.contentsOfDirectory(atPath: source).sorted() {
+            let renamed = file.replacingOccurrences(of: URL(fileURLWithPath: source).lastPathComponent, with: name)
+            try FileManager.default.copyItem(atPath: "\(source)/\(file)", toPath: "\(target)/\(renamed)")
+        }
+    }
+
+    /// Builds the case under a hidden name in incoming/ and renames it into place at once.
+    public func renameIntoPlace(_ source: String, as name: String) throws {
+        let staging = "\(incoming)/.\(name).part"
+        try FileManager.default.copyItem(atPath: source, toPath: staging)
+        for file in try FileManager.default.contentsOfDirectory(atPath: staging) {
+            let renamed = file.replacingOccurrences(of: URL(fileURLWithPath: source).lastPathComponent, with: name)
+            if renamed != file { try FileManager.default.moveItem(atPath: "\(staging)/\(file)", toPath: "\(staging)/\(renamed)") }
+        }
+        try FileManager.default.moveItem(atPath: staging, toPath: "\(incoming)/\(name)")
+    }
+
+    deinit { _ = stop(signal: SIGKILL, timeout: 10) }
+}
