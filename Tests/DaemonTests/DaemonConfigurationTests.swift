@@ -1,3 +1,4 @@
+import Foundation
 import Daemon
 import Plugins
 import Testing
@@ -52,5 +53,28 @@ struct DaemonConfigurationTests {
             let message = "\(error)"
             return message.contains(expected) && message.contains("/etc/brainseg/brainseg.toml")
         }
+    }
+}
+
+@Suite("Example configuration")
+struct ExampleConfigurationTests {
+    @Test("systemd/brainseg.toml parses with every daemon key uncommented, giving the embedded defaults")
+    func exampleMatchesParser() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("systemd/brainseg.toml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var inTraining = false
+        let uncommented = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            if line.hasPrefix("[") { inTraining = line.hasPrefix("[training]") }
+            guard !inTraining, line.hasPrefix("# "), line.dropFirst(2).contains(" = ") || line.dropFirst(2).hasPrefix("[") else { return String(line) }
+            let body = line.dropFirst(2)
+            return body.first.map { $0.isLetter || $0 == "[" } == true ? String(body) : String(line)
+        }.joined(separator: "\n")
+        var parsed = try DaemonConfiguration.parse(uncommented, source: path)
+        #expect(parsed.root == "/var/lib/brainseg")
+        parsed.root = RootLayout.defaultRoot
+        parsed.modelsDirectory = nil
+        parsed.ensembleWeights = [:]
+        #expect(parsed == DaemonConfiguration())
     }
 }

@@ -30,6 +30,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var pollIntervalSeconds: Double = 10
     public var maximumCaseBytes: Int = 4 << 30
     public var maximumCaseFiles = 16
+    /// A case still lacking a modality after this long (without its marker) is failed.
+    public var incompleteTimeoutSeconds: Double = 3600
 
     // [processing]
     public var labels: LabelConventionName = .brats2018
@@ -98,7 +100,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             if let value = try reader.bool(models, "test_time_augmentation", prefix: "models.") { configuration.testTimeAugmentation = value }
         }
         if let watch = try reader.table(table, "watch") {
-            try reader.check(watch, allowed: ["marker", "quiescence_seconds", "mode", "poll_interval_seconds", "max_case_bytes", "max_case_files"], prefix: "watch.")
+            try reader.check(watch, allowed: ["marker", "quiescence_seconds", "mode", "poll_interval_seconds", "max_case_bytes", "max_case_files", "incomplete_timeout_seconds"], prefix: "watch.")
             if let value = try reader.string(watch, "marker", prefix: "watch.") {
                 guard RootLayout.isSafeCaseName(value) else { throw Problem("\(source): watch.marker must be a plain file name") }
                 configuration.marker = value
@@ -111,6 +113,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             if let value = try reader.number(watch, "poll_interval_seconds", prefix: "watch.", range: 0.1...3600) { configuration.pollIntervalSeconds = value }
             if let value = try reader.integer(watch, "max_case_bytes", prefix: "watch.", range: 1...(1 << 40)) { configuration.maximumCaseBytes = value }
             if let value = try reader.integer(watch, "max_case_files", prefix: "watch.", range: 5...1000) { configuration.maximumCaseFiles = value }
+            if let value = try reader.number(watch, "incomplete_timeout_seconds", prefix: "watch.", range: 1...604_800) { configuration.incompleteTimeoutSeconds = value }
         }
         if let processing = try reader.table(table, "processing") {
             try reader.check(processing, allowed: ["labels", "max_attempts", "retry_backoff_seconds", "stop_timeout_seconds", "archive_retention_days"], prefix: "processing.")

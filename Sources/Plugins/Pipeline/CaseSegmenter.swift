@@ -17,6 +17,12 @@ public struct SegmentationOptions: Sendable {
 
 /// One member's output for a case, on the crop grid.
 public struct MemberPrediction: Sendable {
+    public init(model: String, regionProbabilities: Tensor, seconds: Double) {
+        self.model = model
+        self.regionProbabilities = regionProbabilities
+        self.seconds = seconds
+    }
+
     public var model: String
     /// Region probabilities 1×3×nz×ny×nx over the brain crop.
     public var regionProbabilities: Tensor

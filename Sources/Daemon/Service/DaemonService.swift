@@ -1,0 +1,373 @@
+import Core
+import Foundation
+import Logging
+import Plugins
+
+/// `brainseg serve`: the drop-folder daemon (SPEC.md §2–3, §7).
+///
+/// Start-up: configuration, folders, ledger, models (installed into the root on first start),
+/// then the watcher and a full rescan; `READY=1` only then. The work loop waits for watcher
+/// events (never longer than the next readiness check), turns complete cases into a queue,
+/// and processes one case at a time: safety check, claim by rename into `work/`, safety check
+/// again, content hash and ledger registration (a duplicate is archived, not processed),
+/// segmentation and outputs (`CaseProcessor`), ledger completion, move to `archive/`. Invalid
+/// cases go to `failed/<case>/` with `error.txt`; transient errors (disk full, out of memory)
+/// retry with back-off and keep the inputs in `work/`. Anything left in `work/` by a crash or a
+/// stop is resumed first at the next start, so a `kill -9` loses nothing and processes nothing
+/// twice. SIGTERM: `STOPPING=1`; the case in progress finishes when it is expected to finish
+/// within the stop timeout, otherwise it stops at the next stage and is resumed at the next
+/// start. SIGHUP: `RELOADING=1`, configuration and models reloaded, `READY=1`. A watchdog
+/// thread sends `WATCHDOG=1` at half the interval while the work loop's heartbeat is fresh.
+public final class DaemonService {
+    private var configuration: DaemonConfiguration
+    private let configurationPath: String?
+    private let rootOverride: String?
+    private let logger: Logger
+    private let notifier = SystemdNotifier()
+    private var layout: RootLayout
+    private var ledger: Ledger!
+    private var processor: CaseProcessor!
+    private var modelSummary = ""
+    private var queue: [String] = []
+    private var retries: [(folder: String, name: String, notBefore: Date)] = []
+    private var lastCaseSeconds: Double?
+    private let heartbeat = Heartbeat()
+
+    public init(configurationPath: String?, rootOverride: String?, logger: Logger) throws {
+        self.configurationPath = configurationPath
+        self.rootOverride = rootOverride
+        self.logger = logger
+        configuration = try DaemonConfiguration.load(path: configurationPath)
+        if let rootOverride { configuration.root = rootOverride }
+        layout = RootLayout(root: configuration.root)
+    }
+
+    /// Runs until SIGTERM/SIGINT. Throws only for start-up failures (configuration, folders,
+    /// ledger, models); per-case problems never stop the daemon.
+    public func run() throws {
+        for folder in layout.folders {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        ledger = try Ledger(path: layout.ledger)
+        try loadModels()
+        let mode: DropFolderWatcher.Mode
+        switch configuration.watchMode {
+        case "poll": mode = .polling(interval: .milliseconds(Int(configuration.pollIntervalSeconds * 1000)))
+        case "inotify": mode = .inotify
+        default: mode = .automatic
+        }
+        let watcher = try DropFolderWatcher(incoming: layout.incoming, mode: mode,
+                                            pollingInterval: .milliseconds(Int(configuration.pollIntervalSeconds * 1000)))
+        defer { watcher.close() }
+        let signals = SignalMonitor { watcher.wake() }
+        var readiness = CaseReadiness(settings: .init(markerFileName: configuration.marker,
+                                                      quiescencePeriod: .milliseconds(Int(configuration.quiescenceSeconds * 1000))))
+        let watchdog = WatchdogThread(notifier: notifier, heartbeat: heartbeat)
+        watchdog.start()
+        defer { watchdog.stop() }
+
+        // Cases a crash or a stop left in work/ come first.
+        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: layout.work)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        logger.info("brainseg \(layout.root): watching \(layout.incoming) (\(watcher.effectiveMode)); models \(modelSummary); \(leftovers.count) case(s) to resume")
+        _ = notifier.ready(status: statusLine())
+        for name in leftovers where !signals.stopRequested {
+            processClaimed(folder: "\(layout.work)/\(name)", caseName: name, received: nil, signals: signals)
+        }
+        var pendingEvents: [DropFolderEvent] = [.fullRescan]
+        while !signals.stopRequested {
+            heartbeat.beat()
+            if signals.takeReloadRequest() { reload() }
+            let now = ContinuousClock.now
+            let ready = readiness.refresh(incoming: layout.incoming, events: pendingEvents, at: now)
+            for name in ready where !queue.contains(name) {
+                queue.append(name)
+                logger.log(.caseReceived, fields: [.caseID: name])
+            }
+            failIncompleteCases(&readiness, at: now)
+            if let name = queue.first {
+                queue.removeFirst()
+                readiness.forget(name)
+                _ = notifier.status(statusLine(current: name))
+                processIncoming(name: name, signals: signals)
+                _ = notifier.status(statusLine())
+                pendingEvents = [.fullRescan]
+                continue
+            }
+            if let retry = retries.first, retry.notBefore <= Date() {
+                retries.removeFirst()
+                processClaimed(folder: retry.folder, caseName: retry.name, received: nil, signals: signals)
+                continue
+            }
+            pruneArchiveIfDue()
+            let wait = readiness.nextRefresh(at: now).map { max(.zero, $0 - now) } ?? .seconds(1)
+            pendingEvents = watcher.nextEvents(timeout: min(wait, .seconds(1)))
+        }
+        _ = notifier.stopping(status: "stopping")
+        logger.info("brainseg stopping")
+    }
+
+    // MARK: - Cases
+
+    /// A complete case in incoming/: check, claim, process.
+    private func processIncoming(name: String, signals: SignalMonitor) {
+        let incomingPath = "\(layout.incoming)/\(name)"
+        let received = Date()
+        if case .failure(let refusal) = DropFolderSafety.inspect(caseDirectory: incomingPath, allowedRoot: layout.incoming,
+                                                                  limits: safetyLimits) {
+            refuse(folder: incomingPath, name: name, reason: refusal.reason)
+            return
+        }
+        let claimed: String
+        do {
+            claimed = try CaseFolders.move(incomingPath, into: layout.work, name: name)
+        } catch {
+            logger.warning("could not claim \(name): \(error)")   // another daemon took it, or it vanished
+            return
+        }
+        processClaimed(folder: claimed, caseName: name, received: received, signals: signals)
+    }
+
+    /// A case folder inside work/: register, process, file away.
+    private func processClaimed(folder: String, caseName: String, received: Date?, signals: SignalMonitor) {
+        if case .failure(let refusal) = DropFolderSafety.inspect(caseDirectory: folder, allowedRoot: layout.work, limits: safetyLimits) {
+            refuse(folder: folder, name: caseName, reason: refusal.reason)
+            return
+        }
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+            .map { "\(folder)/\($0)" }
+        let identifier: Int64
+        do {
+            let hash = try ContentHash.compute(files: files)
+            switch try ledger.register(caseName: caseName, contentHash: hash.description, inputFiles: files) {
+            case .duplicate(_, let original):
+                logger.info("\(caseName): same content as case #\(original), already processed; archived without processing",
+                            metadata: ["CASE_ID": "\(caseName)"])
+                _ = try? CaseFolders.move(folder, into: layout.archive, name: caseName)
+                return
+            case .new(let id):
+                identifier = id
+            case .resumed(let id, _):
+                identifier = id
+            }
+            try ledger.transition(identifier, to: .processing, detail: "attempt started")
+        } catch {
+            refuse(folder: folder, name: caseName, reason: "cannot register the case: \(error)")
+            return
+        }
+        logger.log(.caseStarted, fields: [.caseID: caseName])
+        let started = Date()
+        let expected = lastCaseSeconds
+        do {
+            let outcome = try processor.process(folder: folder, caseName: caseName, received: received, progress: { [heartbeat, notifier] stage in
+                heartbeat.beat()
+                _ = notifier.status("segmenting \(caseName) (\(stage))")
+            }, shouldStop: {
+                // Finish the case when it will end within the stop timeout; else stop between stages.
+                guard signals.stopRequested else { return false }
+                let elapsed = Date().timeIntervalSince(started)
+                return (expected ?? .infinity) - elapsed > configuration.stopTimeoutSeconds
+            })
+            let seconds = Date().timeIntervalSince(started)
+            lastCaseSeconds = seconds
+            let volumes = outcome.report.volumesMillilitres
+            var results = CaseResults(
+                outputs: ["folder": outcome.outputFolder],
+                modelVersions: Dictionary(uniqueKeysWithValues: outcome.report.models.map { ($0.name, $0.version) }),
+                timings: ["total_seconds": seconds],
+                volumes: ["WT": volumes.wholeTumour, "TC": volumes.tumourCore, "ET": volumes.enhancingTumour])
+            if let evaluation = outcome.report.evaluation {
+                results.dice = Dictionary(uniqueKeysWithValues: BratsRegion.allCases.map { ($0.rawValue, evaluation[$0].dice) })
+            }
+            try ledger.recordCompletion(identifier, results: results)
+            _ = try? CaseFolders.move(folder, into: layout.archive, name: caseName)
+            var fields: KeyValuePairs<DaemonEventField, any CustomStringConvertible & Sendable> = [
+                .caseID: caseName, .durationMilliseconds: Int(seconds * 1000),
+                .wholeTumourMillilitres: rounded(volumes.wholeTumour), .tumourCoreMillilitres: rounded(volumes.tumourCore),
+                .enhancingTumourMillilitres: rounded(volumes.enhancingTumour)]
+            if let evaluation = outcome.report.evaluation {
+                fields = [.caseID: caseName, .durationMilliseconds: Int(seconds * 1000),
+                          .wholeTumourMillilitres: rounded(volumes.wholeTumour), .tumourCoreMillilitres: rounded(volumes.tumourCore),
+                          .enhancingTumourMillilitres: rounded(volumes.enhancingTumour),
+                          .diceWholeTumour: rounded(evaluation[.wholeTumour].dice), .diceTumourCore: rounded(evaluation[.tumourCore].dice),
+                          .diceEnhancingTumour: rounded(evaluation[.enhancingTumour].dice)]
+            }
+            logger.log(.caseCompleted, fields: fields)
+        } catch is CaseProcessor.Cancelled {
+            try? ledger.transition(identifier, to: .queued, detail: "stopped by SIGTERM; resumed at the next start")
+            logger.notice("\(caseName): stopped before completion; it stays in work/ and is resumed at the next start",
+                          metadata: ["CASE_ID": "\(caseName)"])
+        } catch where Self.isTransient(error) {
+            let attempts = ((try? ledger.caseRecord(identifier))??.attempts) ?? 1
+            let willRetry = attempts < configuration.maximumAttempts
+            try? ledger.recordAttemptFailure(identifier, error: "\(error)", willRetry: willRetry)
+            if willRetry {
+                let delay = configuration.retryBackoffSeconds * pow(2, Double(max(0, attempts - 1)))
+                retries.append((folder, caseName, Date().addingTimeInterval(delay)))
+                logger.log(.caseRetried, "\(caseName): \(error); retrying in \(Int(delay)) s", fields: [.caseID: caseName, .reason: "\(error)"])
+            } else {
+                fail(folder: folder, name: caseName, identifier: identifier, reason: "\(error) (after \(attempts) attempts)")
+            }
+        } catch {
+            fail(folder: folder, name: caseName, identifier: identifier, reason: "\(error)")
+        }
+    }
+
+    private var lastPrune = Date.distantPast
+
+    /// Removes archived inputs older than `archiveRetentionDays` (hourly, when idle).
+    private func pruneArchiveIfDue() {
+        guard configuration.archiveRetentionDays > 0, Date().timeIntervalSince(lastPrune) > 3600 else { return }
+        lastPrune = Date()
+        let limit = Date().addingTimeInterval(-Double(configuration.archiveRetentionDays) * 86_400)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.archive)) ?? [] {
+            let path = "\(layout.archive)/\(name)"
+            if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date, modified < limit {
+                try? FileManager.default.removeItem(atPath: path)
+                logger.info("archive: removed \(name) (older than \(configuration.archiveRetentionDays) days)")
+            }
+        }
+    }
+
+    /// A case that lacks a modality is failed when its marker file says the sender is done, or
+    /// when it stayed incomplete for `incompleteTimeoutSeconds`; its files go to failed/ intact.
+    private func failIncompleteCases(_ readiness: inout CaseReadiness, at now: ContinuousClock.Instant) {
+        for name in readiness.trackedCases {
+            guard case .incomplete(let missing, let since)? = readiness.state(of: name, at: now) else { continue }
+            let folder = "\(layout.incoming)/\(name)"
+            let markerPresent = FileManager.default.fileExists(atPath: "\(folder)/\(configuration.marker)")
+            let waited = now - since
+            guard markerPresent || waited > .milliseconds(Int(configuration.incompleteTimeoutSeconds * 1000)) else { continue }
+            let missingText = missing.map(\.description).joined(separator: ", ")
+            let reason = markerPresent
+                ? "incomplete case: the \(configuration.marker) marker is present but \(missingText) is missing (expected T1, T1ce, T2 and FLAIR NIfTI files)"
+                : "incomplete case: \(missingText) still missing after \(Int(configuration.incompleteTimeoutSeconds)) s"
+            readiness.forget(name)
+            refuse(folder: folder, name: name, reason: reason)
+        }
+    }
+
+    private func rounded(_ value: Double) -> String { String(format: "%.3f", value) }
+
+    private var safetyLimits: DropFolderSafety.Limits {
+        DropFolderSafety.Limits(maximumTotalBytes: Int64(configuration.maximumCaseBytes), maximumFileCount: configuration.maximumCaseFiles)
+    }
+
+    /// Disk full, out of memory, I/O errors: worth retrying later with the inputs kept.
+    static func isTransient(_ error: Error) -> Bool {
+        let text = "\(error)".lowercased()
+        return text.contains("no space left") || text.contains("disk full") || text.contains("cannot allocate memory")
+            || text.contains("input/output error")
+    }
+
+    /// A refused case (unsafe or unreadable): to failed/ with the reason; nothing is lost.
+    private func refuse(folder: String, name: String, reason: String) {
+        let safeName = RootLayout.isSafeCaseName(name) ? name : "refused-\(Int(Date().timeIntervalSince1970))"
+        if let moved = try? CaseFolders.move(folder, into: layout.failed, name: safeName) {
+            CaseFolders.writeReason(reason, into: moved)
+        }
+        logger.log(.caseFailed, "case refused: \(safeName): \(reason)", fields: [.caseID: safeName, .reason: reason])
+    }
+
+    private func fail(folder: String, name: String, identifier: Int64, reason: String) {
+        try? ledger.transition(identifier, to: .failed, detail: reason)
+        if let moved = try? CaseFolders.move(folder, into: layout.failed, name: name) {
+            CaseFolders.writeReason(reason, into: moved)
+        }
+        logger.log(.caseFailed, "case failed: \(name): \(reason)", fields: [.caseID: name, .reason: reason])
+    }
+
+    // MARK: - Models, reload, status
+
+    private func loadModels() throws {
+        var names = configuration.ensemble
+        let studentSeparately = configuration.studentAlongside && !names.contains("student")
+        if studentSeparately { names.append("student") }
+        let loaded = try ModelInstaller.load(names, layout: layout, profile: configuration.profile,
+                                             searchFolder: configuration.modelsDirectory) { [logger] in logger.warning("\($0)") }
+        let ensemble = configuration.ensemble.map { loaded[$0]! }
+        processor = CaseProcessor(configuration: configuration, layout: layout,
+                                  models: .init(ensemble: ensemble, student: studentSeparately ? loaded["student"] : nil))
+        modelSummary = names.map { name in
+            let version = loaded[name]!.version
+            return Int(version) != nil ? "\(name) v\(version)" : "\(name) (\(version))"
+        }.joined(separator: ", ")
+    }
+
+    private func reload() {
+        _ = notifier.reloading()
+        do {
+            var fresh = try DaemonConfiguration.load(path: configurationPath)
+            if let rootOverride { fresh.root = rootOverride }
+            if fresh.root != configuration.root {
+                logger.warning("root changes need a restart; keeping \(configuration.root)")
+                fresh.root = configuration.root
+            }
+            configuration = fresh
+            try loadModels()
+            logger.log(.configurationReloaded, "configuration and models reloaded: \(modelSummary)")
+        } catch {
+            logger.error("reload failed, keeping the previous configuration and models: \(error)")
+        }
+        _ = notifier.ready(status: statusLine())
+    }
+
+    private func statusLine(current: String? = nil) -> String {
+        if let current { return "segmenting \(current) · queue \(queue.count) · \(modelSummary)" }
+        return "idle · queue \(queue.count) · \(modelSummary)"
+    }
+}
+
+/// The work loop's liveness: updated every loop iteration and at every pipeline stage.
+final class Heartbeat: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last = Date()
+
+    func beat() {
+        lock.lock(); last = Date(); lock.unlock()
+    }
+
+    var age: TimeInterval {
+        lock.lock(); defer { lock.unlock() }
+        return Date().timeIntervalSince(last)
+    }
+}
+
+/// Sends `WATCHDOG=1` at half the configured interval while the work loop's heartbeat is
+/// younger than the interval; a hung loop stops the pings and systemd restarts the service.
+final class WatchdogThread: @unchecked Sendable {
+    private let notifier: SystemdNotifier
+    private let heartbeat: Heartbeat
+    private let pacer = WatchdogPacer.fromEnvironment()
+    private var thread: Thread?
+    private let lock = NSLock()
+    private var running = false
+
+    init(notifier: SystemdNotifier, heartbeat: Heartbeat) {
+        self.notifier = notifier
+        self.heartbeat = heartbeat
+    }
+
+    func start() {
+        guard let interval = SystemdNotifier.watchdogInterval() else { return }
+        let limit = Double(interval.components.seconds) + Double(interval.components.attoseconds) * 1e-18
+        lock.lock(); running = true; lock.unlock()
+        let thread = Thread { [self] in
+            while isRunning {
+                if heartbeat.age < limit { _ = pacer.pingIfDue(using: notifier) }
+                Thread.sleep(forTimeInterval: min(1, limit / 4))
+            }
+        }
+        thread.name = "brainseg-watchdog"
+        thread.start()
+        self.thread = thread
+    }
+
+    private var isRunning: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return running
+    }
+
+    func stop() {
+        lock.lock(); running = false; lock.unlock()
+    }
+}
