@@ -5,6 +5,9 @@ import Foundation
 public final class DaemonHarness: @unchecked Sendable {
     public let root: String
     public let notify: NotifySocketListener
+    private let messagesLock = NSLock()
+    private var messages: [String] = []
+    private var draining = true
     public private(set) var process: Process?
     private let configurationPath: String
     private var logPath: String
@@ -17,10 +20,41 @@ public final class DaemonHarness: @unchecked Sendable {
         logPath = "\(root)/daemon.log"
         self.environment = environment
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        // Drain the notify socket continuously, as systemd does: a full socket would block the
+        // daemon's sd_notify.
+        Thread.detachNewThread { [weak self] in
+            while let self, self.isDraining {
+                if let message = self.notify.receive(timeout: 0.2) {
+                    self.messagesLock.lock(); self.messages.append(message); self.messagesLock.unlock()
+                }
+            }
+        }
         try "root = \"\(root)\"\n\(configuration)\n".write(toFile: configurationPath, atomically: true, encoding: .utf8)
     }
 
     private let environment: [String: String]
+
+    private var isDraining: Bool {
+        messagesLock.lock(); defer { messagesLock.unlock() }
+        return draining
+    }
+
+    /// Every notify message received so far.
+    public var notifications: [String] {
+        messagesLock.lock(); defer { messagesLock.unlock() }
+        return messages
+    }
+
+    /// Waits for a notify message (received after the first `skipping` ones) with a line
+    /// starting with `prefix`; returns it, or nil on timeout.
+    public func waitForNotification(linePrefix prefix: String, skipping: Int = 0, timeout: TimeInterval) -> String? {
+        var found: String?
+        _ = Self.wait(timeout: timeout) {
+            found = notifications.dropFirst(skipping).first { $0.split(separator: "\n").contains { $0.hasPrefix(prefix) } }
+            return found != nil
+        }
+        return found
+    }
 
     /// Starts the daemon and waits for READY=1 (returns the READY message, nil on timeout).
     @discardableResult
@@ -33,15 +67,16 @@ public final class DaemonHarness: @unchecked Sendable {
         merged["BRAINSEG_LOG_TARGET"] = "stderr"
         for (key, value) in environment { merged[key] = value }
         process.environment = merged
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try log.seekToEnd()
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
+        let seen = notifications.count
         try process.run()
         self.process = process
-        return notify.waitForMessage(containingLine: "READY=1", timeout: timeout)
+        return waitForNotification(linePrefix: "READY=1", skipping: seen, timeout: timeout)
     }
 
     /// The daemon's stderr so far.
@@ -98,5 +133,8 @@ public final class DaemonHarness: @unchecked Sendable {
         try FileManager.default.moveItem(atPath: staging, toPath: "\(incoming)/\(name)")
     }
 
-    deinit { _ = stop(signal: SIGKILL, timeout: 10) }
+    deinit {
+        _ = stop(signal: SIGKILL, timeout: 10)
+        messagesLock.lock(); draining = false; messagesLock.unlock()
+    }
 }

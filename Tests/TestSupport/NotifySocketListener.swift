@@ -68,5 +68,16 @@ public final class NotifySocketListener: @unchecked Sendable {
         return nil
     }
 
+    /// Waits up to `timeout` seconds for a datagram with a line starting with `prefix`
+    /// (e.g. `STATUS=segmenting`), returning that datagram.
+    public func waitForMessage(containingLinePrefix prefix: String, timeout: TimeInterval = 10) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard let message = receive(timeout: max(0.01, deadline.timeIntervalSinceNow)) else { return nil }
+            if message.split(separator: "\n").contains(where: { $0.hasPrefix(prefix) }) { return message }
+        }
+        return nil
+    }
+
     deinit { close(descriptor) }
 }

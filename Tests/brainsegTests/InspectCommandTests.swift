@@ -63,11 +63,13 @@ struct InspectCommandTests {
         #expect(broken.standardError.contains(copy))
     }
 
-    @Test("serve says plainly that the daemon is not in this build and fails")
-    func serveNotYetAvailable() throws {
+    @Test("serve refuses a broken configuration with a message naming the key, exit 1")
+    func serveRejectsBadConfiguration() throws {
         let scratch = try TemporaryDirectory()
-        let result = try ExecutableRunner.run(["serve", "--root", scratch.path])
-        #expect(result.status != 0)
-        #expect(result.standardError.contains("not available"))
+        try "[watch]\nquiesence_seconds = 3\n".write(toFile: scratch.file("bad.toml"), atomically: true, encoding: .utf8)
+        let result = try ExecutableRunner.run(["serve", "--config", scratch.file("bad.toml"), "--root", scratch.path],
+                                              environment: ["BRAINSEG_LOG_TARGET": "stderr"])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("watch.quiesence_seconds"))
     }
 }

@@ -32,6 +32,7 @@ public final class DaemonService {
     private var retries: [(folder: String, name: String, notBefore: Date)] = []
     private var lastCaseSeconds: Double?
     private let heartbeat = Heartbeat()
+    private var lastStatus = ""
 
     public init(configurationPath: String?, rootOverride: String?, logger: Logger) throws {
         self.configurationPath = configurationPath
@@ -87,9 +88,9 @@ public final class DaemonService {
             if let name = queue.first {
                 queue.removeFirst()
                 readiness.forget(name)
-                _ = notifier.status(statusLine(current: name))
+                publishStatus(statusLine(current: name))
                 processIncoming(name: name, signals: signals)
-                _ = notifier.status(statusLine())
+                publishStatus(statusLine())
                 pendingEvents = [.fullRescan]
                 continue
             }
@@ -158,9 +159,9 @@ public final class DaemonService {
         let started = Date()
         let expected = lastCaseSeconds
         do {
-            let outcome = try processor.process(folder: folder, caseName: caseName, received: received, progress: { [heartbeat, notifier] stage in
-                heartbeat.beat()
-                _ = notifier.status("segmenting \(caseName) (\(stage))")
+            let outcome = try processor.process(folder: folder, caseName: caseName, received: received, progress: { stage in
+                self.heartbeat.beat()
+                self.publishStatus("segmenting \(caseName) (\(stage))")
             }, shouldStop: {
                 // Finish the case when it will end within the stop timeout; else stop between stages.
                 guard signals.stopRequested else { return false }
@@ -309,6 +310,13 @@ public final class DaemonService {
             logger.error("reload failed, keeping the previous configuration and models: \(error)")
         }
         _ = notifier.ready(status: statusLine())
+    }
+
+    /// Sends STATUS= only when it changed (systemd keeps the last one).
+    private func publishStatus(_ text: String) {
+        guard text != lastStatus else { return }
+        lastStatus = text
+        _ = notifier.status(text)
     }
 
     private func statusLine(current: String? = nil) -> String {

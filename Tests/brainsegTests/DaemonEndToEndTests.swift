@@ -1,0 +1,238 @@
+import Core
+import Foundation
+import Testing
+import TestSupport
+
+/// `brainseg serve` driven the way a hospital and systemd would: real executable, temporary
+/// root, a test-bound NOTIFY_SOCKET, cases dropped by copy and by rename, signals.
+@Suite("brainseg serve (end to end)", .serialized)
+struct DaemonEndToEndTests {
+    /// Slower members, so that a signal lands while a case is being segmented.
+    static let slowConfiguration = """
+        [models]
+        ensemble = ["cascade", "unet", "student"]
+        student_alongside = false
+        [watch]
+        quiescence_seconds = 1
+        """
+
+    /// Small and fast: two light members, 1 s quiescence.
+    static let configuration = """
+        [models]
+        ensemble = ["student", "unet"]
+        student_alongside = false
+        [watch]
+        quiescence_seconds = 1
+        """
+
+    static func sources(_ scratch: TemporaryDirectory, count: Int, size: Int = 24) throws -> [String] {
+        try SyntheticCases.write(into: scratch.file("sources"), count: count, size: size)
+    }
+
+    static func completed(_ daemon: DaemonHarness, _ name: String) -> Bool {
+        FileManager.default.fileExists(atPath: "\(daemon.output(name))/\(name)_report.json")
+    }
+
+    @Test("READY and STATUS; a copied and a renamed case are each processed once with the input's geometry; WATCHDOG pings")
+    func processesDroppedCases() throws {
+        let scratch = try TemporaryDirectory()
+        let sources = try Self.sources(scratch, count: 2)
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration,
+                                       environment: ["WATCHDOG_USEC": "2000000"])
+        let ready = try daemon.start()
+        #expect(ready?.contains("STATUS=idle") == true, "READY message: \(ready ?? "none")\n\(daemon.log)")
+        try daemon.copyInPlace(sources[0], as: "copied")
+        try daemon.renameIntoPlace(sources[1], as: "renamed")
+        #expect(DaemonHarness.wait(timeout: 300) { Self.completed(daemon, "copied") && Self.completed(daemon, "renamed") }, "\(daemon.log)")
+        for (name, source) in zip(["copied", "renamed"], sources) {
+            let mask = try NiftiReader.read(from: "\(daemon.output(name))/\(name)_seg.nii.gz")
+            let input = try NiftiReader.read(from: "\(source)/\(URL(fileURLWithPath: source).lastPathComponent)_t1.nii.gz")
+            #expect(mask.geometry == input.geometry)
+            #expect(FileManager.default.fileExists(atPath: "\(daemon.output(name))/\(name)_qc.png"))
+            let report = try String(contentsOfFile: "\(daemon.output(name))/\(name)_report.json", encoding: .utf8)
+            #expect(report.contains("\"sha256\""))
+            #expect(report.contains("\"evaluation\""), "synthetic cases carry a _seg: Dice is reported")
+        }
+        #expect(daemon.waitForNotification(linePrefix: "WATCHDOG=1", timeout: 10) != nil, "no WATCHDOG ping in \(daemon.notifications)")
+        #expect(DaemonHarness.wait(timeout: 30) {
+            FileManager.default.fileExists(atPath: "\(daemon.root)/archive/copied") && FileManager.default.fileExists(atPath: "\(daemon.root)/archive/renamed")
+        }, "inputs are archived")
+        #expect(daemon.stop() == 0)
+        // Exactly once: one completed record each, and a restart processes nothing again.
+        try daemon.start()
+        Thread.sleep(forTimeInterval: 3)
+        #expect(daemon.stop() == 0)
+        let status = try ExecutableRunner.run(["status", "--root", daemon.root, "--json"])
+        let parsed = try JSONSerialization.jsonObject(with: Data(status.standardOutput.utf8)) as? [String: Any]
+        let text = status.standardOutput
+        #expect(parsed != nil, "status --json: \(text)")
+        #expect(text.components(separatedBy: "\"completed\"").count - 1 >= 2)
+        #expect(!daemon.log.contains("case-started: renamed\n") || daemon.log.components(separatedBy: "case started: renamed").count == 2)
+    }
+
+    @Test("a slow writer is not processed early")
+    func slowWriter() throws {
+        let scratch = try TemporaryDirectory()
+        let source = try Self.sources(scratch, count: 1)[0]
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration)
+        try daemon.start()
+        let target = "\(daemon.incoming)/slow"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let files = try FileManager.default.contentsOfDirectory(atPath: source).sorted()
+        // Write every file in small appends over ~4 s; quiescence is 1 s, appends come every 0.25 s.
+        var handles: [(FileHandle, Data)] = []
+        for file in files {
+            let path = "\(target)/\(file.replacingOccurrences(of: "case0", with: "slow"))"
+            FileManager.default.createFile(atPath: path, contents: nil)
+            handles.append((try FileHandle(forWritingTo: URL(fileURLWithPath: path)), try Data(contentsOf: URL(fileURLWithPath: "\(source)/\(file)"))))
+        }
+        for step in 0..<16 {
+            for (handle, data) in handles {
+                let start = data.count * step / 16, end = data.count * (step + 1) / 16
+                try handle.write(contentsOf: data[start..<end])
+            }
+            Thread.sleep(forTimeInterval: 0.25)
+            #expect(FileManager.default.fileExists(atPath: target), "claimed at step \(step) while still being written")
+        }
+        handles.forEach { try? $0.0.close() }
+        #expect(DaemonHarness.wait(timeout: 300) { Self.completed(daemon, "slow") }, "\(daemon.log)")
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("missing modality, corrupt file, mismatched shapes, symlink out of the root and a FIFO go to failed/ with reasons; a good case still succeeds")
+    func badCasesFail() throws {
+        let scratch = try TemporaryDirectory()
+        let sources = try Self.sources(scratch, count: 1)
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration)
+        try daemon.start()
+        let staging = scratch.file("staging")
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        func prepare(_ name: String, _ change: (String) throws -> Void) throws {
+            let folder = "\(staging)/\(name)"
+            try FileManager.default.copyItem(atPath: sources[0], toPath: folder)
+            for file in try FileManager.default.contentsOfDirectory(atPath: folder) {
+                try FileManager.default.moveItem(atPath: "\(folder)/\(file)", toPath: "\(folder)/\(file.replacingOccurrences(of: "case0", with: name))")
+            }
+            try change(folder)
+        }
+        try prepare("missing") { folder in
+            try FileManager.default.removeItem(atPath: "\(folder)/missing_flair.nii.gz")
+            FileManager.default.createFile(atPath: "\(folder)/READY", contents: Data())
+        }
+        try prepare("corrupt") { folder in
+            let path = "\(folder)/corrupt_t2.nii.gz"
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
+        }
+        try prepare("mismatched") { folder in
+            try NiftiWriter.write(Volume(geometry: VolumeGeometry(dims: [20, 24, 24]), voxels: [Float](repeating: 1, count: 20 * 24 * 24)),
+                                  to: "\(folder)/mismatched_t1ce.nii.gz")
+        }
+        try prepare("symlinked") { folder in
+            try FileManager.default.removeItem(atPath: "\(folder)/symlinked_t1.nii.gz")
+            try FileManager.default.createSymbolicLink(atPath: "\(folder)/symlinked_t1.nii.gz", withDestinationPath: "/etc/passwd")
+        }
+        try prepare("fifo") { folder in
+            #expect(mkfifo("\(folder)/fifo_extra.nii.gz", 0o600) == 0)
+        }
+        try prepare("good") { _ in }
+        for name in ["missing", "corrupt", "mismatched", "symlinked", "fifo", "good"] {
+            try FileManager.default.moveItem(atPath: "\(staging)/\(name)", toPath: "\(daemon.incoming)/\(name)")
+        }
+        let expectations = ["missing": "FLAIR", "corrupt": "corrupt_t2.nii.gz", "mismatched": "shape",
+                            "symlinked": "symlink", "fifo": "FIFO"]
+        #expect(DaemonHarness.wait(timeout: 300) {
+            Self.completed(daemon, "good") && expectations.keys.allSatisfy { FileManager.default.fileExists(atPath: "\(daemon.failed($0))/error.txt") }
+        }, "\(daemon.log)")
+        for (name, word) in expectations {
+            let reason = (try? String(contentsOfFile: "\(daemon.failed(name))/error.txt", encoding: .utf8)) ?? ""
+            #expect(reason.contains(word), "\(name): \(reason)")
+        }
+        // Nothing is lost: the failed cases keep their inputs.
+        #expect(FileManager.default.fileExists(atPath: "\(daemon.failed("corrupt"))/corrupt_t1.nii.gz"))
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("100 empty directories and a burst of temporary files do not wedge the watcher")
+    func burst() throws {
+        let scratch = try TemporaryDirectory()
+        let sources = try Self.sources(scratch, count: 1)
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration)
+        try daemon.start()
+        for index in 0..<100 { try FileManager.default.createDirectory(atPath: "\(daemon.incoming)/empty\(index)", withIntermediateDirectories: true) }
+        for index in 0..<2000 { FileManager.default.createFile(atPath: "\(daemon.incoming)/empty\(index % 100)/.junk\(index).tmp", contents: Data([1])) }
+        try daemon.copyInPlace(sources[0], as: "after-burst")
+        #expect(DaemonHarness.wait(timeout: 300) { Self.completed(daemon, "after-burst") }, "\(daemon.log)")
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("SIGTERM during a case exits 0 and the case completes after restart; SIGHUP reloads")
+    func sigtermAndReload() throws {
+        let scratch = try TemporaryDirectory()
+        let sources = try Self.sources(scratch, count: 1, size: 48)
+        let daemon = try DaemonHarness(root: scratch.file("root"),
+                                       configuration: Self.slowConfiguration + "\n[processing]\nstop_timeout_seconds = 0\n")
+        try daemon.start()
+        let before = daemon.notifications.count
+        daemon.signal(SIGHUP)
+        #expect(daemon.waitForNotification(linePrefix: "RELOADING=1", skipping: before, timeout: 30) != nil, "\(daemon.log)")
+        #expect(daemon.waitForNotification(linePrefix: "MONOTONIC_USEC=", skipping: before, timeout: 30) != nil)
+        #expect(daemon.waitForNotification(linePrefix: "READY=1", skipping: before, timeout: 30) != nil)
+        try daemon.copyInPlace(sources[0], as: "interrupted")
+        #expect(daemon.waitForNotification(linePrefix: "STATUS=segmenting interrupted", timeout: 120) != nil, "\(daemon.log)")
+        #expect(daemon.stop(signal: SIGTERM) == 0, "\(daemon.log)")
+        #expect(!FileManager.default.fileExists(atPath: daemon.incoming + "/interrupted"))
+        try daemon.start()
+        #expect(DaemonHarness.wait(timeout: 300) { Self.completed(daemon, "interrupted") }, "\(daemon.log)")
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("kill -9 during a case, restart: completed exactly once and no partial output is ever visible")
+    func killDuringCase() throws {
+        let scratch = try TemporaryDirectory()
+        let sources = try Self.sources(scratch, count: 1, size: 48)
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.slowConfiguration)
+        try daemon.start()
+        try daemon.copyInPlace(sources[0], as: "killed")
+        #expect(daemon.waitForNotification(linePrefix: "STATUS=segmenting killed", timeout: 120) != nil, "\(daemon.log)")
+        #expect(daemon.stop(signal: SIGKILL) != nil)
+        let partial = daemon.output("killed")
+        #expect(!FileManager.default.fileExists(atPath: partial) || Self.completed(daemon, "killed"), "a partial output folder is visible")
+        try daemon.start()
+        var sawPartial = false
+        let done = DaemonHarness.wait(timeout: 300) {
+            if FileManager.default.fileExists(atPath: partial) {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: partial)) ?? []
+                if names.count < 3 { sawPartial = true }
+            }
+            return Self.completed(daemon, "killed")
+        }
+        #expect(done, "\(daemon.log)")
+        #expect(!sawPartial)
+        #expect(daemon.stop() == 0)
+        let outputs = (try? FileManager.default.contentsOfDirectory(atPath: "\(daemon.root)/output")) ?? []
+        #expect(outputs.filter { $0.hasPrefix("killed") } == ["killed"], "processed more than once: \(outputs)")
+    }
+
+    @Test("journald receives the events with their fields (root only)", .enabled(if: TestJournald.unavailableReason == nil))
+    func journald() throws {
+        let journal = TestJournald()
+        try journal.start()
+        defer { journal.stop() }
+        let scratch = try TemporaryDirectory()
+        let name = "journal-\(UInt32.random(in: 0...UInt32.max))"
+        try SyntheticCases.write(into: scratch.file("sources"), count: 1, size: 24)
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration,
+                                       environment: ["BRAINSEG_LOG_TARGET": "journal"])
+        try daemon.start()
+        try daemon.copyInPlace(scratch.file("sources/case0"), as: name)
+        #expect(DaemonHarness.wait(timeout: 300) { Self.completed(daemon, name) })
+        #expect(daemon.stop() == 0)
+        let entries = try journal.entries(matching: ["CASE_ID=\(name)"], timeout: 10)
+        let events = Set(entries.compactMap { $0["EVENT"] })
+        #expect(events.isSuperset(of: ["case-received", "case-started", "case-completed"]), "\(entries)")
+        let completed = entries.first { $0["EVENT"] == "case-completed" }
+        #expect(completed?["MESSAGE_ID"]?.count == 32)
+        #expect(completed?["WT_ML"] != nil && completed?["DURATION_MS"] != nil && completed?["DICE_WT"] != nil)
+    }
+}
