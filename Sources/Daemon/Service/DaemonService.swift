@@ -147,8 +147,12 @@ public final class DaemonService {
                 return
             case .new(let id):
                 identifier = id
-            case .resumed(let id, _):
+            case .resumed(let id, let state):
                 identifier = id
+                if state == .processing {
+                    // The daemon died or stopped during this case: record it, then start again.
+                    try ledger.transition(id, to: .queued, detail: "interrupted while processing; resumed after restart")
+                }
             }
             try ledger.transition(identifier, to: .processing, detail: "attempt started")
         } catch {
