@@ -18,11 +18,13 @@ public struct RootLayout: Sendable, Equatable {
     public var failed: String { "\(root)/failed" }
     public var archive: String { "\(root)/archive" }
     public var pool: String { "\(root)/pool" }
+    /// Student-first mode: inputs whose student mask is published and whose teachers run when idle.
+    public var deferred: String { "\(root)/deferred" }
     public var models: String { "\(root)/models" }
     public var ledger: String { "\(root)/ledger.sqlite" }
 
     /// Every folder the daemon creates at start-up, in creation order.
-    public var folders: [String] { [incoming, work, output, failed, archive, pool, models] }
+    public var folders: [String] { [incoming, work, output, failed, archive, pool, models, deferred] }
 
     /// Whether `name` may be used as a case directory name: one path component, no control
     /// characters, not hidden, not `.`/`..`, at most 255 bytes. Names from the drop folder are

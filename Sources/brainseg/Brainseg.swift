@@ -7,7 +7,8 @@ struct Brainseg: AsyncParsableCommand {
         commandName: "brainseg",
         abstract: "Unattended brain-tumour segmentation (BraTS-style multimodal MRI).",
         version: BrainsegVersion.string,
-        subcommands: [ServeCommand.self, StatusCommand.self, SegmentCommand.self, EvalCommand.self, TrainCommand.self, InspectCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, StatusCommand.self, SegmentCommand.self, EvalCommand.self, TrainCommand.self, RetrainCommand.self,
+                      ModelsCommand.self, PoolCommand.self, InspectCommand.self, BenchCommand.self]
     )
 
     /// Picks OpenBLAS's kernel family first (it may re-execute the process once, see

@@ -41,10 +41,24 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var stopTimeoutSeconds: Double = 60
     /// Days processed inputs stay in archive/ (0 keeps them forever).
     public var archiveRetentionDays = 30
+    /// `ensemble`: the teachers' mask is the result. `student-first`: the student's mask is
+    /// written at once and replaced by the teachers' when the queue is idle.
+    public var inferenceMode: InferenceMode = .ensemble
+
+    // [pool]
+    public var pool = PoolAdmissionPolicy()
+
+    // [training]
+    public var retrain = RetrainSettings()
 
     public init() {}
 
     public enum LabelConventionName: String, Sendable, Equatable { case brats2018, brats2023 }
+
+    public enum InferenceMode: String, Sendable, Equatable {
+        case ensemble
+        case studentFirst = "student-first"
+    }
 
     /// A configuration problem, naming the file and key.
     public struct Problem: Error, CustomStringConvertible, Sendable {
@@ -61,6 +75,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         return try parse(text, source: path)
     }
 
+    /// Reads `path` (nil: the embedded defaults) and applies a `--root` override.
+    public static func load(path: String?, rootOverride: String?) throws -> DaemonConfiguration {
+        var configuration = try load(path: path)
+        if let rootOverride { configuration.root = rootOverride }
+        return configuration
+    }
+
     /// Parses TOML text (`source` names it in errors).
     public static func parse(_ text: String, source: String = "configuration") throws -> DaemonConfiguration {
         let table: TOMLTable
@@ -71,7 +92,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         }
         var configuration = DaemonConfiguration()
         let reader = KeyReader(source: source)
-        try reader.check(table, allowed: ["root", "models", "watch", "processing", "training"], prefix: "")
+        try reader.check(table, allowed: ["root", "models", "watch", "processing", "pool", "training"], prefix: "")
         if let value = try reader.string(table, "root") { configuration.root = value }
         if let models = try reader.table(table, "models") {
             try reader.check(models, allowed: ["directory", "profile", "ensemble", "weights", "student_alongside", "test_time_augmentation"], prefix: "models.")
@@ -116,7 +137,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             if let value = try reader.number(watch, "incomplete_timeout_seconds", prefix: "watch.", range: 1...604_800) { configuration.incompleteTimeoutSeconds = value }
         }
         if let processing = try reader.table(table, "processing") {
-            try reader.check(processing, allowed: ["labels", "max_attempts", "retry_backoff_seconds", "stop_timeout_seconds", "archive_retention_days"], prefix: "processing.")
+            try reader.check(processing, allowed: ["labels", "max_attempts", "retry_backoff_seconds", "stop_timeout_seconds", "archive_retention_days", "mode"], prefix: "processing.")
             if let value = try reader.string(processing, "labels", prefix: "processing.") {
                 guard let convention = LabelConventionName(rawValue: value) else { throw Problem("\(source): processing.labels must be \"brats2018\" or \"brats2023\"") }
                 configuration.labels = convention
@@ -125,10 +146,63 @@ public struct DaemonConfiguration: Sendable, Equatable {
             if let value = try reader.number(processing, "retry_backoff_seconds", prefix: "processing.", range: 0...86_400) { configuration.retryBackoffSeconds = value }
             if let value = try reader.number(processing, "stop_timeout_seconds", prefix: "processing.", range: 0...86_400) { configuration.stopTimeoutSeconds = value }
             if let value = try reader.integer(processing, "archive_retention_days", prefix: "processing.", range: 0...36_500) { configuration.archiveRetentionDays = value }
+            if let value = try reader.string(processing, "mode", prefix: "processing.") {
+                guard let mode = InferenceMode(rawValue: value) else { throw Problem("\(source): processing.mode must be \"ensemble\" or \"student-first\"") }
+                configuration.inferenceMode = mode
+            }
         }
-        // [training] is read by `brainseg retrain`; the daemon only checks that it is a table.
-        _ = try reader.table(table, "training")
+        if let pool = try reader.table(table, "pool") {
+            configuration.pool = try parsePool(pool, reader: reader)
+        }
+        if let training = try reader.table(table, "training") {
+            configuration.retrain = try parseTraining(training, reader: reader)
+        }
         return configuration
+    }
+
+    private static func parsePool(_ table: TOMLTable, reader: KeyReader) throws -> PoolAdmissionPolicy {
+        let source = reader.source
+        try reader.check(table, allowed: ["enabled", "max_entries", "min_teacher_dice", "max_entropy", "max_nesting_violation",
+                                          "wt_ml_range", "min_dominant_component", "admit_labelled"], prefix: "pool.")
+        var policy = PoolAdmissionPolicy()
+        if let value = try reader.bool(table, "enabled", prefix: "pool.") { policy.enabled = value }
+        if let value = try reader.integer(table, "max_entries", prefix: "pool.", range: 1...1_000_000) { policy.maximumEntries = value }
+        if let values = try reader.numbers(table, "min_teacher_dice", prefix: "pool.") {
+            guard values.count == 3, values.allSatisfy({ (0...1).contains($0) }) else {
+                throw Problem("\(source): pool.min_teacher_dice must be three numbers in [0, 1] (WT, TC, ET)")
+            }
+            policy.minimumTeacherDice = values
+        }
+        if let value = try reader.number(table, "max_entropy", prefix: "pool.", range: 0...1) { policy.maximumEntropy = value }
+        if let value = try reader.number(table, "max_nesting_violation", prefix: "pool.", range: 0...1) { policy.maximumNestingViolation = value }
+        if let values = try reader.numbers(table, "wt_ml_range", prefix: "pool.") {
+            guard values.count == 2, values[0] >= 0, values[0] <= values[1] else {
+                throw Problem("\(source): pool.wt_ml_range must be [minimum, maximum] in mL")
+            }
+            policy.wholeTumourMillilitres = values[0]...values[1]
+        }
+        if let value = try reader.number(table, "min_dominant_component", prefix: "pool.", range: 0...1) { policy.minimumDominantComponent = value }
+        if let value = try reader.bool(table, "admit_labelled", prefix: "pool.") { policy.admitLabelled = value }
+        return policy
+    }
+
+    private static func parseTraining(_ table: TOMLTable, reader: KeyReader) throws -> RetrainSettings {
+        try reader.check(table, allowed: ["labelled", "holdout", "budget_minutes", "learning_rate", "warmup_steps", "threads",
+                                          "epsilon", "delta", "keep_versions"], prefix: "training.")
+        var settings = RetrainSettings()
+        if let value = try reader.strings(table, "labelled", prefix: "training.") { settings.labelled = value }
+        if let value = try reader.strings(table, "holdout", prefix: "training.") {
+            guard !value.isEmpty else { throw Problem("\(reader.source): training.holdout must name at least one case") }
+            settings.holdout = value
+        }
+        if let value = try reader.number(table, "budget_minutes", prefix: "training.", range: 0.1...10_080) { settings.budgetSeconds = value * 60 }
+        if let value = try reader.number(table, "learning_rate", prefix: "training.", range: 1e-7...1) { settings.learningRate = value }
+        if let value = try reader.integer(table, "warmup_steps", prefix: "training.", range: 0...100_000) { settings.warmupSteps = value }
+        if let value = try reader.integer(table, "threads", prefix: "training.", range: 1...256) { settings.threads = value }
+        if let value = try reader.number(table, "epsilon", prefix: "training.", range: 0...1) { settings.epsilon = value }
+        if let value = try reader.number(table, "delta", prefix: "training.", range: 0...1) { settings.delta = value }
+        if let value = try reader.integer(table, "keep_versions", prefix: "training.", range: 1...1000) { settings.keepVersions = value }
+        return settings
     }
 }
 
@@ -178,6 +252,15 @@ private struct KeyReader {
         guard let result = value.double ?? value.int.map(Double.init) else { throw wrongType(prefix + key, "a number") }
         if let range, !range.contains(result) { throw wrongType(prefix + key, "between \(range.lowerBound) and \(range.upperBound)") }
         return result
+    }
+
+    func numbers(_ table: TOMLTable, _ key: String, prefix: String = "") throws -> [Double]? {
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else { throw wrongType(prefix + key, "an array of numbers") }
+        return try array.map { element in
+            guard let number = element.double ?? element.int.map(Double.init) else { throw wrongType(prefix + key, "an array of numbers") }
+            return number
+        }
     }
 
     func integer(_ table: TOMLTable, _ key: String, prefix: String = "", range: ClosedRange<Int>? = nil) throws -> Int? {

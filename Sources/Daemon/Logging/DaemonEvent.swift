@@ -87,6 +87,8 @@ public enum DaemonEventField: String, CaseIterable, Sendable {
     case attempt = "ATTEMPT"
     /// The human-readable reason of a failure, rejection or retry (the same text as `error.txt`).
     case reason = "REASON"
+    /// Confidence score of a pool decision, in [0, 1].
+    case score = "SCORE"
 
     /// The journal field name.
     public var name: String { rawValue }

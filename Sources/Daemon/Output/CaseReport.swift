@@ -40,6 +40,27 @@ public struct CaseReport: Sendable, Codable, Equatable {
     public var outputs: OutputFiles
     /// Accuracy against the expert segmentation, when the case had one.
     public var evaluation: Evaluation?
+    /// Which models produced the written mask, and whether it is final (student-first mode).
+    public var result: Provenance?
+
+    /// Who produced the mask in `output/<case>/`. In student-first mode the student's mask is
+    /// revision 1 (`final` false: the teachers are still to run) and the ensemble's replaces it
+    /// as revision 2; otherwise the ensemble's mask is revision 1 and final.
+    public struct Provenance: Sendable, Codable, Equatable {
+        /// `ensemble` or `student`.
+        public var producedBy: String
+        public var revision: Int
+        public var final: Bool
+        /// What the earlier revision was, e.g. "student v3 mask written 2026-11-27T20:01:02Z".
+        public var supersedes: String?
+
+        public init(producedBy: String, revision: Int, final: Bool, supersedes: String? = nil) {
+            self.producedBy = producedBy
+            self.revision = revision
+            self.final = final
+            self.supersedes = supersedes
+        }
+    }
 
     /// When the case arrived and was processed, and how long each stage took.
     public struct Times: Sendable, Codable, Equatable {

@@ -35,6 +35,7 @@ public struct CaseReportBuilder: Sendable {
     public var models: [CaseReport.ModelVersion] = []
     public var agreement: EnsembleAgreement?
     public var confidence: CaseReport.Confidence?
+    public var result: CaseReport.Provenance?
     public var evaluation: CaseReport.Evaluation?
     public private(set) var geometry: CaseReport.Geometry?
     public private(set) var volumes: CaseReport.RegionVolumes?
@@ -99,10 +100,12 @@ public struct CaseReportBuilder: Sendable {
         }
         var timings = self.timings
         if timings.total == nil { timings.total = max(0, completed.timeIntervalSince(started) * 1000) }
-        return CaseReport(caseIdentifier: caseIdentifier,
-                          times: .init(received: received, started: started, completed: completed, stagesMilliseconds: timings),
-                          inputs: inputs, geometry: geometry, labelConvention: convention, volumesMillilitres: volumes,
-                          models: models, agreement: agreement, confidence: confidence, evaluation: evaluation)
+        var report = CaseReport(caseIdentifier: caseIdentifier,
+                                times: .init(received: received, started: started, completed: completed, stagesMilliseconds: timings),
+                                inputs: inputs, geometry: geometry, labelConvention: convention, volumesMillilitres: volumes,
+                                models: models, agreement: agreement, confidence: confidence, evaluation: evaluation)
+        report.result = result
+        return report
     }
 
     // MARK: - Hashing

@@ -23,6 +23,25 @@ public final class CaseProcessor {
         public var report: CaseReport
         public var labels: [UInt8]
         public var segmentation: CaseSegmentation
+        /// What the distillation pool decided (nil when the pool is disabled).
+        public var pool: PoolOutcome?
+    }
+
+    /// The pool's decision for a processed case.
+    public enum PoolOutcome: Sendable {
+        case admitted(PoolEntry, evicted: [String])
+        /// Not admitted: the reasons (failed checks, a full pool, or a duplicate).
+        case rejected(ConfidenceAssessment, reason: String)
+    }
+
+    /// Which models make the published mask.
+    public enum Pass: Sendable, Equatable {
+        /// The ensemble (and the student alongside): the final mask, pool decision included.
+        case ensemble
+        /// Student-first mode, first pass: the student alone, published at once, not final.
+        case studentOnly
+        /// Student-first mode, second pass: the ensemble's mask replaces the student's.
+        case teachersAfterStudent
     }
 
     /// Thrown when a stop was requested and the case is to be requeued.
@@ -43,8 +62,11 @@ public final class CaseProcessor {
     /// Processes the case in `folder` (inside work/) published under `caseName`.
     /// `progress` receives stage names (for STATUS and the watchdog heartbeat); `shouldStop`
     /// is consulted between stages and a `Cancelled` error is thrown when it answers true.
-    public func process(folder: String, caseName: String, received: Date?, progress: (String) -> Void,
+    public func process(folder: String, caseName: String, received: Date?, pass: Pass = .ensemble, progress: (String) -> Void,
                         shouldStop: () -> Bool) throws -> Outcome {
+        if pass == .studentOnly, let student = models.student ?? models.ensemble.first(where: { $0.model.name == "student" }) {
+            return try processWithStudent(student, folder: folder, caseName: caseName, received: received, progress: progress, shouldStop: shouldStop)
+        }
         var builder = CaseReportBuilder(caseIdentifier: caseName, received: received, convention: convention)
         progress("loading")
         let files = try CaseFiles.find(in: folder)
@@ -71,10 +93,18 @@ public final class CaseProcessor {
             agreementMembers.append(member)
         }
         builder.agreement = EnsembleAgreement.measure(members: agreementMembers, ensemble: segmentation.ensembleProbabilities)
+        var poolPlan: PoolPlan?
+        if configuration.pool.enabled {
+            poolPlan = planPoolAdmission(caseName: caseName, files: files, inputs: builder.inputs, loaded: loaded, segmentation: segmentation)
+            builder.confidence = poolPlan!.reportConfidence
+        }
         builder.models = models.ensemble.map { CaseReport.ModelVersion(name: $0.model.name, version: $0.version, inEnsemble: true,
                                                                         ensembleWeight: configuration.ensembleWeights[$0.model.name]) }
             + (models.student.map { [CaseReport.ModelVersion(name: $0.model.name, version: $0.version, inEnsemble: false)] } ?? [])
         builder.describe(geometry: loaded.geometry, labels: segmentation.labels)
+        builder.result = pass == .teachersAfterStudent
+            ? CaseReport.Provenance(producedBy: "ensemble", revision: 2, final: true, supersedes: previousResultDescription(caseName))
+            : CaseReport.Provenance(producedBy: "ensemble", revision: 1, final: true)
         if let truth = loaded.truth, let truthPath = files.segmentation {
             let metrics = builder.time(.evaluation) {
                 RegionEvaluation.evaluate(prediction: segmentation.labels, truth: truth, dims: loaded.geometry.dims,
@@ -83,12 +113,127 @@ public final class CaseProcessor {
             builder.evaluation = CaseReport.Evaluation(truthFile: URL(fileURLWithPath: truthPath).lastPathComponent, metrics: metrics)
         }
         progress("writing outputs")
-        let (outputFolder, report) = try publish(caseName: caseName, loaded: loaded, labels: segmentation.labels, builder: builder)
-        return Outcome(outputFolder: outputFolder, report: report, labels: segmentation.labels, segmentation: segmentation)
+        let (outputFolder, report) = try publish(caseName: caseName, loaded: loaded, labels: segmentation.labels, builder: builder,
+                                                 replacing: pass == .teachersAfterStudent)
+        var poolOutcome: PoolOutcome?
+        if let poolPlan {
+            progress("pool")
+            poolOutcome = try admit(poolPlan, files: files, loaded: loaded, segmentation: segmentation)
+        }
+        return Outcome(outputFolder: outputFolder, report: report, labels: segmentation.labels, segmentation: segmentation, pool: poolOutcome)
+    }
+
+    // MARK: - Distillation pool
+
+    /// The pool decision for a case, made before the report is written so the report carries it.
+    struct PoolPlan {
+        var assessment: ConfidenceAssessment
+        var kind: PoolEntry.Kind
+        var contentHash: String
+        var inputHashes: [String: String]
+        var decision: DistillationPool.Decision?
+        /// Why the case stays out, when it does.
+        var refusal: String?
+
+        var reportConfidence: CaseReport.Confidence {
+            CaseReport.Confidence(score: assessment.score, admittedToPool: refusal == nil,
+                                  reasons: assessment.reasons + (refusal.map { [$0] } ?? []))
+        }
+    }
+
+    var pool: DistillationPool { DistillationPool(directory: layout.pool, maximumEntries: configuration.pool.maximumEntries) }
+
+    func planPoolAdmission(caseName: String, files: CaseFiles, inputs: [CaseReport.InputFile], loaded: MultimodalCase,
+                           segmentation: CaseSegmentation) -> PoolPlan {
+        let teacherAgreement = EnsembleAgreement(segmentation)
+        let assessment = ConfidenceAssessment.assess(agreement: teacherAgreement, ensembleProbabilities: segmentation.ensembleProbabilities,
+                                                     labels: segmentation.labels, geometry: loaded.geometry, convention: convention,
+                                                     policy: configuration.pool)
+        let labelled = files.segmentation != nil && configuration.pool.admitLabelled
+        let modalityHashes = inputs.filter { $0.role != "segmentation" }.map(\.sha256)
+        var plan = PoolPlan(assessment: assessment, kind: labelled ? .expertLabelled : .pseudoLabelled,
+                            contentHash: modalityHashes.joined(separator: ":"),
+                            inputHashes: Dictionary(inputs.map { ($0.name, $0.sha256) }, uniquingKeysWith: { first, _ in first }))
+        guard labelled || assessment.passes else {
+            plan.refusal = "not admitted: a confidence check failed"
+            return plan
+        }
+        let decision = pool.decide(caseIdentifier: caseName, contentHash: plan.contentHash, kind: plan.kind, score: assessment.score)
+        plan.decision = decision
+        switch decision {
+        case .admit: break
+        case .duplicate(let name): plan.refusal = "not admitted: the same images are already in the pool as \(name)"
+        case .full(let lowest): plan.refusal = String(format: "not admitted: the pool is full (%d entries) and its least confident entry scores %.3f ≥ %.3f",
+                                                      configuration.pool.maximumEntries, lowest, assessment.score)
+        }
+        return plan
+    }
+
+    func admit(_ plan: PoolPlan, files: CaseFiles, loaded: MultimodalCase, segmentation: CaseSegmentation) throws -> PoolOutcome {
+        guard case .admit(let evicting)? = plan.decision, plan.refusal == nil else {
+            return .rejected(plan.assessment, reason: plan.refusal ?? "not admitted")
+        }
+        let caseName = files.identifier
+        let dims = loaded.geometry.dims
+        let probabilities = DistillationPool.probabilityBytes(segmentation.ensembleProbabilities, box: segmentation.box, dims: dims)
+        // Pool labels always use BraTS 2018 values (ET = 4), whatever the output convention.
+        var label = plan.kind == .expertLabelled ? loaded.truth! : segmentation.labels
+        if convention == .brats2023 { label = label.map { $0 == 3 ? 4 : $0 } }
+        let entry = PoolEntry(caseIdentifier: caseName, kind: plan.kind, admittedAt: Date(), contentHash: plan.contentHash,
+                              inputHashes: plan.inputHashes, labelFile: "\(caseName)_seg.nii.gz",
+                              probabilityFiles: Dictionary(uniqueKeysWithValues: BratsRegion.allCases.map { ($0.rawValue, "soft/prob_\($0.rawValue).nii.gz") }),
+                              teachers: models.ensemble.map { PoolEntry.ModelVersion(name: $0.model.name, version: $0.version) },
+                              confidence: plan.assessment)
+        try pool.admit(entry, inputs: files.modalities, label: label, probabilities: probabilities, geometry: loaded.geometry, evicting: evicting)
+        return .admitted(entry, evicted: evicting)
+    }
+
+    /// Student-first mode's first pass: the student's mask, published at once (not final).
+    private func processWithStudent(_ student: ModelInstaller.Loaded, folder: String, caseName: String, received: Date?,
+                                    progress: (String) -> Void, shouldStop: () -> Bool) throws -> Outcome {
+        var builder = CaseReportBuilder(caseIdentifier: caseName, received: received, convention: convention)
+        progress("loading")
+        let files = try CaseFiles.find(in: folder)
+        try builder.addInputs(files)
+        let loaded = try builder.time(.load) { try MultimodalCase.load(files) }
+        var options = SegmentationOptions()
+        options.testTimeAugmentation = configuration.testTimeAugmentation
+        options.labels.convention = convention
+        let segmenter = CaseSegmenter(members: [student.model], options: options)
+        guard let segmentation = segmenter.segment(loaded, progress: progress, isCancelled: shouldStop) else { throw Cancelled() }
+        builder.recordModels(segmentation.members)
+        builder.models = [CaseReport.ModelVersion(name: student.model.name, version: student.version, inEnsemble: true)]
+        builder.describe(geometry: loaded.geometry, labels: segmentation.labels)
+        builder.result = CaseReport.Provenance(producedBy: "student", revision: 1, final: false)
+        if let truth = loaded.truth, let truthPath = files.segmentation {
+            let metrics = RegionEvaluation.evaluate(prediction: segmentation.labels, truth: truth, dims: loaded.geometry.dims,
+                                                    spacing: loaded.geometry.spacingInMillimetres, convention: convention)
+            builder.evaluation = CaseReport.Evaluation(truthFile: URL(fileURLWithPath: truthPath).lastPathComponent, metrics: metrics)
+        }
+        progress("writing outputs")
+        let (outputFolder, report) = try publish(caseName: caseName, loaded: loaded, labels: segmentation.labels, builder: builder, replacing: false)
+        return Outcome(outputFolder: outputFolder, report: report, labels: segmentation.labels, segmentation: segmentation, pool: nil)
+    }
+
+    /// "student v3 mask written <date>" from the published report, for the superseding one.
+    private func previousResultDescription(_ caseName: String) -> String? {
+        let path = "\(layout.output)/\(caseName)/\(CaseReport.OutputFiles(caseIdentifier: caseName).report)"
+        guard let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        let models = (object["models"] as? [[String: Any]] ?? []).compactMap { model -> String? in
+            guard let name = model["name"] as? String, let version = model["version"] as? String else { return nil }
+            return "\(name) v\(version)"
+        }
+        let completed = (object["times"] as? [String: Any])?["completed"] as? String ?? "?"
+        let producer = (object["result"] as? [String: Any])?["producedBy"] as? String ?? "earlier"
+        return "\(producer) mask (\(models.joined(separator: ", "))) written \(completed)"
     }
 
     /// Writes mask and QC picture into a hidden staging folder, then swaps it in as output/<case>.
-    private func publish(caseName: String, loaded: MultimodalCase, labels: [UInt8], builder: CaseReportBuilder) throws -> (String, CaseReport) {
+    /// `replacing`: an existing output/<case> is the provisional result of the same drop and is
+    /// replaced; otherwise it came from an earlier drop and is kept as `<case>-previous-<time>`.
+    private func publish(caseName: String, loaded: MultimodalCase, labels: [UInt8], builder: CaseReportBuilder,
+                         replacing: Bool) throws -> (String, CaseReport) {
         var builder = builder
         let writeStarted = Date()
         let names = CaseReport.OutputFiles(caseIdentifier: caseName)
@@ -103,14 +248,25 @@ public final class CaseProcessor {
         let report = try builder.build()
         try report.write(to: "\(staging)/\(names.report)")
         let final = "\(layout.output)/\(caseName)"
-        if FileManager.default.fileExists(atPath: final) {
+        var replaced: String?
+        if replacing, FileManager.default.fileExists(atPath: final) {
+            // Two renames: readers see the old folder or the new one, never a partial one.
+            let old = "\(layout.output)/.replaced-\(caseName)-\(getpid())"
+            try? FileManager.default.removeItem(atPath: old)
+            guard rename(final, old) == 0 else {
+                throw CaseFolders.MoveError(description: "cannot replace \(final): \(String(cString: strerror(errno)))")
+            }
+            replaced = old
+        } else if FileManager.default.fileExists(atPath: final) {
             // A re-dropped case with new content: keep the previous result beside the new one.
             _ = try CaseFolders.move(final, into: layout.output, name: "\(caseName)-previous-\(Int(Date().timeIntervalSince1970))")
         }
         guard rename(staging, final) == 0 else {
+            if let replaced { rename(replaced, final) }   // put the provisional result back
             throw CaseFolders.MoveError(description: "cannot publish \(final): \(String(cString: strerror(errno)))")
         }
         CaseFolders.syncDirectory(layout.output)
+        if let replaced { try? FileManager.default.removeItem(atPath: replaced) }
         return (final, report)
     }
 }

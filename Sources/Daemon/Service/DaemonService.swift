@@ -28,6 +28,8 @@ public final class DaemonService {
     private var ledger: Ledger!
     private var processor: CaseProcessor!
     private var modelSummary = ""
+    /// Model name → version loaded (for noticing promotions and rollbacks).
+    private var loadedVersions: [String: String] = [:]
     private var queue: [String] = []
     private var retries: [(folder: String, name: String, notBefore: Date)] = []
     private var lastCaseSeconds: Double?
@@ -50,6 +52,7 @@ public final class DaemonService {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
         ledger = try Ledger(path: layout.ledger)
+        DistillationPool(directory: layout.pool, maximumEntries: configuration.pool.maximumEntries).removeStaleStaging()
         try loadModels()
         let mode: DropFolderWatcher.Mode
         switch configuration.watchMode {
@@ -77,7 +80,7 @@ public final class DaemonService {
         var pendingEvents: [DropFolderEvent] = [.fullRescan]
         while !signals.stopRequested {
             heartbeat.beat()
-            if signals.takeReloadRequest() { reload() }
+            if signals.takeReloadRequest() { reload() } else if modelsChangedOnDisk() { reloadModels() }
             let now = ContinuousClock.now
             let ready = readiness.refresh(incoming: layout.incoming, events: pendingEvents, at: now)
             for name in ready where !queue.contains(name) {
@@ -97,6 +100,12 @@ public final class DaemonService {
             if let retry = retries.first, retry.notBefore <= Date() {
                 retries.removeFirst()
                 processClaimed(folder: retry.folder, caseName: retry.name, received: nil, signals: signals)
+                continue
+            }
+            if let name = nextDeferredCase() {
+                publishStatus("teachers for \(name) (student mask out) · \(modelSummary)")
+                processDeferred(name: name, signals: signals)
+                publishStatus(statusLine())
                 continue
             }
             pruneArchiveIfDue()
@@ -163,7 +172,8 @@ public final class DaemonService {
         let started = Date()
         let expected = lastCaseSeconds
         do {
-            let outcome = try processor.process(folder: folder, caseName: caseName, received: received, progress: { stage in
+            let pass: CaseProcessor.Pass = configuration.inferenceMode == .studentFirst ? .studentOnly : .ensemble
+            let outcome = try processor.process(folder: folder, caseName: caseName, received: received, pass: pass, progress: { stage in
                 self.heartbeat.beat()
                 self.publishStatus("segmenting \(caseName) (\(stage))")
             }, shouldStop: {
@@ -184,7 +194,8 @@ public final class DaemonService {
                 results.dice = Dictionary(uniqueKeysWithValues: BratsRegion.allCases.map { ($0.rawValue, evaluation[$0].dice) })
             }
             try ledger.recordCompletion(identifier, results: results)
-            _ = try? CaseFolders.move(folder, into: layout.archive, name: caseName)
+            // Student-first: the inputs wait in deferred/ for the teachers' pass.
+            _ = try? CaseFolders.move(folder, into: pass == .studentOnly ? layout.deferred : layout.archive, name: caseName)
             var fields: KeyValuePairs<DaemonEventField, any CustomStringConvertible & Sendable> = [
                 .caseID: caseName, .durationMilliseconds: Int(seconds * 1000),
                 .wholeTumourMillilitres: rounded(volumes.wholeTumour), .tumourCoreMillilitres: rounded(volumes.tumourCore),
@@ -197,6 +208,7 @@ public final class DaemonService {
                           .diceEnhancingTumour: rounded(evaluation[.enhancingTumour].dice)]
             }
             logger.log(.caseCompleted, fields: fields)
+            logPoolOutcome(outcome.pool, caseName: caseName)
         } catch is CaseProcessor.Cancelled {
             try? ledger.transition(identifier, to: .queued, detail: "stopped by SIGTERM; resumed at the next start")
             logger.notice("\(caseName): stopped before completion; it stays in work/ and is resumed at the next start",
@@ -214,6 +226,53 @@ public final class DaemonService {
             }
         } catch {
             fail(folder: folder, name: caseName, identifier: identifier, reason: "\(error)")
+        }
+    }
+
+    // MARK: - Student-first mode: the teachers' pass when idle
+
+    private func nextDeferredCase() -> String? {
+        ((try? FileManager.default.contentsOfDirectory(atPath: layout.deferred)) ?? []).filter { !$0.hasPrefix(".") }.sorted().first
+    }
+
+    /// Runs the ensemble on a case whose student mask is already out, replaces the mask and
+    /// report (revision 2), feeds the pool, and archives the inputs. A stop leaves the case in
+    /// deferred/ for the next start; an error keeps the student's result and archives the inputs.
+    private func processDeferred(name: String, signals: SignalMonitor) {
+        let folder = "\(layout.deferred)/\(name)"
+        let started = Date()
+        do {
+            let outcome = try processor.process(folder: folder, caseName: name, received: nil, pass: .teachersAfterStudent, progress: { stage in
+                self.heartbeat.beat()
+                self.publishStatus("teachers for \(name) (\(stage))")
+            }, shouldStop: { signals.stopRequested })
+            let volumes = outcome.report.volumesMillilitres
+            logger.log(.caseCompleted, "case completed: \(name) (ensemble mask replaced the student's)",
+                       fields: [.caseID: name, .stage: "teachers", .durationMilliseconds: Int(Date().timeIntervalSince(started) * 1000),
+                                .wholeTumourMillilitres: rounded(volumes.wholeTumour), .tumourCoreMillilitres: rounded(volumes.tumourCore),
+                                .enhancingTumourMillilitres: rounded(volumes.enhancingTumour)])
+            logPoolOutcome(outcome.pool, caseName: name)
+        } catch is CaseProcessor.Cancelled {
+            return
+        } catch {
+            logger.error("\(name): the teachers' pass failed; the student's mask stays: \(error)", metadata: ["CASE_ID": "\(name)"])
+        }
+        _ = try? CaseFolders.move(folder, into: layout.archive, name: name)
+    }
+
+    private func logPoolOutcome(_ outcome: CaseProcessor.PoolOutcome?, caseName: String) {
+        switch outcome {
+        case .admitted(let entry, let evicted)?:
+            let evictedText = evicted.filter { $0 != caseName }.isEmpty ? "" : "; evicted \(evicted.filter { $0 != caseName }.joined(separator: ", "))"
+            logger.log(.poolAdmitted, String(format: "pool: admitted %@ (%@, score %.3f)%@: %@", caseName, entry.kind.rawValue, entry.confidence.score,
+                                             evictedText, entry.confidence.reasons.joined(separator: "; ")),
+                       fields: [.caseID: caseName, .score: String(format: "%.4f", entry.confidence.score)])
+        case .rejected(let assessment, let reason)?:
+            logger.log(.poolRejected, String(format: "pool: rejected %@ (score %.3f): %@; %@", caseName, assessment.score, reason,
+                                             assessment.reasons.joined(separator: "; ")),
+                       fields: [.caseID: caseName, .score: String(format: "%.4f", assessment.score), .reason: reason])
+        case nil:
+            break
         }
     }
 
@@ -285,17 +344,41 @@ public final class DaemonService {
 
     private func loadModels() throws {
         var names = configuration.ensemble
-        let studentSeparately = configuration.studentAlongside && !names.contains("student")
+        let studentSeparately = (configuration.studentAlongside || configuration.inferenceMode == .studentFirst) && !names.contains("student")
         if studentSeparately { names.append("student") }
         let loaded = try ModelInstaller.load(names, layout: layout, profile: configuration.profile,
                                              searchFolder: configuration.modelsDirectory) { [logger] in logger.warning("\($0)") }
         let ensemble = configuration.ensemble.map { loaded[$0]! }
         processor = CaseProcessor(configuration: configuration, layout: layout,
                                   models: .init(ensemble: ensemble, student: studentSeparately ? loaded["student"] : nil))
+        loadedVersions = Dictionary(uniqueKeysWithValues: names.map { ($0, loaded[$0]!.version) })
         modelSummary = names.map { name in
             let version = loaded[name]!.version
             return Int(version) != nil ? "\(name) v\(version)" : "\(name) (\(version))"
         }.joined(separator: ", ")
+    }
+
+    /// Whether a `models/<name>/current` link now points elsewhere than the loaded version (a
+    /// promotion or rollback): one readlink per model per loop turn, so idle cost stays nil.
+    private func modelsChangedOnDisk() -> Bool {
+        loadedVersions.contains { name, version in
+            guard let onDisk = ModelInstaller.currentVersion(name, layout: layout) else { return false }
+            return onDisk != version
+        }
+    }
+
+    /// Loads the models `current` now points to; a failure keeps the models in service.
+    private func reloadModels() {
+        let before = modelSummary
+        do {
+            try loadModels()
+            logger.log(.configurationReloaded, "models changed on disk: \(before) → \(modelSummary)")
+            publishStatus(statusLine())
+        } catch {
+            logger.error("models changed on disk but could not be loaded; keeping \(before): \(error)")
+            // Do not retry every loop turn: remember the versions on disk as seen.
+            for name in loadedVersions.keys { loadedVersions[name] = ModelInstaller.currentVersion(name, layout: layout) ?? loadedVersions[name] }
+        }
     }
 
     private func reload() {

@@ -194,16 +194,7 @@ public final class Trainer {
     /// Mean Dice over WT/TC/ET on the hold-out cases (the full pipeline, full resolution).
     func validate(step: Int) throws -> (Double, ModelCard.Dice?) {
         guard !holdout.isEmpty else { return (-1, nil) }
-        let segmenter = CaseSegmenter(members: [model])
-        var sums = [0.0, 0.0, 0.0]
-        for loaded in holdout {
-            let result = segmenter.segment(loaded)
-            let metrics = RegionEvaluation.evaluate(prediction: result.labels, truth: loaded.truth!, dims: loaded.geometry.dims,
-                                                    spacing: loaded.geometry.spacingInMillimetres)
-            for region in BratsRegion.allCases { sums[region.channel] += metrics[region]!.dice }
-        }
-        let dice = ModelCard.Dice(wholeTumour: sums[0] / Double(holdout.count), tumourCore: sums[1] / Double(holdout.count),
-                                  enhancingTumour: sums[2] / Double(holdout.count))
+        let dice = HoldoutEvaluation.evaluate(model, on: holdout).mean
         try TrainingLog.append(["step": step, "validation": ["WT": dice.wholeTumour, "TC": dice.tumourCore, "ET": dice.enhancingTumour,
                                                              "mean": dice.mean]], in: runDirectory)
         report(String(format: "step %d: hold-out Dice WT %.3f TC %.3f ET %.3f (mean %.3f)", step, dice.wholeTumour, dice.tumourCore,

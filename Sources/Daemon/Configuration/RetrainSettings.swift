@@ -1,0 +1,23 @@
+import Foundation
+
+/// The `[training]` table: how `brainseg retrain` fine-tunes the student (SPEC.md §5).
+public struct RetrainSettings: Sendable, Equatable {
+    /// Folders of labelled cases (a case folder or a folder of case folders). Relative paths are
+    /// taken from the root. Expert-labelled pool entries count as labelled cases too.
+    public var labelled: [String] = ["labelled"]
+    /// Case names evaluated (never trained on) by the promotion gate; found in `labelled`.
+    public var holdout = ["Brats18_2013_3_1", "Brats18_CBICA_AQN_1", "Brats18_TCIA02_606_1", "Brats18_TCIA10_628_1"]
+    public var budgetSeconds: Double = 2 * 3600
+    /// Fine-tuning peak learning rate (warm-up then cosine decay over the budget).
+    public var learningRate = 0.0002
+    public var warmupSteps = 20
+    public var threads = 2
+    /// Promotion: mean Dice over WT/TC/ET ≥ current − epsilon …
+    public var epsilon = 0.0
+    /// … and no region's Dice drops by more than delta.
+    public var delta = 0.02
+    /// Student versions kept in models/student/ (the one in service is never deleted).
+    public var keepVersions = 5
+
+    public init() {}
+}

@@ -1,0 +1,43 @@
+import Foundation
+import Plugins
+
+/// The rule that keeps a worse student out of service (SPEC.md §5): a candidate is promoted
+/// only if its mean Dice over WT/TC/ET on the hold-out is at least the current student's minus
+/// `epsilon`, and no region's Dice drops by more than `delta`.
+public struct PromotionGate: Sendable, Equatable, Codable {
+    public var epsilon: Double
+    public var delta: Double
+
+    public init(epsilon: Double, delta: Double) {
+        self.epsilon = epsilon
+        self.delta = delta
+    }
+
+    public struct Decision: Sendable, Equatable, Codable {
+        public var promote: Bool
+        /// Why, in words an operator can check against the numbers.
+        public var reasons: [String]
+    }
+
+    public func decide(current: ModelCard.Dice, candidate: ModelCard.Dice) -> Decision {
+        var reasons: [String] = []
+        var promote = true
+        let meanOK = candidate.mean >= current.mean - epsilon - 1e-12
+        reasons.append(String(format: "mean Dice %.4f vs current %.4f (%@ current − ε %.3f)", candidate.mean, current.mean,
+                              meanOK ? "≥" : "<", epsilon))
+        if !meanOK { promote = false }
+        let pairs: [(String, Double, Double)] = [("WT", current.wholeTumour, candidate.wholeTumour),
+                                                 ("TC", current.tumourCore, candidate.tumourCore),
+                                                 ("ET", current.enhancingTumour, candidate.enhancingTumour)]
+        for (region, before, after) in pairs {
+            let drop = before - after
+            if drop > delta + 1e-12 {
+                promote = false
+                reasons.append(String(format: "%@ drops by %.4f > δ %.3f (%.4f → %.4f)", region, drop, delta, before, after))
+            } else {
+                reasons.append(String(format: "%@ %.4f → %.4f (drop ≤ δ %.3f)", region, before, after, delta))
+            }
+        }
+        return Decision(promote: promote, reasons: reasons)
+    }
+}

@@ -1,0 +1,256 @@
+import Core
+import Foundation
+import Logging
+import Plugins
+
+/// `brainseg retrain` (SPEC.md §5): fine-tunes the student in service on the labelled training
+/// cases plus the distillation pool, judges the candidate against the current student on the
+/// frozen hold-out, and promotes it only through the `PromotionGate`.
+///
+/// Steps: take `RetrainLock`; delete unfinished runs of earlier (killed) retrains; freeze a
+/// `RetrainManifest`; train from `models/student/current` (`train --init`) within the budget
+/// (or take a given candidate folder); evaluate both versions on the hold-out; write
+/// `decision.json`; promote (new version folder, atomic `current` switch, old versions pruned) or
+/// reject; record ledger events and journal events at every step.
+///
+/// Safety: nothing under `models/` or `pool/` is written before the decision, the promotion is
+/// an atomic rename + link switch, and the lock dies with its process. A retrain killed at any
+/// point leaves the student in service untouched and the next run starts cleanly.
+public final class StudentRetraining {
+    public struct Options: Sendable {
+        public var budgetSeconds: Double?
+        public var steps: Int?
+        public var labelled: [String]?
+        public var holdout: [String]?
+        /// Evaluate this model folder instead of training one (an imported or hand-made candidate).
+        public var candidate: String?
+        public var seed: UInt64?
+        public init() {}
+    }
+
+    public struct Outcome: Sendable {
+        public var decision: RetrainDecision
+        public var runDirectory: String
+    }
+
+    let configuration: DaemonConfiguration
+    let layout: RootLayout
+    let options: Options
+    let logger: Logger
+    let report: (String) -> Void
+    static let modelName = "student"
+
+    public init(configuration: DaemonConfiguration, options: Options, logger: Logger, report: @escaping (String) -> Void) {
+        self.configuration = configuration
+        self.layout = RootLayout(root: configuration.root)
+        self.options = options
+        self.logger = logger
+        self.report = report
+    }
+
+    var retrainFolder: String { "\(layout.root)/retrain" }
+
+    public func run() throws -> Outcome {
+        let lock = try RetrainLock(path: "\(retrainFolder)/lock")
+        defer { withExtendedLifetime(lock) {} }
+        removeUnfinishedRuns()
+        let ledger = try Ledger(path: layout.ledger)
+        let versions = ModelVersions(name: Self.modelName, layout: layout)
+        guard let startingVersion = versions.current else {
+            throw TrainingError("no student in service: \(layout.models)/student/current is missing (start `brainseg serve` once, or install a model)")
+        }
+        let currentFolder = "\(layout.models)/student/\(startingVersion)"
+        let runName = Self.runName()
+        let runDirectory = "\(retrainFolder)/\(runName)"
+        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        let manifest = try freezeManifest(run: runName, startingVersion: startingVersion)
+        try write(manifest, to: "\(runDirectory)/manifest.json")
+        report("retrain \(runName): student v\(startingVersion), \(manifest.labelledCases.count) labelled + \(manifest.pool.count) pool case(s), hold-out \(manifest.holdoutCases.count)")
+        _ = try ledger.recordModelEvent(name: Self.modelName, version: startingVersion, kind: .retrainStarted,
+                                        detailJSON: Self.json(["run": runName, "labelled": manifest.labelledCases.count, "pool": manifest.pool.count]))
+        logger.log(.retrainStarted, "retrain \(runName) started from student v\(startingVersion): \(manifest.labelledCases.count) labelled + \(manifest.pool.count) pool cases",
+                   fields: [.model: Self.modelName, .modelVersion: startingVersion])
+
+        // The candidate.
+        let candidateFolder: String
+        var steps = 0, seconds = 0.0
+        if let given = options.candidate {
+            candidateFolder = "\(runDirectory)/candidate"
+            try FileManager.default.createDirectory(atPath: candidateFolder, withIntermediateDirectories: true)
+            for file in ["weights.safetensors", "model.json"] {
+                try FileManager.default.copyItem(atPath: "\(given)/\(file)", toPath: "\(candidateFolder)/\(file)")
+            }
+            report("candidate: \(given) (no training)")
+        } else {
+            let trainingCases = manifest.labelledCases + manifest.pool.map { "\(layout.pool)/\($0.caseIdentifier)" }
+            var training = TrainingConfiguration(model: Self.modelName, profile: configuration.profile, trainingCases: trainingCases,
+                                                 holdoutCases: [], steps: options.steps,
+                                                 budgetSeconds: options.steps == nil ? (options.budgetSeconds ?? configuration.retrain.budgetSeconds) : nil,
+                                                 seed: options.seed ?? UInt64(versions.numbers.max() ?? 1),
+                                                 command: "brainseg retrain (run \(runName), from student v\(startingVersion))")
+            training.learningRate = Float(configuration.retrain.learningRate)
+            training.warmupSteps = configuration.retrain.warmupSteps
+            training.threads = configuration.retrain.threads
+            training.initialWeights = currentFolder
+            training.cacheDirectory = "\(retrainFolder)/cache"
+            training.checkpointIntervalSeconds = 300
+            let trainer = try Trainer(configuration: training, runDirectory: "\(runDirectory)/training", report: report)
+            try trainer.loadData()
+            let outcome = try trainer.run()
+            steps = outcome.steps
+            seconds = outcome.seconds
+            candidateFolder = "\(runDirectory)/training/final"
+            try? FileManager.default.removeItem(atPath: "\(runDirectory)/training/checkpoint.safetensors")
+        }
+
+        // The gate, on the frozen hold-out.
+        report("evaluating student v\(startingVersion) and the candidate on \(manifest.holdoutCases.count) hold-out case(s)")
+        let holdout = try manifest.holdoutCases.map { try MultimodalCase.load(try CaseFiles.find(in: $0)) }
+        let (currentModel, _) = try ModelStore.load(directory: currentFolder)
+        let (candidateModel, _) = try ModelStore.load(directory: candidateFolder)
+        guard candidateModel.profile == currentModel.profile else {
+            throw TrainingError("the candidate's profile \(candidateModel.profile.rawValue) differs from the student in service (\(currentModel.profile.rawValue))")
+        }
+        let currentScores = HoldoutEvaluation.evaluate(currentModel, on: holdout)
+        let candidateScores = HoldoutEvaluation.evaluate(candidateModel, on: holdout)
+        let gate = PromotionGate(epsilon: configuration.retrain.epsilon, delta: configuration.retrain.delta)
+        let verdict = gate.decide(current: currentScores.mean, candidate: candidateScores.mean)
+
+        var promotedVersion: String?
+        if verdict.promote {
+            let notes = "retrained by brainseg retrain run \(runName) from student v\(startingVersion) on \(manifest.labelledCases.count) labelled + \(manifest.pool.count) pool cases; hold-out Dice \(Self.format(candidateScores.mean)) vs v\(startingVersion) \(Self.format(currentScores.mean))"
+            try updateCandidateCard(candidateFolder, holdout: candidateScores.mean, manifest: manifest, steps: steps, seconds: seconds)
+            promotedVersion = try versions.promote(from: candidateFolder, notes: notes)
+        }
+        let decision = RetrainDecision(run: runName, finishedAt: Date(), startingVersion: startingVersion,
+                                       current: Self.scores(currentScores), candidate: Self.scores(candidateScores), gate: gate,
+                                       promoted: verdict.promote, promotedVersion: promotedVersion, reasons: verdict.reasons,
+                                       trainingSteps: steps, trainingSeconds: seconds)
+        try write(decision, to: "\(runDirectory)/decision.json")
+        let detail = String(decoding: try Self.encoder.encode(decision), as: UTF8.self)
+        if let promotedVersion {
+            _ = try ledger.recordModelEvent(name: Self.modelName, version: promotedVersion, kind: .promoted, detailJSON: detail)
+            logger.log(.promotionAccepted, "student v\(promotedVersion) promoted (was v\(startingVersion)): \(verdict.reasons.joined(separator: "; "))",
+                       fields: [.model: Self.modelName, .modelVersion: promotedVersion,
+                                .diceWholeTumour: Self.format(candidateScores.mean.wholeTumour), .diceTumourCore: Self.format(candidateScores.mean.tumourCore),
+                                .diceEnhancingTumour: Self.format(candidateScores.mean.enhancingTumour)])
+            for removed in versions.prune(keep: configuration.retrain.keepVersions) {
+                report("removed student v\(removed) (keeping \(configuration.retrain.keepVersions) versions)")
+            }
+        } else {
+            _ = try ledger.recordModelEvent(name: Self.modelName, version: startingVersion, kind: .rejected, detailJSON: detail)
+            logger.log(.promotionRejected, "candidate of retrain \(runName) rejected; student v\(startingVersion) stays: \(verdict.reasons.joined(separator: "; "))",
+                       fields: [.model: Self.modelName, .modelVersion: startingVersion, .reason: verdict.reasons.joined(separator: "; ")])
+        }
+        _ = try ledger.recordModelEvent(name: Self.modelName, version: promotedVersion ?? startingVersion, kind: .retrainFinished, detailJSON: detail)
+        logger.log(.retrainFinished, "retrain \(runName) finished: \(verdict.promote ? "promoted v\(promotedVersion!)" : "rejected")",
+                   fields: [.model: Self.modelName, .modelVersion: promotedVersion ?? startingVersion, .durationMilliseconds: Int(seconds * 1000)])
+        return Outcome(decision: decision, runDirectory: runDirectory)
+    }
+
+    // MARK: - Inputs
+
+    func freezeManifest(run: String, startingVersion: String) throws -> RetrainManifest {
+        let holdoutNames = options.holdout ?? configuration.retrain.holdout
+        let labelledRoots = (options.labelled ?? configuration.retrain.labelled).map { $0.hasPrefix("/") ? $0 : "\(layout.root)/\($0)" }
+        var labelled = labelledRoots.flatMap(Self.caseFolders)
+        let pool = DistillationPool(directory: layout.pool, maximumEntries: configuration.pool.maximumEntries)
+        let entries = pool.entries()
+        // Hold-out cases come from the labelled folders, or from expert-labelled pool entries.
+        var holdout: [String] = []
+        for name in holdoutNames {
+            if let folder = labelled.first(where: { URL(fileURLWithPath: $0).lastPathComponent == name }) {
+                holdout.append(folder)
+            } else if entries.contains(where: { $0.caseIdentifier == name && $0.kind == .expertLabelled }) {
+                holdout.append("\(layout.pool)/\(name)")
+            } else {
+                throw TrainingError("hold-out case \(name) not found in \(labelledRoots.joined(separator: ", ")) or among expert-labelled pool entries (set [training] holdout/labelled or --holdout/--labelled)")
+            }
+        }
+        labelled.removeAll { holdoutNames.contains(URL(fileURLWithPath: $0).lastPathComponent) }
+        labelled = labelled.filter { folder in (try? CaseFiles.find(in: folder))?.segmentation != nil }
+        let excluded = entries.filter { holdoutNames.contains($0.caseIdentifier) }.map(\.caseIdentifier)
+        let items = entries.filter { !holdoutNames.contains($0.caseIdentifier) }.map {
+            RetrainManifest.PoolItem(caseIdentifier: $0.caseIdentifier, kind: $0.kind, contentHash: $0.contentHash, score: $0.confidence.score)
+        }
+        guard !labelled.isEmpty || !items.isEmpty else { throw TrainingError("nothing to train on: no labelled cases and an empty pool") }
+        return RetrainManifest(run: run, createdAt: Date(), startingVersion: startingVersion, labelledCases: labelled, holdoutCases: holdout,
+                               pool: items, excludedPoolEntries: excluded)
+    }
+
+    /// Case folders under `path`: itself when it holds NIfTI files, else its sub-folders.
+    static func caseFolders(_ path: String) -> [String] {
+        let manager = FileManager.default
+        let entries = ((try? manager.contentsOfDirectory(atPath: path)) ?? []).sorted()
+        if entries.contains(where: { $0.hasSuffix(".nii.gz") || $0.hasSuffix(".nii") }) { return [path] }
+        return entries.filter { !$0.hasPrefix(".") }.map { "\(path)/\($0)" }.filter { folder in
+            var isDirectory: ObjCBool = false
+            return manager.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue
+        }
+    }
+
+    /// Runs without `decision.json` were interrupted: their partial training is discarded.
+    func removeUnfinishedRuns() {
+        let manager = FileManager.default
+        for name in ((try? manager.contentsOfDirectory(atPath: retrainFolder)) ?? []).sorted() where name.hasPrefix("run-") {
+            let folder = "\(retrainFolder)/\(name)"
+            if !manager.fileExists(atPath: "\(folder)/decision.json") {
+                try? manager.removeItem(atPath: folder)
+                report("removed the unfinished run \(name) (interrupted earlier)")
+            }
+        }
+    }
+
+    func updateCandidateCard(_ folder: String, holdout: ModelCard.Dice, manifest: RetrainManifest, steps: Int, seconds: Double) throws {
+        let path = "\(folder)/model.json"
+        guard let data = FileManager.default.contents(atPath: path) else { return }
+        var card = try JSONDecoder().decode(ModelCard.self, from: data)
+        card.validationDice = holdout
+        card.holdout = manifest.holdoutCases.map { URL(fileURLWithPath: $0).lastPathComponent }
+        if steps > 0 {
+            card.steps = steps
+            card.wallTimeSeconds = seconds
+            card.trainingData = manifest.labelledCases.map { URL(fileURLWithPath: $0).lastPathComponent } + manifest.pool.map { "pool/\($0.caseIdentifier)" }
+        }
+        try AtomicFile.write([UInt8](try card.encoded()), to: path)
+    }
+
+    // MARK: - Helpers
+
+    static func runName() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return "run-\(formatter.string(from: Date()))-\(getpid())"
+    }
+
+    static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+
+    func write<T: Encodable>(_ value: T, to path: String) throws {
+        try AtomicFile.write([UInt8](try Self.encoder.encode(value)), to: path)
+    }
+
+    static func json(_ object: [String: Any]) -> String? {
+        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    static func scores(_ evaluation: HoldoutEvaluation) -> HoldoutScores {
+        func table(_ dice: ModelCard.Dice) -> [String: Double] {
+            ["WT": dice.wholeTumour, "TC": dice.tumourCore, "ET": dice.enhancingTumour, "mean": dice.mean]
+        }
+        return HoldoutScores(mean: table(evaluation.mean),
+                             cases: Dictionary(uniqueKeysWithValues: evaluation.cases.map { ($0.caseIdentifier, table($0.dice)) }))
+    }
+
+    static func format(_ dice: ModelCard.Dice) -> String {
+        String(format: "WT %.3f TC %.3f ET %.3f", dice.wholeTumour, dice.tumourCore, dice.enhancingTumour)
+    }
+
+    static func format(_ value: Double) -> String { String(format: "%.4f", value) }
+}
