@@ -78,3 +78,34 @@ struct ExampleConfigurationTests {
         #expect(parsed == DaemonConfiguration())
     }
 }
+
+@Suite("Daemon configuration: pool and training tables")
+struct PoolTrainingConfigurationTests {
+    @Test("[pool], [training] and processing.mode are read and validated")
+    func tables() throws {
+        let configuration = try DaemonConfiguration.parse("""
+            [processing]
+            mode = "student-first"
+            [pool]
+            max_entries = 50
+            min_teacher_dice = [0.9, 0.8, 0.7]
+            wt_ml_range = [1, 200]
+            [training]
+            labelled = ["/data/labelled"]
+            holdout = ["a", "b"]
+            budget_minutes = 30
+            epsilon = 0.01
+            """)
+        #expect(configuration.inferenceMode == .studentFirst)
+        #expect(configuration.pool.maximumEntries == 50 && configuration.pool.minimumTeacherDice == [0.9, 0.8, 0.7])
+        #expect(configuration.pool.wholeTumourMillilitres == 1...200)
+        #expect(configuration.retrain.labelled == ["/data/labelled"] && configuration.retrain.holdout == ["a", "b"])
+        #expect(configuration.retrain.budgetSeconds == 1800 && configuration.retrain.epsilon == 0.01)
+        for (text, expected) in [("[pool]\nmin_teacher_dice = [0.9]", "pool.min_teacher_dice"),
+                                 ("[pool]\nthreshold = 1", "unknown key 'pool.threshold'"),
+                                 ("[training]\nepsilon = 2", "training.epsilon"),
+                                 ("[processing]\nmode = \"fast\"", "processing.mode")] {
+            #expect { try DaemonConfiguration.parse(text) } throws: { error in "\(error)".contains(expected) }
+        }
+    }
+}

@@ -23,6 +23,18 @@ public struct ConfidenceAssessment: Sendable, Codable, Equatable {
     /// One line per check, e.g. "teacher WT Dice 0.912 ≥ 0.85".
     public var reasons: [String]
 
+    public init(teacherDice: EnsembleAgreement.RegionScores?, entropy: EnsembleAgreement.RegionScores, nestingViolation: Double,
+                wholeTumourMillilitres: Double, dominantComponentFraction: Double, score: Double, passes: Bool, reasons: [String]) {
+        self.teacherDice = teacherDice
+        self.entropy = entropy
+        self.nestingViolation = nestingViolation
+        self.wholeTumourMillilitres = wholeTumourMillilitres
+        self.dominantComponentFraction = dominantComponentFraction
+        self.score = score
+        self.passes = passes
+        self.reasons = reasons
+    }
+
     /// Scores a segmented case. `agreement` must be measured over the ensemble members only
     /// (`EnsembleAgreement(segmentation)`); `labels` is the final full-grid label map.
     public static func assess(agreement: EnsembleAgreement, ensembleProbabilities: Tensor, labels: [UInt8], geometry: VolumeGeometry,
