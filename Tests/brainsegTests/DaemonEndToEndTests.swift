@@ -238,4 +238,31 @@ struct DaemonEndToEndTests {
         #expect(completed?["MESSAGE_ID"]?.count == 32)
         #expect(completed?["WT_ML"] != nil && completed?["DURATION_MS"] != nil && completed?["DICE_WT"] != nil)
     }
+
+    @Test("student-first: the student's mask is published first, the ensemble's replaces it when idle and says what it superseded")
+    func studentFirst() throws {
+        let scratch = try TemporaryDirectory()
+        let source = try Self.sources(scratch, count: 1)[0]
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: """
+            [models]
+            ensemble = ["unet", "cascade"]
+            [watch]
+            quiescence_seconds = 1
+            [processing]
+            mode = "student-first"
+            """)
+        #expect(try daemon.start() != nil, "\(daemon.log)")
+        try daemon.copyInPlace(source, as: "fast")
+        let reportPath = "\(daemon.output("fast"))/fast_report.json"
+        #expect(DaemonHarness.wait(timeout: 300) { daemon.log.contains("ensemble mask replaced the student's") }, "\(daemon.log)")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reportPath))) as? [String: Any]
+        let result = report?["result"] as? [String: Any]
+        #expect(result?["producedBy"] as? String == "ensemble" && result?["revision"] as? Int == 2 && result?["final"] as? Bool == true)
+        #expect((result?["supersedes"] as? String)?.hasPrefix("student mask (student") == true, "\(result ?? [:])")
+        #expect(daemon.log.components(separatedBy: "case completed: fast").count == 3, "student pass then teachers' pass: \(daemon.log)")
+        #expect(DaemonHarness.wait(timeout: 30) { FileManager.default.fileExists(atPath: "\(daemon.root)/archive/fast") })
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: "\(daemon.root)/deferred")) ?? ["?"]).isEmpty)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: daemon.output(""))) ?? []).allSatisfy { !$0.hasPrefix(".") })
+        #expect(daemon.stop() == 0)
+    }
 }
