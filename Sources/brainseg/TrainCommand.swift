@@ -25,6 +25,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "cpu or paper.") var profile: String = "cpu"
     @Option(help: "Time budget, e.g. 2h, 45m, 1h30m (the step count is planned from the measured pace).") var budget: String?
     @Option(help: "Fixed number of steps.") var steps: Int?
+    @Option(help: "End after this step of the --steps schedule (validated, final/ written); reproduces a checkpoint of a longer run.")
+    var stopAfter: Int?
     @Option(help: "Resume the run in this folder (its config.json decides everything else).") var resume: String?
     @Option(name: .customLong("init"), help: "Start from these weights (a weights.safetensors file or a model folder).") var initial: String?
     @Option(help: "Random seed.") var seed: UInt64 = 1
@@ -95,6 +97,7 @@ struct TrainCommand: AsyncParsableCommand {
                 return parts
             }
             configuration.learningRate = learningRate
+            configuration.stopAfterStep = stopAfter
             configuration.weightDecay = weightDecay
             configuration.warmupSteps = warmup
             configuration.initialWeights = initial

@@ -52,6 +52,30 @@ struct TrainerTests {
         #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
     }
 
+    @Test("--stop-after reproduces step N of a longer schedule: final/ equals the checkpoint of that step")
+    func stopAfterReproducesACheckpoint() throws {
+        let scratch = try TemporaryDirectory()
+        let cases = try SyntheticCases.write(into: scratch.file("data"), count: 2, size: 16)
+        let long = Self.configuration(cases, steps: 6)
+        let partial = try Trainer(configuration: long, runDirectory: scratch.file("long")) { _ in }
+        try partial.loadData()
+        _ = try partial.run(stoppingAfter: 3)   // checkpoint of step 3 (one after every step)
+        let checkpoint = try SafeTensors.read(from: scratch.file("long/checkpoint.safetensors")).tensors
+
+        var stopped = long
+        stopped.stopAfterStep = 3
+        let outcome = try Trainer(configuration: stopped, runDirectory: scratch.file("stopped")) { _ in }.runLoaded()
+        #expect(outcome.steps == 3)
+        let final = try Self.weights(scratch.file("stopped"))
+        #expect(!final.isEmpty)
+        for (name, values) in final {
+            let stored = checkpoint[name] ?? checkpoint["model.\(name)"] ?? checkpoint.first { $0.key.hasSuffix(name) }?.value
+            #expect(stored?.scalars == values, "\(name) differs from the step-3 checkpoint")
+        }
+        let card = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch.file("stopped/final/model.json")))) as? [String: Any]
+        #expect(card?["steps"] as? Int == 3)
+    }
+
     @Test("a different configuration cannot resume someone else's run")
     func refusesForeignRun() throws {
         let scratch = try TemporaryDirectory()

@@ -139,7 +139,7 @@ public final class Trainer {
         prefetch.request(step)
         var bestDice: ModelCard.Dice?
         let firstStep = step
-        while totalSteps == 0 || step < totalSteps {
+        while (totalSteps == 0 || step < totalSteps) && step < (configuration.stopAfterStep ?? .max) {
             if let sessionSteps, step - firstStep >= sessionSteps {
                 prefetch.finish()
                 return Outcome(steps: step, seconds: previousSeconds + Date().timeIntervalSince(start), bestScore: bestScore, bestDice: bestDice)
@@ -171,7 +171,7 @@ public final class Trainer {
             try TrainingLog.append(entry, in: runDirectory)
             progress(step: step, total: totalSteps, loss: Double(loss.value[flat: 0]), pace: seconds,
                      elapsed: previousSeconds + Date().timeIntervalSince(start))
-            let finished = totalSteps > 0 && step >= totalSteps
+            let finished = (totalSteps > 0 && step >= totalSteps) || step == configuration.stopAfterStep
             if finished || Date().timeIntervalSince(lastCheckpoint) >= configuration.checkpointIntervalSeconds {
                 let (score, dice) = try validate(step: step)
                 if score > bestScore || !FileManager.default.fileExists(atPath: "\(runDirectory)/best/model.json") {

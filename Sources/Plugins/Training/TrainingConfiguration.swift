@@ -13,6 +13,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// Fixed step count, or nil to derive it from `budgetSeconds` after the first steps.
     public var steps: Int?
     public var budgetSeconds: Double?
+    /// End the run after this step of the planned schedule (validated, `final/` written): the
+    /// learning-rate schedule still spans `steps`. Reproduces a checkpoint chosen from a longer run.
+    public var stopAfterStep: Int?
     public var seed: UInt64
     /// Patch size (D, H, W) at the working resolution; nil = the model's default.
     public var patchSize: [Int]?
