@@ -33,6 +33,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Run folder (default runs/<model>-<date>).") var out: String?
     @Option(help: "Patch size D,H,W at the working resolution (default 64,64,64; the cascade takes its whole cube).") var patch: String?
     @Option(help: "Peak learning rate (default: the model's).") var learningRate: Float?
+    @Option(help: "adam or sgd instead of the model's default optimiser (MODELS.md: SGD for the cascade, Adam otherwise).")
+    var optimizer: String?
     @Option(help: "Weight decay (decoupled, AdamW-style, for Adam; L2 for SGD). Default: the model's.") var weightDecay: Float?
     @Option(help: "Warm-up steps.") var warmup: Int = 50
     @Option(help: "Cache folder for preprocessed crops (default ~/.cache/brainseg).") var cache: String?
@@ -98,6 +100,8 @@ struct TrainCommand: AsyncParsableCommand {
             }
             configuration.learningRate = learningRate
             configuration.stopAfterStep = stopAfter
+            if let optimizer, !["adam", "sgd"].contains(optimizer) { throw ValidationError("--optimizer must be adam or sgd") }
+            configuration.optimizer = optimizer
             configuration.weightDecay = weightDecay
             configuration.warmupSteps = warmup
             configuration.initialWeights = initial

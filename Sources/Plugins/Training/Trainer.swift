@@ -73,7 +73,13 @@ public final class Trainer {
     static func makeOptimizer(_ model: SegmentationModel, _ configuration: TrainingConfiguration) -> Optimizer {
         // Training-only parameters (the VAE) train too.
         let parameters = (model as? ResUNetVAEModel)?.network.parameters ?? model.parameters
-        switch model.defaultOptimizer {
+        var choice = model.defaultOptimizer
+        switch (configuration.optimizer, choice) {
+        case ("adam"?, .sgd(let rate, _, let decay)): choice = .adam(learningRate: rate / 10, weightDecay: decay)
+        case ("sgd"?, .adam(let rate, let decay)): choice = .sgd(learningRate: rate * 10, momentum: 0.9, weightDecay: decay)
+        default: break
+        }
+        switch choice {
         case .adam(let rate, let decay):
             return Adam(parameters: parameters, learningRate: configuration.learningRate ?? rate,
                         weightDecay: configuration.weightDecay ?? decay, decoupledWeightDecay: true)

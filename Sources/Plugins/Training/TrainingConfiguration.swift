@@ -20,6 +20,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// Patch size (D, H, W) at the working resolution; nil = the model's default.
     public var patchSize: [Int]?
     public var learningRate: Float?
+    /// "adam" or "sgd" instead of the model's default optimiser (nil: the default).
+    public var optimizer: String?
     public var warmupSteps: Int = 50
     /// Final learning rate as a fraction of the initial one (cosine decay).
     public var finalLearningRateFraction: Float = 0.02
