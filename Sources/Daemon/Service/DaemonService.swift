@@ -188,7 +188,7 @@ public final class DaemonService {
             var results = CaseResults(
                 outputs: ["folder": outcome.outputFolder],
                 modelVersions: Dictionary(uniqueKeysWithValues: outcome.report.models.map { ($0.name, $0.version) }),
-                timings: ["total_seconds": seconds],
+                timings: ["total": seconds],
                 volumes: ["WT": volumes.wholeTumour, "TC": volumes.tumourCore, "ET": volumes.enhancingTumour])
             if let evaluation = outcome.report.evaluation {
                 results.dice = Dictionary(uniqueKeysWithValues: BratsRegion.allCases.map { ($0.rawValue, evaluation[$0].dice) })
