@@ -7,7 +7,7 @@ struct RootLayoutTests {
         let layout = RootLayout(root: "/var/lib/brainseg/")
         #expect(layout.incoming == "/var/lib/brainseg/incoming")
         #expect(layout.ledger == "/var/lib/brainseg/ledger.sqlite")
-        #expect(layout.folders.count == 7)
+        #expect(layout.folders.count == 8)   // incoming work output failed archive pool models deferred
         #expect(RootLayout(root: RootLayout.defaultRoot).output == "./var/output")
     }
 

@@ -25,9 +25,11 @@ public enum ExecutableRunner {
     }
 
     /// Runs `brainseg arguments…` to completion (at most `timeout` seconds, then killed).
-    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 120) throws -> Result {
+    /// `executable` replaces the built executable (e.g. a copy outside the source tree).
+    public static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 120,
+                           executable: String? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executablePath)
+        process.executableURL = URL(fileURLWithPath: executable ?? executablePath)
         process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment
         for (key, value) in environment { merged[key] = value }

@@ -10,8 +10,12 @@ struct SegmentCommandTests {
     func syntheticCase() throws {
         let scratch = try TemporaryDirectory()
         let cases = try SyntheticCases.write(into: scratch.file("in"), count: 1, size: 32)
+        // A copy of the executable outside the source tree does not find the shipped models/.
+        let executable = scratch.file("brainseg")
+        try FileManager.default.copyItem(atPath: ExecutableRunner.executablePath, toPath: executable)
         let result = try ExecutableRunner.run(["segment", cases[0], "--out", scratch.file("out"), "--models", "student,cascade",
-                                               "--models-dir", scratch.file("no-models")], timeout: 600)
+                                               "--models-dir", scratch.file("no-models")], environment: ["BRAINSEG_MODELS": ""],
+                                              timeout: 600, executable: executable)
         #expect(result.status == 0, "stderr: \(result.standardError)")
         #expect(result.standardError.contains("random weights"), "missing weights are never silent")
         let maskPath = scratch.file("out/case0_seg.nii.gz")
