@@ -30,7 +30,8 @@ struct RetrainCommand: AsyncParsableCommand {
             var options = StudentRetraining.Options()
             options.budgetSeconds = try budget.map(TrainCommand.parseDuration)
             options.steps = steps
-            options.labelled = labelled.isEmpty ? nil : labelled
+            // Command-line folders are relative to the working directory (configuration ones to the root).
+            options.labelled = labelled.isEmpty ? nil : labelled.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             options.holdout = holdout.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             options.candidate = candidate
             options.seed = seed

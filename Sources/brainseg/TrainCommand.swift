@@ -59,17 +59,6 @@ struct TrainCommand: AsyncParsableCommand {
         return total
     }
 
-    /// Case folders under `path`: itself when it holds NIfTI files, else its sub-folders.
-    static func caseFolders(_ path: String) -> [String] {
-        let manager = FileManager.default
-        let entries = ((try? manager.contentsOfDirectory(atPath: path)) ?? []).sorted()
-        if entries.contains(where: { $0.hasSuffix(".nii.gz") || $0.hasSuffix(".nii") }) { return [path] }
-        return entries.filter { !$0.hasPrefix(".") }.map { "\(path)/\($0)" }.filter { folder in
-            var isDirectory: ObjCBool = false
-            return manager.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue
-        }
-    }
-
     func run() async throws {
         let command = (["brainseg"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let runDirectory: String
@@ -86,7 +75,7 @@ struct TrainCommand: AsyncParsableCommand {
             guard let profile = ModelProfile(rawValue: profile) else { throw ValidationError("--profile must be cpu or paper") }
             guard (steps == nil) != (budget == nil) else { throw ValidationError("give exactly one of --steps and --budget") }
             let holdoutNames = Set((holdout ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
-            let folders = (data + pool).flatMap(Self.caseFolders)
+            let folders = (data + pool).flatMap(TrainingConfiguration.caseFolders)
             let heldOut = folders.filter { holdoutNames.contains(URL(fileURLWithPath: $0).lastPathComponent) }
             let missing = holdoutNames.subtracting(heldOut.map { URL(fileURLWithPath: $0).lastPathComponent })
             guard missing.isEmpty else { throw ValidationError("hold-out case(s) not found in --data: \(missing.sorted().joined(separator: ", "))") }

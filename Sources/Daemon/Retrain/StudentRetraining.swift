@@ -153,7 +153,7 @@ public final class StudentRetraining {
     func freezeManifest(run: String, startingVersion: String) throws -> RetrainManifest {
         let holdoutNames = options.holdout ?? configuration.retrain.holdout
         let labelledRoots = (options.labelled ?? configuration.retrain.labelled).map { $0.hasPrefix("/") ? $0 : "\(layout.root)/\($0)" }
-        var labelled = labelledRoots.flatMap(Self.caseFolders)
+        var labelled = labelledRoots.flatMap(TrainingConfiguration.caseFolders)
         let pool = DistillationPool(directory: layout.pool, maximumEntries: configuration.pool.maximumEntries)
         let entries = pool.entries()
         // Hold-out cases come from the labelled folders, or from expert-labelled pool entries.
@@ -176,17 +176,6 @@ public final class StudentRetraining {
         guard !labelled.isEmpty || !items.isEmpty else { throw TrainingError("nothing to train on: no labelled cases and an empty pool") }
         return RetrainManifest(run: run, createdAt: Date(), startingVersion: startingVersion, labelledCases: labelled, holdoutCases: holdout,
                                pool: items, excludedPoolEntries: excluded)
-    }
-
-    /// Case folders under `path`: itself when it holds NIfTI files, else its sub-folders.
-    static func caseFolders(_ path: String) -> [String] {
-        let manager = FileManager.default
-        let entries = ((try? manager.contentsOfDirectory(atPath: path)) ?? []).sorted()
-        if entries.contains(where: { $0.hasSuffix(".nii.gz") || $0.hasSuffix(".nii") }) { return [path] }
-        return entries.filter { !$0.hasPrefix(".") }.map { "\(path)/\($0)" }.filter { folder in
-            var isDirectory: ObjCBool = false
-            return manager.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue
-        }
     }
 
     /// Runs without `decision.json` were interrupted: their partial training is discarded.

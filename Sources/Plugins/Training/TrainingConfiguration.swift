@@ -48,6 +48,18 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         self.command = command
     }
 
+    /// Case folders under `path`: itself when it holds NIfTI files, else its non-hidden sub-folders
+    /// (sorted). Used for `--data`, `--pool` and the retrain's labelled folders.
+    public static func caseFolders(_ path: String) -> [String] {
+        let manager = FileManager.default
+        let entries = ((try? manager.contentsOfDirectory(atPath: path)) ?? []).sorted()
+        if entries.contains(where: { $0.hasSuffix(".nii.gz") || $0.hasSuffix(".nii") }) { return [path] }
+        return entries.filter { !$0.hasPrefix(".") }.map { "\(path)/\($0)" }.filter { folder in
+            var isDirectory: ObjCBool = false
+            return manager.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue
+        }
+    }
+
     /// The model's default patch: 64³ at the working resolution for region models; the whole
     /// cube for the cascade.
     public static func defaultPatchSize(for model: SegmentationModel) -> [Int] {
