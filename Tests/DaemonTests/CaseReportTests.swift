@@ -128,4 +128,22 @@ struct CaseReportTests {
         }
         #expect(Set(builder.inputs.map(\.sha256)).count == 5)
     }
+
+    @Test("inputs the daemon already hashed are taken from its ContentHash, the others are hashed")
+    func knownDigestsAreNotReadAgain() throws {
+        let directory = try TemporaryDirectory()
+        let folder = try SyntheticCases.write(into: directory.path, count: 1, size: 8)[0]
+        let files = try CaseFiles.find(in: folder)
+        let hash = try ContentHash.compute(files: files.modalities)
+        var known = hash.files
+        known[0].sha256 = "stands-for-a-digest-the-daemon-computed"
+        var builder = CaseReportBuilder(caseIdentifier: "case0", received: nil, convention: .brats2018)
+        try builder.addInputs(files, known: known)
+        #expect(builder.inputs.map(\.role) == ["T1", "T1ce", "T2", "FLAIR", "segmentation"])
+        #expect(builder.inputs.filter { $0.sha256 == "stands-for-a-digest-the-daemon-computed" }.count == 1)
+        let segmentation = try CaseReportBuilder.sha256(ofFileAt: files.segmentation!)
+        #expect(builder.inputs.last?.sha256 == segmentation.digest && builder.inputs.last?.bytes == segmentation.bytes)
+        let byPath = Dictionary(uniqueKeysWithValues: known.map { ($0.path, $0.sha256) })
+        #expect(builder.inputs.prefix(4).map(\.sha256) == files.modalities.map { byPath[$0] })
+    }
 }

@@ -47,14 +47,18 @@ public struct CaseReportBuilder: Sendable {
         self.convention = convention
     }
 
-    /// Hashes (SHA-256, streamed) and sizes every file of the case, modalities first.
+    /// Hashes (SHA-256, streamed) and sizes every file of the case, modalities first; files
+    /// already hashed (`known`, e.g. the daemon's `ContentHash.files`) are not read again.
     /// Throws a `CaseReportError` naming a file that cannot be read or is not a regular file.
-    public mutating func addInputs(_ files: CaseFiles) throws {
-        for (modality, path) in zip(Modality.allCases, files.modalities) {
-            inputs.append(try Self.describeInput(at: path, role: modality.description))
-        }
-        if let segmentation = files.segmentation {
-            inputs.append(try Self.describeInput(at: segmentation, role: "segmentation"))
+    public mutating func addInputs(_ files: CaseFiles, known: [ContentHash.FileDigest] = []) throws {
+        let roles = zip(files.modalities, Modality.allCases.map(\.description)) + (files.segmentation.map { [($0, "segmentation")] } ?? [])
+        for (path, role) in roles {
+            if let digest = known.first(where: { $0.path == path }) {
+                inputs.append(CaseReport.InputFile(role: role, name: URL(fileURLWithPath: path).lastPathComponent,
+                                                   bytes: digest.byteCount, sha256: digest.sha256))
+            } else {
+                inputs.append(try Self.describeInput(at: path, role: role))
+            }
         }
     }
 
@@ -118,38 +122,14 @@ public struct CaseReportBuilder: Sendable {
         return CaseReport.InputFile(role: role, name: name, bytes: bytes, sha256: digest)
     }
 
-    /// SHA-256 (lower-case hexadecimal) and size of the file at `path`.
+    /// SHA-256 (lower-case hexadecimal) and size of the file at `path`: `ContentHash`'s streamed
+    /// digest (regular files only, symbolic links refused), its failures as `CaseReportError`.
     public static func sha256(ofFileAt path: String) throws -> (digest: String, bytes: Int64) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard descriptor >= 0 else { throw CaseReportError(path: path, "cannot open the file to hash it: \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw CaseReportError(path: path, "cannot stat the file: \(String(cString: strerror(errno)))") }
-        guard status.st_mode & S_IFMT == S_IFREG else { throw CaseReportError(path: path, "not a regular file (a FIFO, device or directory cannot be an input)") }
-        var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var total: Int64 = 0
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                throw CaseReportError(path: path, "read failed while hashing: \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
-            total += Int64(count)
+        do {
+            let (digest, bytes) = try ContentHash.digestOfFile(path)
+            return (ContentHash.hex(digest), bytes)
+        } catch let failure as ContentHash.Failure {
+            throw CaseReportError(path: path, "cannot hash the file: \(failure.detail)")
         }
-        return (hexadecimal(hasher.finalize()), total)
-    }
-
-    /// Lower-case hexadecimal of a digest.
-    static func hexadecimal<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: text, as: UTF8.self)
     }
 }

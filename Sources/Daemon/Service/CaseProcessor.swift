@@ -62,15 +62,17 @@ public final class CaseProcessor {
     /// Processes the case in `folder` (inside work/) published under `caseName`.
     /// `progress` receives stage names (for STATUS and the watchdog heartbeat); `shouldStop`
     /// is consulted between stages and a `Cancelled` error is thrown when it answers true.
-    public func process(folder: String, caseName: String, received: Date?, pass: Pass = .ensemble, progress: (String) -> Void,
-                        shouldStop: () -> Bool) throws -> Outcome {
+    /// `knownDigests`: input files the caller already hashed (they are not read twice).
+    public func process(folder: String, caseName: String, received: Date?, pass: Pass = .ensemble, knownDigests: [ContentHash.FileDigest] = [],
+                        progress: (String) -> Void, shouldStop: () -> Bool) throws -> Outcome {
         if pass == .studentOnly, let student = models.student ?? models.ensemble.first(where: { $0.model.name == "student" }) {
-            return try processWithStudent(student, folder: folder, caseName: caseName, received: received, progress: progress, shouldStop: shouldStop)
+            return try processWithStudent(student, folder: folder, caseName: caseName, received: received, knownDigests: knownDigests,
+                                          progress: progress, shouldStop: shouldStop)
         }
         var builder = CaseReportBuilder(caseIdentifier: caseName, received: received, convention: convention)
         progress("loading")
         let files = try CaseFiles.find(in: folder)
-        try builder.addInputs(files)
+        try builder.addInputs(files, known: knownDigests)
         let loaded = try builder.time(.load) { try MultimodalCase.load(files) }
         if shouldStop() { throw Cancelled() }
 
@@ -190,11 +192,11 @@ public final class CaseProcessor {
 
     /// Student-first mode's first pass: the student's mask, published at once (not final).
     private func processWithStudent(_ student: ModelInstaller.Loaded, folder: String, caseName: String, received: Date?,
-                                    progress: (String) -> Void, shouldStop: () -> Bool) throws -> Outcome {
+                                    knownDigests: [ContentHash.FileDigest], progress: (String) -> Void, shouldStop: () -> Bool) throws -> Outcome {
         var builder = CaseReportBuilder(caseIdentifier: caseName, received: received, convention: convention)
         progress("loading")
         let files = try CaseFiles.find(in: folder)
-        try builder.addInputs(files)
+        try builder.addInputs(files, known: knownDigests)
         let loaded = try builder.time(.load) { try MultimodalCase.load(files) }
         var options = SegmentationOptions()
         options.testTimeAugmentation = configuration.testTimeAugmentation

@@ -146,8 +146,10 @@ public final class DaemonService {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
             .map { "\(folder)/\($0)" }
         let identifier: Int64
+        var digests: [ContentHash.FileDigest] = []
         do {
             let hash = try ContentHash.compute(files: files)
+            digests = hash.files
             switch try ledger.register(caseName: caseName, contentHash: hash.description, inputFiles: files) {
             case .duplicate(_, let original):
                 logger.info("\(caseName): same content as case #\(original), already processed; archived without processing",
@@ -173,7 +175,8 @@ public final class DaemonService {
         let expected = lastCaseSeconds
         do {
             let pass: CaseProcessor.Pass = configuration.inferenceMode == .studentFirst ? .studentOnly : .ensemble
-            let outcome = try processor.process(folder: folder, caseName: caseName, received: received, pass: pass, progress: { stage in
+            let outcome = try processor.process(folder: folder, caseName: caseName, received: received, pass: pass, knownDigests: digests,
+                                                progress: { stage in
                 self.heartbeat.beat()
                 self.publishStatus("segmenting \(caseName) (\(stage))")
             }, shouldStop: {
