@@ -27,9 +27,7 @@ struct InspectCommand: AsyncParsableCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(reports), as: UTF8.self))
+            print(try ReadableJSON.string(reports))
         } else {
             let described = reports.filter { $0.error == nil }
             for (index, report) in described.enumerated() {

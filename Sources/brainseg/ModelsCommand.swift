@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Daemon
 import Foundation
 import Logging
@@ -22,12 +23,6 @@ struct ModelsCommand: AsyncParsableCommand {
         ((try? FileManager.default.contentsOfDirectory(atPath: layout.models)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
     }
 
-    static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
     static func dice(_ card: ModelCard?) -> String {
         guard let dice = card?.validationDice else { return "–" }
         return String(format: "WT %.3f TC %.3f ET %.3f", dice.wholeTumour, dice.tumourCore, dice.enhancingTumour)
@@ -41,7 +36,7 @@ struct ModelsCommand: AsyncParsableCommand {
             let layout = options.layout
             var all: [String: [ModelVersions.Version]] = [:]
             for name in ModelsCommand.modelNames(layout) { all[name] = ModelVersions(name: name, layout: layout).list() }
-            if options.json { print(try ModelsCommand.encode(all)); return }
+            if options.json { print(try ReadableJSON.string(all)); return }
             if all.isEmpty { print("no models installed under \(layout.models)"); return }
             for name in all.keys.sorted() {
                 print(name)
@@ -65,7 +60,7 @@ struct ModelsCommand: AsyncParsableCommand {
                 printToStandardError("brainseg models show: \(name) has no version \(version ?? "in service") under \(options.layout.models)")
                 throw ExitCode(1)
             }
-            if options.json { print(try ModelsCommand.encode(entry)); return }
+            if options.json { print(try ReadableJSON.string(entry)); return }
             print("\(name) v\(entry.version)\(entry.current ? " (in service)" : "")")
             if let card = entry.card {
                 print(String(decoding: try card.encoded(), as: UTF8.self))

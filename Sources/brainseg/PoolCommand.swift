@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Daemon
 import Foundation
 
@@ -16,20 +17,13 @@ struct PoolCommand: AsyncParsableCommand {
         var pool: DistillationPool { DistillationPool(directory: RootLayout(root: root).pool, maximumEntries: .max) }
     }
 
-    static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Every entry with its kind, score and admission time.")
         @OptionGroup var options: RootOptions
 
         func run() async throws {
             let entries = options.pool.entries()
-            if options.json { print(try PoolCommand.encode(entries)); return }
+            if options.json { print(try ReadableJSON.string(entries)); return }
             print("\(entries.count) entr\(entries.count == 1 ? "y" : "ies") in \(options.pool.directory)")
             let formatter = ISO8601DateFormatter()
             for entry in entries {
@@ -47,7 +41,7 @@ struct PoolCommand: AsyncParsableCommand {
 
         func run() async throws {
             do {
-                print(try PoolCommand.encode(try options.pool.entry(named: name)))
+                print(try ReadableJSON.string(try options.pool.entry(named: name)))
             } catch {
                 printToStandardError("brainseg pool show: \(error)")
                 throw ExitCode(1)

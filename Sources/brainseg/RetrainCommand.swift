@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Daemon
 import Foundation
 import Logging
@@ -39,10 +40,7 @@ struct RetrainCommand: AsyncParsableCommand {
             let outcome = try retraining.run()
             let decision = outcome.decision
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                encoder.dateEncodingStrategy = .iso8601
-                print(String(decoding: try encoder.encode(decision), as: UTF8.self))
+                print(try ReadableJSON.string(decision))
             } else {
                 let verdict = decision.promoted ? "promoted as student v\(decision.promotedVersion!)" : "rejected; student v\(decision.startingVersion) stays in service"
                 print("retrain \(decision.run): \(verdict)")

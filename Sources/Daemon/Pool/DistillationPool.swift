@@ -47,7 +47,7 @@ public struct DistillationPool: Sendable {
         let path = "\(directory)/\(name)/\(PoolEntry.fileName)"
         guard let data = FileManager.default.contents(atPath: path) else { throw PoolError("no pool entry '\(name)' in \(directory)") }
         do {
-            return try PoolEntry.decoder.decode(PoolEntry.self, from: data)
+            return try ReadableJSON.decoder.decode(PoolEntry.self, from: data)
         } catch {
             throw PoolError("\(path): unreadable entry (\(error))")
         }
@@ -100,7 +100,7 @@ public struct DistillationPool: Sendable {
                 guard let values = probabilities[region] else { continue }
                 try NiftiWriter.writeLabels(values, geometry: geometry, to: "\(staging)/\(file)", description: "brainseg P(\(region)) x255")
             }
-            try AtomicFile.write([UInt8](try PoolEntry.encoder.encode(entry)), to: "\(staging)/\(PoolEntry.fileName)")
+            try AtomicFile.write([UInt8](try ReadableJSON.encoder.encode(entry)), to: "\(staging)/\(PoolEntry.fileName)")
             for name in evicting { try remove(name) }
             guard rename(staging, "\(directory)/\(entry.caseIdentifier)") == 0 else {
                 throw PoolError("cannot move the entry into \(directory): \(String(cString: strerror(errno)))")

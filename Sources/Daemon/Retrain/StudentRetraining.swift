@@ -127,7 +127,7 @@ public final class StudentRetraining {
                                        promoted: verdict.promote, promotedVersion: promotedVersion, reasons: verdict.reasons,
                                        trainingSteps: steps, trainingSeconds: seconds)
         try write(decision, to: "\(runDirectory)/decision.json")
-        let detail = String(decoding: try Self.encoder.encode(decision), as: UTF8.self)
+        let detail = String(decoding: try ReadableJSON.encoder.encode(decision), as: UTF8.self)
         if let promotedVersion {
             _ = try ledger.recordModelEvent(name: Self.modelName, version: promotedVersion, kind: .promoted, detailJSON: detail)
             logger.log(.promotionAccepted, "student v\(promotedVersion) promoted (was v\(startingVersion)): \(verdict.reasons.joined(separator: "; "))",
@@ -214,15 +214,8 @@ public final class StudentRetraining {
         return "run-\(formatter.string(from: Date()))-\(getpid())"
     }
 
-    static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }
-
     func write<T: Encodable>(_ value: T, to path: String) throws {
-        try AtomicFile.write([UInt8](try Self.encoder.encode(value)), to: path)
+        try AtomicFile.write([UInt8](try ReadableJSON.encoder.encode(value)), to: path)
     }
 
     static func json(_ object: [String: Any]) -> String? {

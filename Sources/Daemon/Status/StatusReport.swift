@@ -125,9 +125,6 @@ public struct StatusReport: Sendable, Codable, Equatable {
     /// The report as one JSON object (ISO 8601 dates, sorted keys). Optional values that are
     /// absent (no ledger note, no retrain yet, no Dice) are left out rather than written as null.
     public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        try ReadableJSON.string(self)
     }
 }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// `model.json` beside `weights.safetensors`: what a weight file is, how it was made and how
@@ -62,8 +63,6 @@ public struct ModelCard: Codable, Sendable, Equatable {
     }
 
     public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+        try ReadableJSON.encoder.encode(self)
     }
 }
