@@ -19,6 +19,7 @@ int cnifti_parse_raw_header(const void *bytes, int64_t nbytes, cnifti_raw_header
         for (int i = 0; i < 8; i++) out->dim[i] = h.dim[i];
         out->datatype = h.datatype;
         out->bitpix = h.bitpix;
+        for (int i = 0; i < 4; i++) out->pixdim[i] = h.pixdim[i];
         out->vox_offset = h.vox_offset;
         out->scl_slope = h.scl_slope;
         out->scl_inter = h.scl_inter;
@@ -36,6 +37,7 @@ int cnifti_parse_raw_header(const void *bytes, int64_t nbytes, cnifti_raw_header
         for (int i = 0; i < 8; i++) out->dim[i] = h.dim[i];
         out->datatype = h.datatype;
         out->bitpix = h.bitpix;
+        for (int i = 0; i < 4; i++) out->pixdim[i] = h.pixdim[i];
         out->vox_offset = (double)h.vox_offset;
         out->scl_slope = h.scl_slope;
         out->scl_inter = h.scl_inter;

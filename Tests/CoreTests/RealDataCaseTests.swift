@@ -11,11 +11,11 @@ struct RealDataCaseTests {
         return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted().map { "\(folder)/\($0)" }
     }
 
-    @Test("all 24 BraTS 2018 cases, the 2023-named and the RAS case are complete; labelled ones have a segmentation")
+    @Test("all 25 BraTS 2018 cases, the 2023-named and the RAS case are complete; labelled ones have a segmentation")
     func recognition() throws {
         let labelled = Self.directories("brats18/labelled")
         let unlabelled = Self.directories("brats18/unlabelled")
-        #expect(labelled.count == 16 && unlabelled.count == 8)
+        #expect(labelled.count == 17 && unlabelled.count == 8)
         for directory in labelled { #expect(try CaseFiles.find(in: directory).segmentation != nil) }
         for directory in unlabelled { #expect(try CaseFiles.find(in: directory).segmentation == nil) }
         let root = RealData.root!

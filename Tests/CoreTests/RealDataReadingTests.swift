@@ -12,8 +12,8 @@ struct RealDataReadingTests {
     @Test("the data set is where BRAINSEG_DATA says and is complete")
     func dataSetPresent() throws {
         let files = Self.files
-        // 16 labelled × 5 + 8 unlabelled × 4 + 4 (2023) + 4 (RAS) + 3 (nibabel) + 3 (MNI).
-        #expect(files.count == 126, "found \(files.count) NIfTI files under \(RealData.root ?? "")")
+        // 17 labelled × 5 + 8 unlabelled × 4 + 4 (2023) + 4 (RAS) + 3 (nibabel) + 3 (MNI).
+        #expect(files.count == 131, "found \(files.count) NIfTI files under \(RealData.root ?? "")")
     }
 
     @Test("reads, with the documented shape and orientation", arguments: files)

@@ -18,6 +18,7 @@ typedef struct {
     int64_t dim[8];       ///< dim[0] = rank, dim[1...7] = sizes, as written (not "fixed")
     int datatype;         ///< NIFTI_TYPE_* / DT_* code
     int bitpix;
+    double pixdim[4];     ///< pixdim[0] = qfac, pixdim[1...3] = voxel sizes, as written
     double vox_offset;    ///< byte offset of the voxel data in the (decompressed) file
     double scl_slope;
     double scl_inter;

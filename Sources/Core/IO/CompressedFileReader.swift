@@ -9,6 +9,8 @@ import Glibc
 final class CompressedFileReader {
     private let path: String
     private var file: gzFile?
+    /// The descriptor zlib reads from (owned by `file`), for the trailer check.
+    private var rawDescriptor: Int32?
     /// Whether the file is gzip-compressed (false for plain `.nii`).
     let isCompressed: Bool
 
@@ -44,6 +46,7 @@ final class CompressedFileReader {
         }
         gzbuffer(handle, 256 * 1024)
         file = handle
+        rawDescriptor = descriptor
     }
 
     deinit { close() }
@@ -79,14 +82,36 @@ final class CompressedFileReader {
 
     /// Reads to the end of the stream so that zlib checks the gzip trailer (CRC-32 and
     /// length). Throws `.corruptCompression` when the check fails.
-    func verifyToEnd() throws {
-        while try skip(1 << 20) == 1 << 20 {}
+    ///
+    /// For a gzip file, also refuses bytes after the gzip stream: zlib silently ignores
+    /// trailing garbage, so the trailer's ISIZE field (the last 4 bytes of a single-member
+    /// file) must equal the decompressed length mod 2³², and the raw file must end there.
+    /// - Parameter uncompressedLength: bytes consumed by the caller before this call.
+    func verifyToEnd(uncompressedLength: Int64) throws {
+        var total = uncompressedLength
+        while true {
+            let skipped = try skip(1 << 20)
+            total += Int64(skipped)
+            if skipped < 1 << 20 { break }
+        }
         if gzerrorCode() != Z_OK { throw corruption() }
+        guard isCompressed, let descriptor = rawDescriptor else { return }
+        var status = stat()
+        var trailer: UInt32 = 0
+        guard fstat(descriptor, &status) == 0, status.st_size >= 18,
+              withUnsafeMutableBytes(of: &trailer, { pread(descriptor, $0.baseAddress, 4, off_t(status.st_size - 4)) }) == 4 else {
+            throw NiftiError(.corruptCompression, path: path, "corrupt compressed data: the gzip trailer cannot be read")
+        }
+        guard UInt32(littleEndian: trailer) == UInt32(truncatingIfNeeded: total) else {
+            throw NiftiError(.corruptCompression, path: path,
+                             "corrupt compressed data: bytes follow the end of the gzip stream (trailing garbage, or a multi-member gzip file); recompress it with gzip")
+        }
     }
 
     func close() {
         if let file { gzclose(file) }
         file = nil
+        rawDescriptor = nil
     }
 
     private func gzerrorCode() -> Int32 {

@@ -14,6 +14,10 @@ public enum NiftiReader {
         public var maximumDimension: Int = 1024
         /// The largest voxel data accepted, in bytes as stored.
         public var maximumDataBytes: Int = 1 << 31
+        /// The largest gap accepted between the header and the voxel data (header extensions).
+        /// Real files carry at most a few kilobytes there (BraTS: up to 11 kB); a huge
+        /// `vox_offset` would otherwise make the reader allocate and read that much first.
+        public var maximumExtensionBytes: Int = 16 << 20
         public init() {}
     }
 
@@ -51,35 +55,34 @@ public enum NiftiReader {
             }
             throw NiftiError(.notNifti, path: path, "not a NIfTI file: the header size field is neither 348 (NIfTI-1) nor 540 (NIfTI-2)")
         }
-        let magic = withUnsafeBytes(of: raw.magic) { String(decoding: $0.prefix(3), as: UTF8.self) }
-        switch magic {
-        case "n+1", "n+2": break
-        case "ni1", "ni2":
-            throw NiftiError(.unsupportedVariant, path: path, "two-file NIfTI (.hdr/.img) is not supported; convert it to a single .nii or .nii.gz")
-        default:
-            throw NiftiError(.notNifti, path: path, "not a NIfTI file: magic is not \"n+1\" or \"n+2\" (an Analyze 7.5 header?)")
-        }
+        try validateMagic(raw, headerBytes: headerBytes, path: path)
 
         let dims = try validatedDims(raw, path: path, requireThreeDimensional: requireThreeDimensional, limits: limits)
         guard let datatype = NiftiDatatype(rawValue: Int32(raw.datatype)) else {
             throw NiftiError(.unsupportedDatatype, path: path,
                              "unsupported datatype \(NiftiDatatype.describe(code: Int32(raw.datatype))); expected a real scalar type such as int16 or float32")
         }
-        let voxelCount = dims.reduce(1, *)
+        guard Int(raw.bitpix) == datatype.byteCount * 8 else {
+            throw NiftiError(.notNifti, path: path,
+                             "bitpix is \(raw.bitpix) but datatype \(datatype.name) has \(datatype.byteCount * 8) bits per voxel; the header is damaged")
+        }
+        let (voxelCount, countOverflow) = dims.reduce((1, false)) { partial, size in
+            let product = partial.0.multipliedReportingOverflow(by: size)
+            return (product.partialValue, partial.1 || product.overflow)
+        }
         let (dataBytes, overflow) = voxelCount.multipliedReportingOverflow(by: datatype.byteCount)
-        guard !overflow, dataBytes <= limits.maximumDataBytes else {
-            throw NiftiError(.tooLarge, path: path, "declares \(voxelCount) voxels of \(datatype.name), more than the \(limits.maximumDataBytes)-byte limit")
+        guard !countOverflow, !overflow, dataBytes <= limits.maximumDataBytes else {
+            let shown = dims.map(String.init).joined(separator: " x ")
+            throw NiftiError(.tooLarge, path: path, "declares \(shown) voxels of \(datatype.name), more than the \(limits.maximumDataBytes)-byte limit")
         }
-        let voxelOffset = Int(raw.vox_offset)
-        guard raw.vox_offset.isFinite, voxelOffset >= Int(raw.header_size) else {
-            throw NiftiError(.notNifti, path: path, "invalid data offset \(raw.vox_offset): it must be at least the header size \(raw.header_size)")
-        }
+        let voxelOffset = try validatedVoxelOffset(raw, path: path, limits: limits)
 
         guard let headerImage = headerBytes.withUnsafeBytes({ cnifti_image_from_header($0.baseAddress, Int64(headerLength), path) }) else {
             throw NiftiError(.notNifti, path: path, "libnifti rejected the header")
         }
         defer { nifti_image_free(headerImage) }
         let geometry = VolumeGeometry(image: headerImage)
+        try validateGeometry(geometry, raw: raw, path: path)
         let description = withUnsafeBytes(of: headerImage.pointee.descrip) { bytes in
             String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
         }
@@ -94,7 +97,7 @@ public enum NiftiReader {
             throw NiftiError(.truncatedData, path: path,
                              "the header declares \(dataBytes) bytes of voxel data at offset \(voxelOffset) but the file holds only \(got)")
         }
-        try reader.verifyToEnd()
+        try reader.verifyToEnd(uncompressedLength: Int64(voxelOffset) + Int64(dataBytes))
 
         let header = NiftiHeaderInfo(
             niftiVersion: Int(raw.version), isByteSwapped: raw.swapped != 0, isCompressed: reader.isCompressed,
@@ -120,6 +123,57 @@ public enum NiftiReader {
     /// stay structured, and every problem is reported through `NiftiError` instead.
     static func silenceLibnifti() { _ = silenced }
     private static let silenced: Void = { nifti_set_debug_level(0) }()
+
+    /// The magic string: `n+1\0` (NIfTI-1) or `n+2\0\r\n\u{1A}\n` (NIfTI-2), all bytes of it.
+    /// `ni1`/`ni2` are the two-file variants, refused with their own kind.
+    private static func validateMagic(_ raw: cnifti_raw_header, headerBytes: [UInt8], path: String) throws {
+        // NIfTI-1 keeps its 4 magic bytes at offset 344, NIfTI-2 its 8 at offset 4.
+        let magic = raw.version == 1 ? Array(headerBytes[344..<348]) : Array(headerBytes[4..<12])
+        let prefix = String(decoding: magic.prefix(3), as: UTF8.self)
+        switch prefix {
+        case "n+1", "n+2": break
+        case "ni1", "ni2":
+            throw NiftiError(.unsupportedVariant, path: path, "two-file NIfTI (.hdr/.img) is not supported; convert it to a single .nii or .nii.gz")
+        default:
+            throw NiftiError(.notNifti, path: path, "not a NIfTI file: magic is not \"n+1\" or \"n+2\" (an Analyze 7.5 header?)")
+        }
+        let expected: [UInt8] = raw.version == 1 ? [0x6E, 0x2B, 0x31, 0] : [0x6E, 0x2B, 0x32, 0, 0x0D, 0x0A, 0x1A, 0x0A]
+        guard Array(magic.prefix(expected.count)) == expected else {
+            let shown = magic.prefix(expected.count).map { String(format: "%02x", $0) }.joined(separator: " ")
+            throw NiftiError(.notNifti, path: path, "corrupt NIfTI-\(raw.version) magic (bytes \(shown)); the header is damaged")
+        }
+    }
+
+    /// `vox_offset` as a byte count: finite, a whole number, past the header and its 4-byte
+    /// extender (352 for NIfTI-1, 544 for NIfTI-2), and at most `maximumExtensionBytes` beyond it.
+    /// Checked before any conversion to `Int`, so NaN, ±Inf and huge values are errors, not traps.
+    private static func validatedVoxelOffset(_ raw: cnifti_raw_header, path: String, limits: Limits) throws -> Int {
+        let offset = raw.vox_offset
+        let minimum = Int(raw.header_size) + 4
+        let maximum = minimum + limits.maximumExtensionBytes
+        guard offset.isFinite, offset == offset.rounded(), offset >= Double(minimum), offset <= Double(maximum) else {
+            let shown = offset.isFinite && offset == offset.rounded() && abs(offset) < 1e18 ? String(Int64(offset)) : "\(offset)"
+            throw NiftiError(.notNifti, path: path,
+                             "invalid data offset vox_offset = \(shown): it must be a whole number of bytes from \(minimum) (header + extender) to \(maximum); the header is damaged")
+        }
+        return Int(offset)
+    }
+
+    /// Voxel sizes must be positive and finite, and the affines finite: later stages divide by
+    /// the spacing and resample through the affine.
+    /// The voxel sizes are checked as written: libnifti silently replaces zero or negative
+    /// ones by 1, which would hide a damaged header.
+    private static func validateGeometry(_ geometry: VolumeGeometry, raw: cnifti_raw_header, path: String) throws {
+        let written = withUnsafeBytes(of: raw.pixdim) { Array($0.bindMemory(to: Double.self)) }[1...3]
+        guard written.allSatisfy({ $0.isFinite && $0 != 0 && abs($0) <= 1e6 }) else {
+            let shown = written.map { "\($0)" }.joined(separator: ", ")
+            throw NiftiError(.invalidDimensions, path: path, "invalid voxel size pixdim[1…3] = \(shown): each must be a finite non-zero length")
+        }
+        let affines = [geometry.qformMatrix] + (geometry.sformCode > 0 ? [geometry.sformMatrix] : [])
+        guard affines.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+            throw NiftiError(.invalidDimensions, path: path, "the qform or sform holds NaN or infinite values; the header is damaged")
+        }
+    }
 
     private static func validatedDims(
         _ raw: cnifti_raw_header, path: String, requireThreeDimensional: Bool, limits: Limits
