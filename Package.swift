@@ -39,12 +39,15 @@ let package = Package(
             name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]
         ),
+        // renameat2 (exchange, no-replace), malloc_trim and the fatal-signal crash note: Linux
+        // calls Swift's Glibc module does not expose, and code that must run in a signal handler.
+        .target(name: "CPosix"),
         .target(name: "Core", dependencies: ["CNifti", "COpenBLAS", "CPNG"]),
         .target(name: "Plugins", dependencies: ["Core"]),
         .target(
             name: "Daemon",
             dependencies: [
-                "Core", "Plugins", "CSystemd",
+                "Core", "Plugins", "CSystemd", "CPosix",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "TOMLKit", package: "TOMLKit"),

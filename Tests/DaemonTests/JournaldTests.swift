@@ -43,7 +43,7 @@ extension SystemdIntegrationTests {
 
         @Test func eventCatalogueHasFixedDistinctIdentifiers() {
             let identifiers = DaemonEvent.allCases.map(\.messageID)
-            #expect(identifiers.count == 13)
+            #expect(identifiers.count == 14)
             #expect(Set(identifiers).count == identifiers.count)
             for identifier in identifiers {
                 #expect(identifier.utf8.count == 32)

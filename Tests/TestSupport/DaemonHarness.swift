@@ -34,6 +34,10 @@ public final class DaemonHarness: @unchecked Sendable {
 
     private let environment: [String: String]
 
+    /// Run the daemon as this user and group (through `setpriv`, which needs root), the way a
+    /// unit's `User=` does; nil runs it as the test's own user.
+    public var user: (uid: UInt32, gid: UInt32)?
+
     private var isDraining: Bool {
         messagesLock.lock(); defer { messagesLock.unlock() }
         return draining
@@ -60,8 +64,17 @@ public final class DaemonHarness: @unchecked Sendable {
     @discardableResult
     public func start(timeout: TimeInterval = 120) throws -> String? {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ExecutableRunner.executablePath)
-        process.arguments = ["serve", "--config", configurationPath]
+        if let user {
+            // The other user must reach the notify socket, as it reaches systemd's.
+            chmod((notify.path as NSString).deletingLastPathComponent, 0o755)
+            chmod(notify.path, 0o777)
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", "--",
+                                 ExecutableRunner.executablePath, "serve", "--config", configurationPath]
+        } else {
+            process.executableURL = URL(fileURLWithPath: ExecutableRunner.executablePath)
+            process.arguments = ["serve", "--config", configurationPath]
+        }
         var merged = ProcessInfo.processInfo.environment
         merged["NOTIFY_SOCKET"] = notify.path
         merged["BRAINSEG_LOG_TARGET"] = "stderr"
@@ -93,6 +106,19 @@ public final class DaemonHarness: @unchecked Sendable {
         self.process = nil
         return process.terminationStatus
     }
+
+    /// Waits for the daemon to exit on its own (a crash); returns how it ended, nil on timeout.
+    public func waitForExit(timeout: TimeInterval) -> (reason: Process.TerminationReason, status: Int32)? {
+        guard let process else { return nil }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { return nil }
+        self.process = nil
+        return (process.terminationReason, process.terminationStatus)
+    }
+
+    /// Whether the daemon process is alive.
+    public var isRunning: Bool { process?.isRunning ?? false }
 
     public func signal(_ number: Int32) {
         if let process { kill(process.processIdentifier, number) }

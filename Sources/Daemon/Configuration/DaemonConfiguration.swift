@@ -37,10 +37,19 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var labels: LabelConventionName = .brats2018
     public var maximumAttempts = 3
     public var retryBackoffSeconds: Double = 30
+    /// A case during which the daemon died of a fatal signal this many times goes to failed/.
+    public var maximumCrashes = 2
+    /// A case during which the daemon was killed without a crash note (SIGKILL, out of memory)
+    /// this many times goes to failed/. Higher than `maximumCrashes`: an operator's `kill -9`
+    /// looks the same, and must not cost a good case.
+    public var maximumUnexplainedDeaths = 5
     /// On SIGTERM, a case expected to finish within this many seconds is finished, else requeued.
     public var stopTimeoutSeconds: Double = 60
     /// Days processed inputs stay in archive/ (0 keeps them forever).
     public var archiveRetentionDays = 30
+    /// After this many seconds without a case, the engine's buffers and free heap go back to
+    /// the system (0 never): a daemon that waits most of the day should not hold 1 GB.
+    public var idleMemoryReleaseSeconds: Double = 300
     /// `ensemble`: the teachers' mask is the result. `student-first`: the student's mask is
     /// written at once and replaced by the teachers' when the queue is idle.
     public var inferenceMode: InferenceMode = .ensemble
@@ -137,15 +146,19 @@ public struct DaemonConfiguration: Sendable, Equatable {
             if let value = try reader.number(watch, "incomplete_timeout_seconds", prefix: "watch.", range: 1...604_800) { configuration.incompleteTimeoutSeconds = value }
         }
         if let processing = try reader.table(table, "processing") {
-            try reader.check(processing, allowed: ["labels", "max_attempts", "retry_backoff_seconds", "stop_timeout_seconds", "archive_retention_days", "mode"], prefix: "processing.")
+            try reader.check(processing, allowed: ["labels", "max_attempts", "retry_backoff_seconds", "max_crashes", "max_unexplained_deaths",
+                                                    "stop_timeout_seconds", "archive_retention_days", "idle_memory_release_seconds", "mode"], prefix: "processing.")
             if let value = try reader.string(processing, "labels", prefix: "processing.") {
                 guard let convention = LabelConventionName(rawValue: value) else { throw Problem("\(source): processing.labels must be \"brats2018\" or \"brats2023\"") }
                 configuration.labels = convention
             }
             if let value = try reader.integer(processing, "max_attempts", prefix: "processing.", range: 1...100) { configuration.maximumAttempts = value }
             if let value = try reader.number(processing, "retry_backoff_seconds", prefix: "processing.", range: 0...86_400) { configuration.retryBackoffSeconds = value }
+            if let value = try reader.integer(processing, "max_crashes", prefix: "processing.", range: 1...100) { configuration.maximumCrashes = value }
+            if let value = try reader.integer(processing, "max_unexplained_deaths", prefix: "processing.", range: 1...1000) { configuration.maximumUnexplainedDeaths = value }
             if let value = try reader.number(processing, "stop_timeout_seconds", prefix: "processing.", range: 0...86_400) { configuration.stopTimeoutSeconds = value }
             if let value = try reader.integer(processing, "archive_retention_days", prefix: "processing.", range: 0...36_500) { configuration.archiveRetentionDays = value }
+            if let value = try reader.number(processing, "idle_memory_release_seconds", prefix: "processing.", range: 0...86_400) { configuration.idleMemoryReleaseSeconds = value }
             if let value = try reader.string(processing, "mode", prefix: "processing.") {
                 guard let mode = InferenceMode(rawValue: value) else { throw Problem("\(source): processing.mode must be \"ensemble\" or \"student-first\"") }
                 configuration.inferenceMode = mode

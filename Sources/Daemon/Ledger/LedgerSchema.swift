@@ -15,6 +15,11 @@ import GRDB
 ///   is running.
 /// - `model_events`: model installs, retrain runs, promotions, rollbacks (`name`, `version`,
 ///   `kind`, `at`, `detail` JSON).
+/// - `interruptions` (v2): one row per attempt that ended with the daemon's death (`case_id`,
+///   `attempt`, `cause` = `crashed` (a fatal signal the crash note recorded) or `unexplained`
+///   (SIGKILL, power loss, out-of-memory kill), `signal`, `stage`, `at`); unique per attempt.
+/// - `stuck_cases` (v2): drop-folder entries the daemon cannot claim (`name` primary key,
+///   `reason`, `first_seen`, `last_tried`, `tries`); removed when the entry goes or is claimed.
 enum LedgerSchema {
     /// The migration every reader requires.
     static let baseMigration = "v1-cases-transitions-attempts-model-events"
@@ -75,6 +80,28 @@ enum LedgerSchema {
             }
             try db.create(index: "model_events_by_kind", on: "model_events", columns: ["kind", "at"])
         }
+        migrator.registerMigration(interruptionsMigration) { db in
+            try db.create(table: "interruptions") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("case_id", .integer).notNull().references("cases", onDelete: .cascade)
+                table.column("attempt", .integer).notNull()
+                table.column("cause", .text).notNull()
+                table.column("signal", .integer)
+                table.column("stage", .text)
+                table.column("at", .datetime).notNull()
+                table.uniqueKey(["case_id", "attempt"])
+            }
+            try db.create(table: "stuck_cases") { table in
+                table.primaryKey("name", .text)
+                table.column("reason", .text).notNull()
+                table.column("first_seen", .datetime).notNull()
+                table.column("last_tried", .datetime).notNull()
+                table.column("tries", .integer).notNull().defaults(to: 1)
+            }
+        }
         return migrator
     }
+
+    /// Crash accounting per attempt and the stuck-case list (issue #13).
+    static let interruptionsMigration = "v2-interruptions-stuck-cases"
 }

@@ -22,6 +22,8 @@ public enum DaemonEvent: String, CaseIterable, Sendable {
     case promotionAccepted = "promotion-accepted"
     case promotionRejected = "promotion-rejected"
     case rollback = "rollback"
+    /// An entry of incoming/ the daemon cannot move (permissions); retried with back-off.
+    case caseStuck = "case-stuck"
 
     /// The journal `MESSAGE_ID`: 32 lowercase hex digits, fixed forever.
     public var messageID: String {
@@ -39,6 +41,7 @@ public enum DaemonEvent: String, CaseIterable, Sendable {
         case .promotionAccepted: return "882bbec5fc47425fb09d87bc917d4aa5"
         case .promotionRejected: return "e5b958f890cb4480b3542ca8e590d7d1"
         case .rollback: return "fdf1747f3a35405295a25c8d1809ae73"
+        case .caseStuck: return "34ae7684fba84ad79f75bad703deef6f"
         }
     }
 
@@ -53,7 +56,7 @@ public enum DaemonEvent: String, CaseIterable, Sendable {
     /// and rollbacks warnings, rejected promotions notices, everything else info.
     public var defaultLevel: Logger.Level {
         switch self {
-        case .caseFailed: return .error
+        case .caseFailed, .caseStuck: return .error
         case .caseRetried, .rollback: return .warning
         case .promotionRejected: return .notice
         default: return .info

@@ -65,6 +65,24 @@ public enum ModelInstaller {
         return version
     }
 
+    /// Removes what a killed install or switch left in `<root>/models/<name>/`: `.install-*` and
+    /// `.current-*` entries whose process (the PID in the name) is gone. Entries of a live
+    /// process (a retrain promoting right now) are left alone. Returns the removed paths.
+    @discardableResult
+    public static func removeStaleStaging(layout: RootLayout) -> [String] {
+        var removed: [String] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.models)) ?? [] where !name.hasPrefix(".") {
+            let base = "\(layout.models)/\(name)"
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] {
+                guard entry.hasPrefix(".install-") || entry.hasPrefix(".current-"),
+                      let pid = entry.split(separator: "-").last.flatMap({ Int32($0) }) else { continue }
+                if pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH { continue }
+                if (try? FileManager.default.removeItem(atPath: "\(base)/\(entry)")) != nil { removed.append("\(base)/\(entry)") }
+            }
+        }
+        return removed
+    }
+
     /// Points `<name>/current` at `version` atomically (a new link renamed over the old one).
     public static func switchCurrent(name: String, to version: String, layout: RootLayout) throws {
         let base = "\(layout.models)/\(name)"

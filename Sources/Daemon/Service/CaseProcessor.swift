@@ -1,3 +1,4 @@
+import CPosix
 import Core
 import Foundation
 import Plugins
@@ -231,6 +232,32 @@ public final class CaseProcessor {
         return "\(producer) mask (\(models.joined(separator: ", "))) written \(completed)"
     }
 
+    /// Removes `.staging-*` folders in output/ whose process (the PID in the name) is gone: what
+    /// a crash during publication left. Returns the removed paths.
+    public static func removeStaleStaging(layout: RootLayout) -> [String] {
+        var removed: [String] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.output)) ?? [] where name.hasPrefix(".staging-") {
+            guard let pid = name.split(separator: "-").last.flatMap({ Int32($0) }), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            if (try? FileManager.default.removeItem(atPath: "\(layout.output)/\(name)")) != nil { removed.append("\(layout.output)/\(name)") }
+        }
+        return removed
+    }
+
+    /// The inputs (`name sha256`) of the report published in `folder`, or nil without one.
+    static func publishedInputs(in folder: String, caseName: String) -> Set<String>? {
+        let path = "\(folder)/\(CaseReport.OutputFiles(caseIdentifier: caseName).report)"
+        guard let data = FileManager.default.contents(atPath: path), let report = try? CaseReport.decode([UInt8](data), path: path) else { return nil }
+        return Set(report.inputs.map { "\($0.name) \($0.sha256)" })
+    }
+
+    /// Whether `output/<case>/` holds a provisional student mask (student-first, revision 1,
+    /// `final: false`) whose teachers' pass has not run yet.
+    public static func awaitsTeachersPass(caseName: String, layout: RootLayout) -> Bool {
+        let path = "\(layout.output)/\(caseName)/\(CaseReport.OutputFiles(caseIdentifier: caseName).report)"
+        guard let data = FileManager.default.contents(atPath: path), let report = try? CaseReport.decode([UInt8](data), path: path) else { return false }
+        return report.result.map { !$0.final } ?? false
+    }
+
     /// Writes mask and QC picture into a hidden staging folder, then swaps it in as output/<case>.
     /// `replacing`: an existing output/<case> is the provisional result of the same drop and is
     /// replaced; otherwise it came from an earlier drop and is kept as `<case>-previous-<time>`.
@@ -250,25 +277,27 @@ public final class CaseProcessor {
         let report = try builder.build()
         try report.write(to: "\(staging)/\(names.report)")
         let final = "\(layout.output)/\(caseName)"
-        var replaced: String?
-        if replacing, FileManager.default.fileExists(atPath: final) {
-            // Two renames: readers see the old folder or the new one, never a partial one.
-            let old = "\(layout.output)/.replaced-\(caseName)-\(getpid())"
-            try? FileManager.default.removeItem(atPath: old)
-            guard rename(final, old) == 0 else {
-                throw CaseFolders.MoveError(description: "cannot replace \(final): \(String(cString: strerror(errno)))")
+        // Our own earlier attempt at the same inputs, published just before a crash cut it off
+        // from the ledger, is replaced like a provisional result, not kept as a previous one.
+        let sameInputs = Self.publishedInputs(in: final, caseName: caseName) == Set(report.inputs.map { "\($0.name) \($0.sha256)" })
+        if replacing || sameInputs, FileManager.default.fileExists(atPath: final) {
+            // One atomic swap (renameat2 RENAME_EXCHANGE): readers, and a crash, see the old
+            // folder or the new one, never none.
+            guard cposix_rename_exchange(AT_FDCWD, staging, AT_FDCWD, final) == 0 else {
+                throw CaseFolders.MoveError("cannot replace \(final)")
             }
-            replaced = old
-        } else if FileManager.default.fileExists(atPath: final) {
+            CaseFolders.syncDirectory(layout.output)
+            try? FileManager.default.removeItem(atPath: staging)   // now the provisional result
+            return (final, report)
+        }
+        if FileManager.default.fileExists(atPath: final) {
             // A re-dropped case with new content: keep the previous result beside the new one.
             _ = try CaseFolders.move(final, into: layout.output, name: "\(caseName)-previous-\(Int(Date().timeIntervalSince1970))")
         }
         guard rename(staging, final) == 0 else {
-            if let replaced { rename(replaced, final) }   // put the provisional result back
-            throw CaseFolders.MoveError(description: "cannot publish \(final): \(String(cString: strerror(errno)))")
+            throw CaseFolders.MoveError("cannot publish \(final)")
         }
         CaseFolders.syncDirectory(layout.output)
-        if let replaced { try? FileManager.default.removeItem(atPath: replaced) }
         return (final, report)
     }
 }

@@ -1,3 +1,4 @@
+import CPosix
 import Core
 import Foundation
 import Logging
@@ -35,6 +36,13 @@ public final class DaemonService {
     private var lastCaseSeconds: Double?
     private let heartbeat = Heartbeat()
     private var lastStatus = ""
+    /// Arms the fatal-signal note and remembers what the last process left (poison pills).
+    private var crashRecorder: CrashRecorder!
+    /// Entries of incoming/ that cannot be moved (permissions), retried with back-off.
+    private var claimBackoff = ClaimBackoff()
+    /// Idle memory: when the last case ended, and whether memory was given back since.
+    private var lastActivity = Date()
+    private var memoryReleased = true
 
     public init(configurationPath: String?, rootOverride: String?, logger: Logger) throws {
         self.configurationPath = configurationPath
@@ -52,7 +60,12 @@ public final class DaemonService {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
         ledger = try Ledger(path: layout.ledger)
+        crashRecorder = CrashRecorder(path: "\(layout.root)/.crash-note")
+        if !crashRecorder.isArmed { logger.warning("cannot write \(layout.root)/.crash-note: a case that crashes the daemon will not be recognised") }
         DistillationPool(directory: layout.pool, maximumEntries: configuration.pool.maximumEntries).removeStaleStaging()
+        for stale in ModelInstaller.removeStaleStaging(layout: layout) + CaseProcessor.removeStaleStaging(layout: layout) {
+            logger.notice("removed \(stale), left by an interrupted install or publication")
+        }
         try loadModels()
         let mode: DropFolderWatcher.Mode
         switch configuration.watchMode {
@@ -83,9 +96,9 @@ public final class DaemonService {
             if signals.takeReloadRequest() { reload() } else if modelsChangedOnDisk() { reloadModels() }
             let now = ContinuousClock.now
             let ready = readiness.refresh(incoming: layout.incoming, events: pendingEvents, at: now)
-            for name in ready where !queue.contains(name) {
+            for name in ready where !queue.contains(name) && !claimBackoff.isWaiting(name, at: now) {
                 queue.append(name)
-                logger.log(.caseReceived, fields: [.caseID: name])
+                if claimBackoff.entries[name] == nil { logger.log(.caseReceived, fields: [.caseID: name]) }
             }
             failIncompleteCases(&readiness, at: now)
             if let name = queue.first {
@@ -109,6 +122,8 @@ public final class DaemonService {
                 continue
             }
             pruneArchiveIfDue()
+            forgetVanishedStuckCases()
+            releaseMemoryIfIdle()
             let wait = readiness.nextRefresh(at: now).map { max(.zero, $0 - now) } ?? .seconds(1)
             pendingEvents = watcher.nextEvents(timeout: min(wait, .seconds(1)))
         }
@@ -118,29 +133,80 @@ public final class DaemonService {
 
     // MARK: - Cases
 
-    /// A complete case in incoming/: check, claim, process.
+    /// A complete case in incoming/: check, claim, process. An entry that cannot be moved out
+    /// of incoming/ (permissions) is reported once and retried with back-off (`ClaimBackoff`).
     private func processIncoming(name: String, signals: SignalMonitor) {
         let incomingPath = "\(layout.incoming)/\(name)"
         let received = Date()
         if case .failure(let refusal) = DropFolderSafety.inspect(caseDirectory: incomingPath, allowedRoot: layout.incoming,
                                                                   limits: safetyLimits) {
-            refuse(folder: incomingPath, name: name, reason: refusal.reason)
+            do {
+                try refuse(folder: incomingPath, name: name, reason: refusal.reason)
+                clearStuck(name)
+            } catch let error as CaseFolders.MoveError {
+                recordStuck(name, path: incomingPath, error: error, action: "refused and moved to failed/ (\(refusal.reason))")
+            } catch {}
             return
         }
         let claimed: String
         do {
             claimed = try CaseFolders.move(incomingPath, into: layout.work, name: name)
+        } catch let error as CaseFolders.MoveError where error.code != ENOENT {
+            recordStuck(name, path: incomingPath, error: error, action: "claimed (moved into work/)")
+            return
         } catch {
             logger.warning("could not claim \(name): \(error)")   // another daemon took it, or it vanished
             return
         }
+        clearStuck(name)
         processClaimed(folder: claimed, caseName: name, received: received, signals: signals)
+    }
+
+    /// One failed move out of incoming/: back off, remember it for `status`, and say what is
+    /// wrong once (journal priority err); later tries log at debug level only.
+    private func recordStuck(_ name: String, path: String, error: CaseFolders.MoveError, action: String) {
+        let (failures, delay) = claimBackoff.recordFailure(name, at: .now)
+        let reason = ClaimDiagnosis.explain(caseName: name, path: path, errorNumber: error.code, action: action)
+        _ = try? ledger.recordStuck(name: name, reason: reason)
+        if failures == 1 {
+            logger.log(.caseStuck, reason, fields: [.caseID: name, .reason: reason])
+        } else {
+            logger.debug("\(name): still cannot be moved (try \(failures)); next try in \(delay)")
+        }
+    }
+
+    private func clearStuck(_ name: String) {
+        guard claimBackoff.forget(name) else { return }
+        try? ledger.clearStuck(name: name)
+        logger.notice("\(name): no longer stuck in incoming/", metadata: ["CASE_ID": "\(name)"])
+    }
+
+    /// Stuck entries that are gone from incoming/ (the operator moved or deleted them).
+    private func forgetVanishedStuckCases() {
+        for name in claimBackoff.names {
+            var status = stat()
+            if lstat("\(layout.incoming)/\(name)", &status) != 0 { clearStuck(name) }
+        }
+    }
+
+    /// After `idleMemoryReleaseSeconds` without a case, gives the engine's buffer pool and free
+    /// heap back to the system (the next case allocates them again, about 1 s).
+    private func releaseMemoryIfIdle() {
+        guard !memoryReleased, configuration.idleMemoryReleaseSeconds > 0,
+              Date().timeIntervalSince(lastActivity) >= configuration.idleMemoryReleaseSeconds else { return }
+        memoryReleased = true
+        let before = ResidentMemory.currentMegabytes()
+        let pooled = BufferPool.shared.idleBytes
+        BufferPool.shared.drain()
+        _ = cposix_malloc_trim()
+        let after = ResidentMemory.currentMegabytes()
+        logger.info("idle for \(Int(configuration.idleMemoryReleaseSeconds)) s: released \(pooled >> 20) MB of engine buffers; resident memory \(before) MB → \(after) MB")
     }
 
     /// A case folder inside work/: register, process, file away.
     private func processClaimed(folder: String, caseName: String, received: Date?, signals: SignalMonitor) {
         if case .failure(let refusal) = DropFolderSafety.inspect(caseDirectory: folder, allowedRoot: layout.work, limits: safetyLimits) {
-            refuse(folder: folder, name: caseName, reason: refusal.reason)
+            try? refuse(folder: folder, name: caseName, reason: refusal.reason)
             return
         }
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
@@ -152,6 +218,14 @@ public final class DaemonService {
             digests = hash.files
             switch try ledger.register(caseName: caseName, contentHash: hash.description, inputFiles: files) {
             case .duplicate(_, let original):
+                if CaseProcessor.awaitsTeachersPass(caseName: caseName, layout: layout) {
+                    // Student-first: the daemon died after the student pass was recorded and
+                    // before the inputs reached deferred/; the teachers' pass is still owed.
+                    logger.notice("\(caseName): student mask recorded (case #\(original)); inputs moved to deferred/ for the teachers' pass",
+                                  metadata: ["CASE_ID": "\(caseName)"])
+                    _ = try? CaseFolders.move(folder, into: layout.deferred, name: caseName)
+                    return
+                }
                 logger.info("\(caseName): same content as case #\(original), already processed; archived without processing",
                             metadata: ["CASE_ID": "\(caseName)"])
                 _ = try? CaseFolders.move(folder, into: layout.archive, name: caseName)
@@ -161,16 +235,26 @@ public final class DaemonService {
             case .resumed(let id, let state):
                 identifier = id
                 if state == .processing {
-                    // The daemon died or stopped during this case: record it, then start again.
-                    try ledger.transition(id, to: .queued, detail: "interrupted while processing; resumed after restart")
+                    // The daemon died during this case: record how, and set the case aside when it keeps killing it.
+                    if let verdict = try accountForInterruption(id) {
+                        fail(folder: folder, name: caseName, identifier: id, reason: verdict)
+                        return
+                    }
                 }
             }
             try ledger.transition(identifier, to: .processing, detail: "attempt started")
         } catch {
-            refuse(folder: folder, name: caseName, reason: "cannot register the case: \(error)")
+            try? refuse(folder: folder, name: caseName, reason: "cannot register the case: \(error)")
             return
         }
+        let attempt = ((try? ledger.caseRecord(identifier))??.attempts) ?? 1
+        crashRecorder.begin(caseID: identifier, attempt: attempt, stage: "starting")
+        defer { crashRecorder.end() }
+        lastActivity = Date()
+        memoryReleased = false
+        defer { lastActivity = Date() }
         logger.log(.caseStarted, fields: [.caseID: caseName])
+        FaultInjection.check(.trap, caseName: caseName)
         let started = Date()
         let expected = lastCaseSeconds
         do {
@@ -178,6 +262,7 @@ public final class DaemonService {
             let outcome = try processor.process(folder: folder, caseName: caseName, received: received, pass: pass, knownDigests: digests,
                                                 progress: { stage in
                 self.heartbeat.beat()
+                self.crashRecorder.stage(stage)
                 self.publishStatus("segmenting \(caseName) (\(stage))")
             }, shouldStop: {
                 // Finish the case when it will end within the stop timeout; else stop between stages.
@@ -197,6 +282,7 @@ public final class DaemonService {
                 results.dice = Dictionary(uniqueKeysWithValues: BratsRegion.allCases.map { ($0.rawValue, evaluation[$0].dice) })
             }
             try ledger.recordCompletion(identifier, results: results)
+            if pass == .studentOnly { FaultInjection.check(.killAfterStudentPass, caseName: caseName) }
             // Student-first: the inputs wait in deferred/ for the teachers' pass.
             _ = try? CaseFolders.move(folder, into: pass == .studentOnly ? layout.deferred : layout.archive, name: caseName)
             var fields: KeyValuePairs<DaemonEventField, any CustomStringConvertible & Sendable> = [
@@ -230,6 +316,33 @@ public final class DaemonService {
         } catch {
             fail(folder: folder, name: caseName, identifier: identifier, reason: "\(error)")
         }
+    }
+
+    /// Records how the last attempt of case `id` (left in `processing`) ended: a crash the note
+    /// names (signal and stage) or an unexplained death, requeueing the case. Returns the reason
+    /// to fail it with when it has now killed the daemon `maximumCrashes` times (or died without
+    /// a note `maximumUnexplainedDeaths` times), else nil.
+    private func accountForInterruption(_ id: Int64) throws -> String? {
+        let attempt = try ledger.caseRecord(id)?.attempts ?? 0
+        var cause = InterruptionCause.unexplained
+        if let note = crashRecorder.previous, note.caseID == id, note.attempt == attempt {
+            cause = .crashed(signal: note.signal, stage: note.stage)
+        }
+        let history = try ledger.recordInterruption(id, attempt: attempt, cause: cause)
+        let crashes = history.compactMap { entry -> String? in
+            guard case .crashed(let signal, let stage) = entry.cause else { return nil }
+            return "attempt \(entry.attempt): \(SignalName.describe(signal)) during '\(stage)'"
+        }
+        let unexplained = history.count - crashes.count
+        if crashes.count >= configuration.maximumCrashes {
+            return "this case killed the daemon \(crashes.count) times (\(crashes.joined(separator: "; "))), after \(attempt) attempts; "
+                + "it was set aside so that the cases behind it proceed. The inputs are unchanged here; please report it with this folder"
+        }
+        if unexplained >= configuration.maximumUnexplainedDeaths {
+            return "the daemon was killed \(unexplained) times while processing this case without a crash note (SIGKILL: out of memory, or an operator), "
+                + "after \(attempt) attempts; it was set aside so that the cases behind it proceed"
+        }
+        return nil
     }
 
     // MARK: - Student-first mode: the teachers' pass when idle
@@ -298,10 +411,10 @@ public final class DaemonService {
     /// A case that lacks a modality is failed when its marker file says the sender is done, or
     /// when it stayed incomplete for `incompleteTimeoutSeconds`; its files go to failed/ intact.
     private func failIncompleteCases(_ readiness: inout CaseReadiness, at now: ContinuousClock.Instant) {
-        for name in readiness.trackedCases {
+        for name in readiness.trackedCases where !claimBackoff.isWaiting(name, at: now) {
             guard case .incomplete(let missing, let since)? = readiness.state(of: name, at: now) else { continue }
             let folder = "\(layout.incoming)/\(name)"
-            let markerPresent = FileManager.default.fileExists(atPath: "\(folder)/\(configuration.marker)")
+            let markerPresent = readiness.snapshotHasMarker(name)
             let waited = now - since
             guard markerPresent || waited > .milliseconds(Int(configuration.incompleteTimeoutSeconds * 1000)) else { continue }
             let missingText = missing.map(\.description).joined(separator: ", ")
@@ -309,7 +422,11 @@ public final class DaemonService {
                 ? "incomplete case: the \(configuration.marker) marker is present but \(missingText) is missing (expected T1, T1ce, T2 and FLAIR NIfTI files)"
                 : "incomplete case: \(missingText) still missing after \(Int(configuration.incompleteTimeoutSeconds)) s"
             readiness.forget(name)
-            refuse(folder: folder, name: name, reason: reason)
+            do {
+                try refuse(folder: folder, name: name, reason: reason)
+            } catch let error as CaseFolders.MoveError {
+                recordStuck(name, path: folder, error: error, action: "moved to failed/ (\(reason))")
+            } catch {}
         }
     }
 
@@ -327,20 +444,22 @@ public final class DaemonService {
     }
 
     /// A refused case (unsafe or unreadable): to failed/ with the reason; nothing is lost.
-    private func refuse(folder: String, name: String, reason: String) {
+    /// Throws `CaseFolders.MoveError` when it cannot be moved (nothing is logged then: the
+    /// caller backs off and reports it as stuck).
+    private func refuse(folder: String, name: String, reason: String) throws {
         let safeName = RootLayout.isSafeCaseName(name) ? name : "refused-\(Int(Date().timeIntervalSince1970))"
-        if let moved = try? CaseFolders.move(folder, into: layout.failed, name: safeName) {
-            CaseFolders.writeReason(reason, into: moved)
-        }
+        let moved = try CaseFolders.fileAway(folder, into: layout.failed, name: safeName)
+        CaseFolders.writeReason(reason, into: moved)
         logger.log(.caseFailed, "case refused: \(safeName): \(reason)", fields: [.caseID: safeName, .reason: reason])
     }
 
     private func fail(folder: String, name: String, identifier: Int64, reason: String) {
         try? ledger.transition(identifier, to: .failed, detail: reason)
-        if let moved = try? CaseFolders.move(folder, into: layout.failed, name: name) {
+        if let moved = try? CaseFolders.fileAway(folder, into: layout.failed, name: name) {
             CaseFolders.writeReason(reason, into: moved)
         }
-        logger.log(.caseFailed, "case failed: \(name): \(reason)", fields: [.caseID: name, .reason: reason])
+        let attempt = ((try? ledger.caseRecord(identifier))??.attempts) ?? 0
+        logger.log(.caseFailed, "case failed: \(name): \(reason)", fields: [.caseID: name, .reason: reason, .attempt: attempt])
     }
 
     // MARK: - Models, reload, status

@@ -40,6 +40,12 @@ extension StatusReport {
         }
 
         lines.append("")
+        if !stuck.isEmpty {
+            lines.append("Stuck in incoming/ (the daemon cannot claim them):")
+            lines.append(contentsOf: Self.table(header: ["CASE", "SINCE", "TRIES", "REASON"],
+                                                rows: stuck.map { [$0.name, time($0.firstSeen), "\($0.tries)", Self.oneLine($0.reason)] }))
+            lines.append("")
+        }
         if failures.isEmpty {
             lines.append("Failures: none")
         } else {

@@ -69,6 +69,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var poolSize: Int?
     /// Nil when no retrain has finished ("never").
     public var lastRetrain: RetrainLine?
+    /// Drop-folder entries the daemon cannot claim (permissions), with the reason and advice.
+    public var stuck: [StuckCase] = []
 
     /// The root folder does not exist (or is not a folder).
     public struct MissingRoot: Error, Sendable, CustomStringConvertible {
@@ -94,6 +96,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
             report.recent = overview.recent.map(CaseLine.init)
             report.failures = overview.failures.map(CaseLine.init)
             report.counts = overview.summary.countsByState
+            report.stuck = try ledger.stuckCases()
             report.lastRetrain = overview.summary.lastRetrain.map {
                 RetrainLine(model: $0.name, version: $0.version, at: $0.at, detail: $0.detailJSON)
             }

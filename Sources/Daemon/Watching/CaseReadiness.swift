@@ -52,6 +52,9 @@ public struct CaseReadiness: Sendable {
         case quiescent
         /// Not a directory: ready to be refused by the safety check.
         case notADirectory
+        /// A directory the daemon may not open (permissions): ready at once, so the service
+        /// reports it (stuck, with the permission it lacks) instead of waiting in silence.
+        case unreadable
     }
 
     private struct Tracked: Sendable {
@@ -98,6 +101,7 @@ public struct CaseReadiness: Sendable {
     public func state(of caseName: String, at instant: ContinuousClock.Instant) -> State? {
         guard let entry = tracked[caseName] else { return nil }
         let readyAt = entry.lastChange + settings.quiescencePeriod
+        if entry.snapshot.isUnreadable { return .ready(.unreadable) }
         guard entry.snapshot.kind == .directory else {
             return instant >= readyAt ? .ready(.notADirectory) : .settling(readyAt: readyAt)
         }
@@ -105,6 +109,14 @@ public struct CaseReadiness: Sendable {
         guard missing.isEmpty else { return .incomplete(missing: missing, since: entry.lastChange) }
         if entry.snapshot.entries.contains(where: { $0.name == settings.markerFileName }) { return .ready(.marker) }
         return instant >= readyAt ? .ready(.quiescent) : .settling(readyAt: readyAt)
+    }
+
+    /// Whether the last snapshot of `caseName` holds the marker file. Decisions that combine
+    /// the marker with the missing modalities must use this, not a fresh look at the disk:
+    /// the sender writes the marker last, so only the same snapshot tells "marker, yet
+    /// incomplete" from "complete, the snapshot is a moment old".
+    public func snapshotHasMarker(_ caseName: String) -> Bool {
+        tracked[caseName]?.snapshot.entries.contains { $0.name == settings.markerFileName } ?? false
     }
 
     /// The tracked cases that are ready at `instant`, oldest first (by first observation, then

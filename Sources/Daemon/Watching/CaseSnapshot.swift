@@ -61,6 +61,8 @@ public struct CaseSnapshot: Sendable, Equatable {
     public var entries: [Entry]
     /// True when the directory held more than `entryLimit` entries and only that many were read.
     public var isTruncated: Bool
+    /// The directory exists but cannot be opened (EACCES/EPERM: mode 000, another owner).
+    public var isUnreadable = false
 
     public init(kind: Kind = .directory, entries: [Entry], isTruncated: Bool = false) {
         self.kind = kind
@@ -93,8 +95,12 @@ public struct CaseSnapshot: Sendable, Equatable {
         }
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else {
+            let code = errno
             // Replaced by something else between lstat and open: report what is there now.
-            return lstat(path, &status) == 0 ? CaseSnapshot(kind: Kind(mode: status.st_mode), entries: []) : nil
+            guard lstat(path, &status) == 0 else { return nil }
+            var snapshot = CaseSnapshot(kind: Kind(mode: status.st_mode), entries: [])
+            snapshot.isUnreadable = code == EACCES || code == EPERM
+            return snapshot
         }
         guard let directory = fdopendir(descriptor) else {
             close(descriptor)

@@ -22,6 +22,9 @@ public struct CaseRefusal: Error, Sendable, Equatable, CustomStringConvertible {
         case brokenSymlink
         /// A symlink inside the root whose target is not a regular file.
         case symlinkToNonFile
+        /// A regular file with more than one name (a hard link): it may be a file from anywhere
+        /// on the same file system (`/etc/shadow`), which the daemon would then read and copy.
+        case hardLink
         case tooManyFiles
         case tooLarge
         /// The case could not be read, or changed while it was inspected (try again later).
@@ -49,7 +52,8 @@ public struct CaseRefusal: Error, Sendable, Equatable, CustomStringConvertible {
 /// AT_SYMLINK_NOFOLLOW)` relative to the case directory, which itself is opened with
 /// `O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK`; symlink targets are resolved with `readlinkat` and
 /// `realpath` (path lookups only), so a FIFO cannot block and a symlink is never followed into
-/// a read. At most `maximumFileCount + 1` entries are read.
+/// a read. Files with more than one hard link are refused. At most `maximumFileCount + 1`
+/// entries are read.
 public enum DropFolderSafety {
     public struct Limits: Sendable, Equatable {
         /// Upper bound on the sum of the file sizes of one case (symlink targets included).
@@ -149,6 +153,7 @@ public enum DropFolderSafety {
         }
         switch CaseSnapshot.Kind(mode: status.st_mode) {
         case .regularFile:
+            guard status.st_nlink <= 1 else { return .failure(hardLinkRefusal(caseName, name: name, links: status.st_nlink)) }
             return .success((name, Int64(status.st_size)))
         case .directory:
             return .failure(CaseRefusal(caseName, .subdirectory, "'\(printable(name))' is a sub-folder; put the NIfTI files directly in the case folder"))
@@ -179,7 +184,17 @@ public enum DropFolderSafety {
         guard stat(resolved, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
             return .failure(CaseRefusal(caseName, .symlinkToNonFile, "the link '\(printable(name))' does not point to a regular file; drop real files instead of links"))
         }
+        guard status.st_nlink <= 1 else { return .failure(hardLinkRefusal(caseName, name: name, links: status.st_nlink)) }
         return .success((name, Int64(status.st_size)))
+    }
+
+    /// Hard links are refused rather than copied: a link count above 1 cannot tell a harmless
+    /// second name from a link to a file outside the root (the other names are not findable),
+    /// a copy would still read that file with the daemon's rights, and senders that copy files
+    /// (cp, rsync, PACS exports) never produce hard links.
+    private static func hardLinkRefusal(_ caseName: String, name: String, links: some BinaryInteger) -> CaseRefusal {
+        CaseRefusal(caseName, .hardLink,
+                    "'\(printable(name))' is a hard link (\(links) names for one file); hard links can reach files outside the drop folder, so they are refused: copy the file into the case instead")
     }
 
     /// The absolute path with every symlink resolved (path lookups only, nothing opened), or

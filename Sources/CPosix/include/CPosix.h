@@ -1,0 +1,28 @@
+// CPosix — the few Linux calls Swift's Glibc module does not expose, and the one piece of
+// code that must run inside a fatal-signal handler (only async-signal-safe calls there).
+#ifndef CPOSIX_H
+#define CPOSIX_H
+
+#include <stddef.h>
+
+/// renameat2(2) with RENAME_EXCHANGE: atomically swaps two existing entries. 0 or -1 (errno).
+int cposix_rename_exchange(int old_directory, const char *old_name, int new_directory, const char *new_name);
+
+/// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing. 0 or -1 (errno).
+int cposix_rename_noreplace(int old_directory, const char *old_name, int new_directory, const char *new_name);
+
+/// glibc's malloc_trim(0): gives free heap memory back to the kernel. 1 when memory was released.
+int cposix_malloc_trim(void);
+
+/// Installs handlers for SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE and SIGABRT that write
+/// "signal=<n>\n" followed by the current note (see cposix_crash_note_set) at offset 0 of
+/// `descriptor`, fsync it, then restore the previous handler and re-raise, so the process
+/// still dies of the same signal (and Swift's own crash report still runs). 0 on success.
+int cposix_crash_note_install(int descriptor);
+
+/// Sets the note written on a fatal signal (copied, at most 1023 bytes; NULL clears it).
+/// Called from the work loop between stages; the handler reads it without locks, and a torn
+/// read at the exact moment of a crash costs only the note's accuracy.
+void cposix_crash_note_set(const char *text);
+
+#endif
