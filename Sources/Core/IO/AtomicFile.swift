@@ -66,6 +66,7 @@ public enum AtomicFile {
     }
 
     private static func posixError(_ what: String, _ path: String) -> NiftiError {
-        NiftiError(.writeFailed, path: path, "\(what): \(String(cString: strerror(errno)))")
+        let code = errno
+        return NiftiError(.writeFailed, path: path, "\(what): \(String(cString: strerror(code)))", errorNumber: code)
     }
 }

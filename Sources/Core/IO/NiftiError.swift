@@ -40,11 +40,15 @@ public struct NiftiError: Error, Sendable, Equatable, CustomStringConvertible {
     public let path: String
     /// What was expected and what was found.
     public let detail: String
+    /// The errno of the failed system call, for `.writeFailed` and `.unreadable` errors that
+    /// come from one (ENOSPC: disk full), so callers decide on codes, not on message text.
+    public let errorNumber: Int32?
 
-    public init(_ kind: Kind, path: String, _ detail: String) {
+    public init(_ kind: Kind, path: String, _ detail: String, errorNumber: Int32? = nil) {
         self.kind = kind
         self.path = path
         self.detail = detail
+        self.errorNumber = errorNumber
     }
 
     public var description: String { "\(path): \(detail)" }

@@ -168,7 +168,7 @@ public enum NiftiWriter {
         header: nifti_1_header, voxels: UnsafeRawBufferPointer, to temporary: String, compressed: Bool, reportAs path: String
     ) throws {
         func failure(_ what: String, _ code: Int32 = errno) -> NiftiError {
-            NiftiError(.writeFailed, path: path, "\(what): \(String(cString: strerror(code)))")
+            NiftiError(.writeFailed, path: path, "\(what): \(String(cString: strerror(code)))", errorNumber: code)
         }
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw failure("cannot create \(temporary)") }

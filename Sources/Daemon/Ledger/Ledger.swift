@@ -189,7 +189,15 @@ public final class Ledger: Sendable {
         } catch let error as LedgerError {
             throw error
         } catch let error as DatabaseError {
-            throw LedgerError(.database, path: path, detail: "\(action) failed: \(error.message ?? "\(error)") (check free disk space and the file's permissions)")
+            let code: Int32? = switch error.resultCode {
+            case .SQLITE_FULL: ENOSPC
+            case .SQLITE_IOERR: EIO
+            case .SQLITE_BUSY, .SQLITE_LOCKED: EBUSY
+            case .SQLITE_NOMEM: ENOMEM
+            default: nil
+            }
+            throw LedgerError(.database, path: path, detail: "\(action) failed: \(error.message ?? "\(error)") (check free disk space and the file's permissions)",
+                              errorNumber: code)
         }
     }
 

@@ -22,11 +22,15 @@ public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The ledger file.
     public let path: String
     public let detail: String
+    /// For `.database`: the errno equivalent of SQLite's result (ENOSPC for SQLITE_FULL, EIO for
+    /// SQLITE_IOERR, EBUSY for a lock held too long), so retry decisions switch on codes.
+    public let errorNumber: Int32?
 
-    public init(_ kind: Kind, path: String, detail: String) {
+    public init(_ kind: Kind, path: String, detail: String, errorNumber: Int32? = nil) {
         self.kind = kind
         self.path = path
         self.detail = detail
+        self.errorNumber = errorNumber
     }
 
     public var description: String { "ledger \(path): \(detail)" }

@@ -109,6 +109,14 @@ extension Logger {
                     fields: KeyValuePairs<DaemonEventField, any CustomStringConvertible & Sendable> = [:],
                     level: Logger.Level? = nil,
                     file: String = #fileID, function: String = #function, line: UInt = #line) {
+        log(event, message, fieldList: fields.map { ($0.key, $0.value) }, level: level, file: file, function: function, line: line)
+    }
+
+    /// The same, with fields assembled at run time (optional fields appended as needed).
+    public func log(_ event: DaemonEvent, _ message: String? = nil,
+                    fieldList fields: [(DaemonEventField, any CustomStringConvertible & Sendable)],
+                    level: Logger.Level? = nil,
+                    file: String = #fileID, function: String = #function, line: UInt = #line) {
         var metadata: Logger.Metadata = ["MESSAGE_ID": .string(event.messageID), "EVENT": .string(event.name)]
         var caseID: String?
         for (field, value) in fields {

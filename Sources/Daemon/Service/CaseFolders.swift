@@ -23,7 +23,7 @@ public enum CaseFolders {
         /// ENOSPC: disk full.
         public let code: Int32
 
-        init(_ what: String, code: Int32 = errno) {
+        public init(_ what: String, code: Int32 = errno) {
             self.code = code
             description = "\(what): \(String(cString: strerror(code)))"
         }

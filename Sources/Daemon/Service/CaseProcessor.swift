@@ -7,7 +7,7 @@ import Plugins
 /// `<case>_seg.nii.gz`, the report `<case>_report.json` and the QC picture `<case>_qc.png`,
 /// written into a hidden staging folder and renamed to `output/<case>/` in one step, so a
 /// reader never sees a partial set. Computes Dice/HD95 when an expert segmentation came along.
-public final class CaseProcessor {
+public final class CaseProcessor: CasePipeline {
     /// The loaded models: ensemble members and, optionally, the student run alongside.
     public struct Models {
         public var ensemble: [ModelInstaller.Loaded]
@@ -17,36 +17,6 @@ public final class CaseProcessor {
             self.student = student
         }
     }
-
-    /// What a processed case produced.
-    public struct Outcome {
-        public var outputFolder: String
-        public var report: CaseReport
-        public var labels: [UInt8]
-        public var segmentation: CaseSegmentation
-        /// What the distillation pool decided (nil when the pool is disabled).
-        public var pool: PoolOutcome?
-    }
-
-    /// The pool's decision for a processed case.
-    public enum PoolOutcome: Sendable {
-        case admitted(PoolEntry, evicted: [String])
-        /// Not admitted: the reasons (failed checks, a full pool, or a duplicate).
-        case rejected(ConfidenceAssessment, reason: String)
-    }
-
-    /// Which models make the published mask.
-    public enum Pass: Sendable, Equatable {
-        /// The ensemble (and the student alongside): the final mask, pool decision included.
-        case ensemble
-        /// Student-first mode, first pass: the student alone, published at once, not final.
-        case studentOnly
-        /// Student-first mode, second pass: the ensemble's mask replaces the student's.
-        case teachersAfterStudent
-    }
-
-    /// Thrown when a stop was requested and the case is to be requeued.
-    public struct Cancelled: Error {}
 
     let configuration: DaemonConfiguration
     let layout: RootLayout
@@ -60,34 +30,32 @@ public final class CaseProcessor {
 
     var convention: LabelConvention { configuration.labels == .brats2023 ? .brats2023 : .brats2018 }
 
-    /// Processes the case in `folder` (inside work/) published under `caseName`.
-    /// `progress` receives stage names (for STATUS and the watchdog heartbeat); `shouldStop`
-    /// is consulted between stages and a `Cancelled` error is thrown when it answers true.
-    /// `knownDigests`: input files the caller already hashed (they are not read twice).
-    public func process(folder: String, caseName: String, received: Date?, pass: Pass = .ensemble, knownDigests: [ContentHash.FileDigest] = [],
-                        progress: (String) -> Void, shouldStop: () -> Bool) throws -> Outcome {
+    /// Segments `claimed` with the models of `pass` and publishes the outputs (see the type's
+    /// doc comment). Throws `PassCancelled` when `shouldStop` answers true between stages.
+    public func run(_ claimed: ClaimedCase, pass: CasePass, received: Date?,
+                    progress: (String) -> Void, shouldStop: () -> Bool) throws -> PassResult {
+        let caseName = claimed.name
         if pass == .studentOnly, let student = models.student ?? models.ensemble.first(where: { $0.model.name == "student" }) {
-            return try processWithStudent(student, folder: folder, caseName: caseName, received: received, knownDigests: knownDigests,
-                                          progress: progress, shouldStop: shouldStop)
+            return try processWithStudent(student, claimed: claimed, received: received, progress: progress, shouldStop: shouldStop)
         }
         var builder = CaseReportBuilder(caseIdentifier: caseName, received: received, convention: convention)
         progress("loading")
-        let files = try CaseFiles.find(in: folder)
-        try builder.addInputs(files, known: knownDigests)
+        let files = try claimed.recognisedFiles()
+        try builder.addInputs(files, known: claimed.digests)
         let loaded = try builder.time(.load) { try MultimodalCase.load(files) }
-        if shouldStop() { throw Cancelled() }
+        if shouldStop() { throw PassCancelled() }
 
         var options = SegmentationOptions()
         options.testTimeAugmentation = configuration.testTimeAugmentation
         options.memberWeights = configuration.ensembleWeights
         options.labels.convention = convention
         let segmenter = CaseSegmenter(members: models.ensemble.map(\.model), options: options)
-        guard let segmentation = segmenter.segment(loaded, progress: progress, isCancelled: shouldStop) else { throw Cancelled() }
+        guard let segmentation = segmenter.segment(loaded, progress: progress, isCancelled: shouldStop) else { throw PassCancelled() }
         builder.recordModels(segmentation.members)
         var agreementMembers = segmentation.members
         if let student = models.student {
             progress("student (alongside)")
-            if shouldStop() { throw Cancelled() }
+            if shouldStop() { throw PassCancelled() }
             let started = Date()
             let probabilities = segmenter.predictRegions(student.model, crops: loaded.modalities.map { segmentation.box.crop($0.voxels, dims: loaded.geometry.dims) },
                                                          box: segmentation.box, spacing: loaded.geometry.spacingInMillimetres)
@@ -123,7 +91,7 @@ public final class CaseProcessor {
             progress("pool")
             poolOutcome = try admit(poolPlan, files: files, loaded: loaded, segmentation: segmentation)
         }
-        return Outcome(outputFolder: outputFolder, report: report, labels: segmentation.labels, segmentation: segmentation, pool: poolOutcome)
+        return PassResult(outputFolder: outputFolder, report: report, pool: poolOutcome)
     }
 
     // MARK: - Distillation pool
@@ -192,18 +160,19 @@ public final class CaseProcessor {
     }
 
     /// Student-first mode's first pass: the student's mask, published at once (not final).
-    private func processWithStudent(_ student: ModelInstaller.Loaded, folder: String, caseName: String, received: Date?,
-                                    knownDigests: [ContentHash.FileDigest], progress: (String) -> Void, shouldStop: () -> Bool) throws -> Outcome {
+    private func processWithStudent(_ student: ModelInstaller.Loaded, claimed: ClaimedCase, received: Date?,
+                                    progress: (String) -> Void, shouldStop: () -> Bool) throws -> PassResult {
+        let caseName = claimed.name
         var builder = CaseReportBuilder(caseIdentifier: caseName, received: received, convention: convention)
         progress("loading")
-        let files = try CaseFiles.find(in: folder)
-        try builder.addInputs(files, known: knownDigests)
+        let files = try claimed.recognisedFiles()
+        try builder.addInputs(files, known: claimed.digests)
         let loaded = try builder.time(.load) { try MultimodalCase.load(files) }
         var options = SegmentationOptions()
         options.testTimeAugmentation = configuration.testTimeAugmentation
         options.labels.convention = convention
         let segmenter = CaseSegmenter(members: [student.model], options: options)
-        guard let segmentation = segmenter.segment(loaded, progress: progress, isCancelled: shouldStop) else { throw Cancelled() }
+        guard let segmentation = segmenter.segment(loaded, progress: progress, isCancelled: shouldStop) else { throw PassCancelled() }
         builder.recordModels(segmentation.members)
         builder.models = [CaseReport.ModelVersion(name: student.model.name, version: student.version, inEnsemble: true)]
         builder.describe(geometry: loaded.geometry, labels: segmentation.labels)
@@ -215,21 +184,22 @@ public final class CaseProcessor {
         }
         progress("writing outputs")
         let (outputFolder, report) = try publish(caseName: caseName, loaded: loaded, labels: segmentation.labels, builder: builder, replacing: false)
-        return Outcome(outputFolder: outputFolder, report: report, labels: segmentation.labels, segmentation: segmentation, pool: nil)
+        return PassResult(outputFolder: outputFolder, report: report, pool: nil)
     }
 
-    /// "student v3 mask written <date>" from the published report, for the superseding one.
+    /// "student mask (student v3) written <date>" from the published report, for the superseding one.
     private func previousResultDescription(_ caseName: String) -> String? {
-        let path = "\(layout.output)/\(caseName)/\(CaseReport.OutputFiles(caseIdentifier: caseName).report)"
-        guard let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
-        let models = (object["models"] as? [[String: Any]] ?? []).compactMap { model -> String? in
-            guard let name = model["name"] as? String, let version = model["version"] as? String else { return nil }
-            return "\(name) v\(version)"
-        }
-        let completed = (object["times"] as? [String: Any])?["completed"] as? String ?? "?"
-        let producer = (object["result"] as? [String: Any])?["producedBy"] as? String ?? "earlier"
-        return "\(producer) mask (\(models.joined(separator: ", "))) written \(completed)"
+        guard let report = Self.publishedReport(in: "\(layout.output)/\(caseName)", caseName: caseName) else { return nil }
+        let models = report.models.map { "\($0.name) v\($0.version)" }
+        let completed = ISO8601DateFormatter().string(from: report.times.completed)
+        return "\(report.result?.producedBy ?? "earlier") mask (\(models.joined(separator: ", "))) written \(completed)"
+    }
+
+    /// The report published in `folder` (`output/<case>/`), decoded; nil when there is none.
+    static func publishedReport(in folder: String, caseName: String) -> CaseReport? {
+        let path = "\(folder)/\(CaseReport.OutputFiles(caseIdentifier: caseName).report)"
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? CaseReport.decode([UInt8](data), path: path)
     }
 
     /// Removes `.staging-*` folders in output/ whose process (the PID in the name) is gone: what
@@ -245,17 +215,13 @@ public final class CaseProcessor {
 
     /// The inputs (`name sha256`) of the report published in `folder`, or nil without one.
     static func publishedInputs(in folder: String, caseName: String) -> Set<String>? {
-        let path = "\(folder)/\(CaseReport.OutputFiles(caseIdentifier: caseName).report)"
-        guard let data = FileManager.default.contents(atPath: path), let report = try? CaseReport.decode([UInt8](data), path: path) else { return nil }
-        return Set(report.inputs.map { "\($0.name) \($0.sha256)" })
+        publishedReport(in: folder, caseName: caseName).map { Set($0.inputs.map { "\($0.name) \($0.sha256)" }) }
     }
 
     /// Whether `output/<case>/` holds a provisional student mask (student-first, revision 1,
     /// `final: false`) whose teachers' pass has not run yet.
-    public static func awaitsTeachersPass(caseName: String, layout: RootLayout) -> Bool {
-        let path = "\(layout.output)/\(caseName)/\(CaseReport.OutputFiles(caseIdentifier: caseName).report)"
-        guard let data = FileManager.default.contents(atPath: path), let report = try? CaseReport.decode([UInt8](data), path: path) else { return false }
-        return report.result.map { !$0.final } ?? false
+    public func awaitsTeachersPass(caseName: String) -> Bool {
+        Self.publishedReport(in: "\(layout.output)/\(caseName)", caseName: caseName)?.result.map { !$0.final } ?? false
     }
 
     /// Writes mask and QC picture into a hidden staging folder, then swaps it in as output/<case>.

@@ -1,0 +1,255 @@
+import Core
+import Foundation
+import Logging
+
+/// Runs one claimed case through its lifecycle, top to bottom (SPEC.md §2–3):
+///
+/// 1. **register** the content in the ledger: a duplicate is archived (or, in student-first
+///    mode, sent on to `deferred/` when its teachers' pass is still owed); a record left in
+///    `processing` means the daemon died during it, and `accountForInterruption` decides
+///    whether the case has now killed it too often;
+/// 2. **run** the pass through the pipeline, with the attempt named in the crash note;
+/// 3. **file**: completion recorded, inputs to `archive/` (or `deferred/` after a student-only
+///    pass); a stop requeues; a transient failure (`RetryPolicy`) asks to be retried later with
+///    the inputs kept in `work/`; anything else goes to `failed/` with `error.txt`.
+///
+/// The runner knows no loop, queue or signal: the service asks it to run a case and acts on
+/// the `Verdict`. Its collaborators are protocols (`CaseLedger`, `CasePipeline`,
+/// `AttemptNotes`) so tests drive it with a mock pipeline on a temporary root.
+public final class CaseRunner {
+    /// Limits that decide between retrying, requeueing and failing.
+    public struct Policy: Sendable {
+        public var maximumAttempts = 3
+        public var retryBackoffSeconds: Double = 30
+        public var maximumCrashes = 2
+        public var maximumUnexplainedDeaths = 5
+        /// On a stop request, a case expected to end within this many seconds is finished.
+        public var stopTimeoutSeconds: Double = 60
+
+        public init() {}
+
+        public init(_ configuration: DaemonConfiguration) {
+            maximumAttempts = configuration.maximumAttempts
+            retryBackoffSeconds = configuration.retryBackoffSeconds
+            maximumCrashes = configuration.maximumCrashes
+            maximumUnexplainedDeaths = configuration.maximumUnexplainedDeaths
+            stopTimeoutSeconds = configuration.stopTimeoutSeconds
+        }
+    }
+
+    /// How a run ended, for the service.
+    public enum Verdict: Sendable, Equatable {
+        case completed
+        /// Same content completed before: archived without processing.
+        case duplicate
+        /// Student-first: the student mask is out; the inputs wait in `deferred/`.
+        case deferred
+        /// Stopped between stages; stays in `work/` for the next start.
+        case requeued
+        /// A transient failure: run it again at `notBefore` (inputs kept in `work/`).
+        case retry(notBefore: Date)
+        case failed(reason: String)
+    }
+
+    let ledger: CaseLedger
+    /// Replaced when the models are reloaded.
+    public var pipeline: CasePipeline
+    let notes: AttemptNotes
+    let layout: RootLayout
+    /// Replaced when the configuration is reloaded.
+    public var policy: Policy
+    let logger: Logger
+    let clock: () -> Date
+    /// The last case's wall time, to judge whether a case finishes within the stop timeout.
+    public private(set) var lastCaseSeconds: Double?
+
+    public init(ledger: CaseLedger, pipeline: CasePipeline, notes: AttemptNotes, layout: RootLayout, policy: Policy,
+                logger: Logger, clock: @escaping () -> Date = { Date() }) {
+        self.ledger = ledger
+        self.pipeline = pipeline
+        self.notes = notes
+        self.layout = layout
+        self.policy = policy
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Runs `claimed` (in `work/`) with `pass`. `progress` gets the stage names; `stopRequested`
+    /// says whether SIGTERM arrived (the case is finished when it will end within the stop
+    /// timeout, else stopped between stages).
+    public func run(_ claimed: ClaimedCase, pass: CasePass, received: Date?,
+                    progress: @escaping (String) -> Void, stopRequested: @escaping () -> Bool) -> Verdict {
+        let identifier: Int64
+        switch register(claimed) {
+        case .finished(let verdict): return verdict
+        case .proceed(let id): identifier = id
+        }
+        let attempt = ((try? ledger.caseRecord(identifier))??.attempts) ?? 1
+        notes.begin(caseID: identifier, attempt: attempt, stage: "starting")
+        defer { notes.end() }
+        logger.log(.caseStarted, fields: [.caseID: claimed.name])
+        FaultInjection.check(.trap, caseName: claimed.name)
+        let started = clock()
+        let expected = lastCaseSeconds
+        do {
+            let result = try pipeline.run(claimed, pass: pass, received: received, progress: { stage in
+                self.notes.stage(stage)
+                progress(stage)
+            }, shouldStop: {
+                guard stopRequested() else { return false }
+                return (expected ?? .infinity) - self.clock().timeIntervalSince(started) > self.policy.stopTimeoutSeconds
+            })
+            let seconds = clock().timeIntervalSince(started)
+            lastCaseSeconds = seconds
+            try ledger.recordCompletion(identifier, results: Self.results(of: result, seconds: seconds), detail: nil)
+            if pass == .studentOnly { FaultInjection.check(.killAfterStudentPass, caseName: claimed.name) }
+            _ = try? CaseFolders.move(claimed.folder, into: pass == .studentOnly ? layout.deferred : layout.archive, name: claimed.name)
+            CaseEventLog(logger: logger).completed(claimed.name, result: result, seconds: seconds)
+            return pass == .studentOnly ? .deferred : .completed
+        } catch is PassCancelled {
+            try? ledger.transition(identifier, to: .queued, detail: "stopped by SIGTERM; resumed at the next start")
+            logger.notice("\(claimed.name): stopped before completion; it stays in work/ and is resumed at the next start",
+                          metadata: ["CASE_ID": "\(claimed.name)"])
+            return .requeued
+        } catch {
+            return attemptFailed(claimed, identifier: identifier, error: error)
+        }
+    }
+
+    /// Student-first mode's second pass over a case in `deferred/`: the ensemble replaces the
+    /// student's mask (revision 2) and feeds the pool; the inputs go to `archive/`. A stop
+    /// leaves the case in `deferred/`; a failure keeps the student's result.
+    public func runTeachersAfterStudent(_ claimed: ClaimedCase, progress: @escaping (String) -> Void,
+                                        stopRequested: @escaping () -> Bool) -> Verdict {
+        let started = clock()
+        do {
+            let result = try pipeline.run(claimed, pass: .teachersAfterStudent, received: nil, progress: progress, shouldStop: stopRequested)
+            CaseEventLog(logger: logger).completed(claimed.name, result: result, seconds: clock().timeIntervalSince(started), stage: "teachers")
+        } catch is PassCancelled {
+            return .requeued
+        } catch {
+            logger.error("\(claimed.name): the teachers' pass failed; the student's mask stays: \(error)", metadata: ["CASE_ID": "\(claimed.name)"])
+        }
+        _ = try? CaseFolders.move(claimed.folder, into: layout.archive, name: claimed.name)
+        return .completed
+    }
+
+    /// Files a case that never reached the ledger (refused by the safety checks, incomplete)
+    /// into `failed/` with the reason. Throws `CaseFolders.MoveError` when it cannot be moved.
+    public func refuse(folder: String, name: String, reason: String) throws {
+        let safeName = RootLayout.isSafeCaseName(name) ? name : "refused-\(Int(clock().timeIntervalSince1970))"
+        let moved = try CaseFolders.fileAway(folder, into: layout.failed, name: safeName)
+        CaseFolders.writeReason(reason, into: moved)
+        logger.log(.caseFailed, "case refused: \(safeName): \(reason)", fields: [.caseID: safeName, .reason: reason])
+    }
+
+    // MARK: - Stages
+
+    private enum RegistrationStep {
+        case proceed(Int64)
+        case finished(Verdict)
+    }
+
+    /// Step 1: the ledger's view of this content, and the attempt about to start.
+    private func register(_ claimed: ClaimedCase) -> RegistrationStep {
+        do {
+            switch try ledger.register(caseName: claimed.name, contentHash: claimed.contentHash, inputFiles: claimed.files) {
+            case .duplicate(_, let original):
+                return .finished(fileDuplicate(claimed, original: original))
+            case .new(let id):
+                try ledger.transition(id, to: .processing, detail: "attempt started")
+                return .proceed(id)
+            case .resumed(let id, let state):
+                if state == .processing, let verdict = try accountForInterruption(id) {
+                    return .finished(fail(claimed, identifier: id, reason: verdict))
+                }
+                try ledger.transition(id, to: .processing, detail: "attempt started")
+                return .proceed(id)
+            }
+        } catch {
+            let reason = "cannot register the case: \(error)"
+            do { try refuse(folder: claimed.folder, name: claimed.name, reason: reason) } catch {}
+            return .finished(.failed(reason: reason))
+        }
+    }
+
+    private func fileDuplicate(_ claimed: ClaimedCase, original: Int64) -> Verdict {
+        if pipeline.awaitsTeachersPass(caseName: claimed.name) {
+            // Student-first: the daemon died after the student pass was recorded and before
+            // the inputs reached deferred/; the teachers' pass is still owed.
+            logger.notice("\(claimed.name): student mask recorded (case #\(original)); inputs moved to deferred/ for the teachers' pass",
+                          metadata: ["CASE_ID": "\(claimed.name)"])
+            _ = try? CaseFolders.move(claimed.folder, into: layout.deferred, name: claimed.name)
+            return .deferred
+        }
+        logger.info("\(claimed.name): same content as case #\(original), already processed; archived without processing",
+                    metadata: ["CASE_ID": "\(claimed.name)"])
+        _ = try? CaseFolders.move(claimed.folder, into: layout.archive, name: claimed.name)
+        return .duplicate
+    }
+
+    /// Records how the last attempt of case `id` (left in `processing`) ended: a crash the note
+    /// names (signal and stage) or an unexplained death, requeueing the case. Returns the reason
+    /// to fail it with when it has now killed the daemon `maximumCrashes` times (or died without
+    /// a note `maximumUnexplainedDeaths` times), else nil.
+    private func accountForInterruption(_ id: Int64) throws -> String? {
+        let attempt = try ledger.caseRecord(id)?.attempts ?? 0
+        var cause = InterruptionCause.unexplained
+        if let note = notes.previous, note.caseID == id, note.attempt == attempt {
+            cause = .crashed(signal: note.signal, stage: note.stage)
+        }
+        let history = try ledger.recordInterruption(id, attempt: attempt, cause: cause)
+        let crashes = history.compactMap { entry -> String? in
+            guard case .crashed(let signal, let stage) = entry.cause else { return nil }
+            return "attempt \(entry.attempt): \(SignalName.describe(signal)) during '\(stage)'"
+        }
+        let unexplained = history.count - crashes.count
+        if crashes.count >= policy.maximumCrashes {
+            return "this case killed the daemon \(crashes.count) times (\(crashes.joined(separator: "; "))), after \(attempt) attempts; "
+                + "it was set aside so that the cases behind it proceed. The inputs are unchanged here; please report it with this folder"
+        }
+        if unexplained >= policy.maximumUnexplainedDeaths {
+            return "the daemon was killed \(unexplained) times while processing this case without a crash note (SIGKILL: out of memory, or an operator), "
+                + "after \(attempt) attempts; it was set aside so that the cases behind it proceed"
+        }
+        return nil
+    }
+
+    /// Step 3 for a failed attempt: retry later when transient and attempts remain, else fail.
+    private func attemptFailed(_ claimed: ClaimedCase, identifier: Int64, error: Error) -> Verdict {
+        guard RetryPolicy.classify(error) == .transient else { return fail(claimed, identifier: identifier, reason: "\(error)") }
+        let attempts = ((try? ledger.caseRecord(identifier))??.attempts) ?? 1
+        guard attempts < policy.maximumAttempts else {
+            return fail(claimed, identifier: identifier, reason: "\(error) (after \(attempts) attempts)")
+        }
+        try? ledger.recordAttemptFailure(identifier, error: "\(error)", willRetry: true)
+        let delay = policy.retryBackoffSeconds * pow(2, Double(max(0, attempts - 1)))
+        logger.log(.caseRetried, "\(claimed.name): \(error); retrying in \(Int(delay)) s",
+                   fields: [.caseID: claimed.name, .reason: "\(error)", .attempt: attempts])
+        return .retry(notBefore: clock().addingTimeInterval(delay))
+    }
+
+    private func fail(_ claimed: ClaimedCase, identifier: Int64, reason: String) -> Verdict {
+        try? ledger.transition(identifier, to: .failed, detail: reason)
+        if let moved = try? CaseFolders.fileAway(claimed.folder, into: layout.failed, name: claimed.name) {
+            CaseFolders.writeReason(reason, into: moved)
+        }
+        let attempt = ((try? ledger.caseRecord(identifier))??.attempts) ?? 0
+        logger.log(.caseFailed, "case failed: \(claimed.name): \(reason)", fields: [.caseID: claimed.name, .reason: reason, .attempt: attempt])
+        return .failed(reason: reason)
+    }
+
+    /// What the ledger keeps of a completed pass.
+    static func results(of result: PassResult, seconds: Double) -> CaseResults {
+        let volumes = result.report.volumesMillilitres
+        var results = CaseResults(
+            outputs: ["folder": result.outputFolder],
+            modelVersions: Dictionary(uniqueKeysWithValues: result.report.models.map { ($0.name, $0.version) }),
+            timings: ["total": seconds],
+            volumes: ["WT": volumes.wholeTumour, "TC": volumes.tumourCore, "ET": volumes.enhancingTumour])
+        if let evaluation = result.report.evaluation {
+            results.dice = Dictionary(uniqueKeysWithValues: BratsRegion.allCases.map { ($0.rawValue, evaluation[$0].dice) })
+        }
+        return results
+    }
+}

@@ -1,0 +1,39 @@
+import Core
+import Foundation
+import GRDB
+
+/// Which failures of an attempt are worth retrying with the inputs kept: a switch on error
+/// codes (errno, SQLite result codes), never on message text.
+public enum RetryPolicy {
+    public enum Class: Sendable, Equatable {
+        /// Disk full, quota, I/O error, out of memory: likely to pass later.
+        case transient
+        /// Invalid input or a bug: retrying gives the same result.
+        case permanent
+    }
+
+    /// errno values that mean "try again later".
+    static let transientCodes: Set<Int32> = [ENOSPC, EDQUOT, EIO, ENOMEM, EAGAIN, EBUSY]
+
+    public static func classify(_ error: Error) -> Class {
+        guard let code = errorNumber(of: error) else { return .permanent }
+        return transientCodes.contains(code) ? .transient : .permanent
+    }
+
+    /// The errno behind `error`, when it carries one.
+    static func errorNumber(of error: Error) -> Int32? {
+        switch error {
+        case let error as CaseFolders.MoveError: return error.code
+        case let error as NiftiError: return error.errorNumber
+        case let error as LedgerError: return error.errorNumber
+        case let error as POSIXError: return error.code.rawValue
+        case let error as CocoaError:
+            if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+                return Int32(underlying.code)
+            }
+            return error.code == .fileWriteOutOfSpace ? ENOSPC : nil
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,253 @@
+import Core
+import Foundation
+import Logging
+
+/// The daemon's one synchronous work loop: watcher events → readiness (marker or quiescence) →
+/// queue → one case at a time; then retries, student-first teachers' passes and idle
+/// housekeeping. It owns the loop, signals, systemd status and the watchdog heartbeat; the case
+/// itself is `CaseIntake` + `CaseRunner`.
+///
+/// SIGTERM: `STOPPING=1`; the case in progress finishes when it is expected to finish within
+/// the stop timeout, otherwise it stops at the next stage and is resumed at the next start.
+/// SIGHUP: `RELOADING=1`, configuration and models reloaded, `READY=1`. A watchdog thread sends
+/// `WATCHDOG=1` at half the interval while the loop's heartbeat is fresh.
+final class WorkLoop {
+    private var configuration: DaemonConfiguration
+    private let layout: RootLayout
+    private let logger: Logger
+    private let ledger: Ledger
+    private let runner: CaseRunner
+    private var models: ModelsInService
+    private let watcher: DropFolderWatcher
+    private let reloadConfiguration: () throws -> DaemonConfiguration
+    private let notifier = SystemdNotifier()
+    private let heartbeat = Heartbeat()
+    private let stuck: StuckCases
+    private var housekeeping = IdleHousekeeping()
+    private var readiness: CaseReadiness
+    private var queue: [String] = []
+    private var retries: [(name: String, notBefore: Date)] = []
+    private var lastStatus = ""
+
+    init(configuration: DaemonConfiguration, layout: RootLayout, logger: Logger, ledger: Ledger, runner: CaseRunner,
+         models: ModelsInService, watcher: DropFolderWatcher, reloadConfiguration: @escaping () throws -> DaemonConfiguration) {
+        self.configuration = configuration
+        self.layout = layout
+        self.logger = logger
+        self.ledger = ledger
+        self.runner = runner
+        self.models = models
+        self.watcher = watcher
+        self.reloadConfiguration = reloadConfiguration
+        stuck = StuckCases(ledger: ledger, logger: logger)
+        readiness = CaseReadiness(settings: .init(markerFileName: configuration.marker,
+                                                  quiescencePeriod: .milliseconds(Int(configuration.quiescenceSeconds * 1000))))
+    }
+
+    func run() {
+        let signals = SignalMonitor { [watcher] in watcher.wake() }
+        let watchdog = WatchdogThread(notifier: notifier, heartbeat: heartbeat)
+        watchdog.start()
+        defer { watchdog.stop() }
+        // Cases a crash or a stop left in work/ come first.
+        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: layout.work)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        logger.info("brainseg \(layout.root): watching \(layout.incoming) (\(watcher.effectiveMode)); models \(models.summary); \(leftovers.count) case(s) to resume")
+        _ = notifier.ready(status: statusLine())
+        for name in leftovers where !signals.stopRequested {
+            runClaimed(name: name, received: nil, signals: signals)
+        }
+        var pendingEvents: [DropFolderEvent] = [.fullRescan]
+        while !signals.stopRequested {
+            heartbeat.beat()
+            if signals.takeReloadRequest() { reload() } else if models.changedOnDisk(layout: layout) { reloadModels() }
+            let now = ContinuousClock.now
+            enqueueReadyCases(events: pendingEvents, at: now)
+            if turn(signals: signals) {
+                pendingEvents = [.fullRescan]
+                continue
+            }
+            housekeeping.run(configuration: configuration, layout: layout, logger: logger)
+            stuck.forgetVanished(incoming: layout.incoming)
+            let wait = readiness.nextRefresh(at: now).map { max(.zero, $0 - now) } ?? .seconds(1)
+            pendingEvents = watcher.nextEvents(timeout: min(wait, .seconds(1)))
+        }
+        _ = notifier.stopping(status: "stopping")
+        logger.info("brainseg stopping")
+    }
+
+    /// One unit of work, in priority order: a new case, a due retry, a deferred teachers' pass.
+    /// Returns false when there was nothing to do.
+    private func turn(signals: SignalMonitor) -> Bool {
+        if let name = queue.first {
+            queue.removeFirst()
+            readiness.forget(name)
+            publishStatus(statusLine(current: name))
+            takeIncoming(name: name, signals: signals)
+            publishStatus(statusLine())
+            return true
+        }
+        if let retry = retries.first, retry.notBefore <= Date() {
+            retries.removeFirst()
+            runClaimed(name: retry.name, received: nil, signals: signals)
+            return true
+        }
+        if let name = ((try? FileManager.default.contentsOfDirectory(atPath: layout.deferred)) ?? []).filter({ !$0.hasPrefix(".") }).sorted().first {
+            publishStatus("teachers for \(name) (student mask out) · \(models.summary)")
+            runDeferred(name: name, signals: signals)
+            publishStatus(statusLine())
+            return true
+        }
+        return false
+    }
+
+    private func enqueueReadyCases(events: [DropFolderEvent], at now: ContinuousClock.Instant) {
+        for name in readiness.refresh(incoming: layout.incoming, events: events, at: now)
+        where !queue.contains(name) && !stuck.isWaiting(name, at: now) {
+            queue.append(name)
+            if !stuck.isKnown(name) { logger.log(.caseReceived, fields: [.caseID: name]) }
+        }
+        failIncompleteCases(at: now)
+    }
+
+    // MARK: - Cases
+
+    /// A complete case in incoming/: check, claim, run. An entry that cannot be moved out of
+    /// incoming/ (permissions) is reported once and retried with back-off (`StuckCases`).
+    private func takeIncoming(name: String, signals: SignalMonitor) {
+        let incomingPath = "\(layout.incoming)/\(name)"
+        let received = Date()
+        if case .failure(let refusal) = DropFolderSafety.inspect(caseDirectory: incomingPath, allowedRoot: layout.incoming, limits: safetyLimits) {
+            refuseFromIncoming(name, path: incomingPath, reason: refusal.reason, action: "refused and moved to failed/ (\(refusal.reason))")
+            return
+        }
+        do {
+            try CaseFolders.move(incomingPath, into: layout.work, name: name)
+        } catch let error as CaseFolders.MoveError where error.code != ENOENT {
+            stuck.record(name, path: incomingPath, error: error, action: "claimed (moved into work/)")
+            return
+        } catch {
+            logger.warning("could not claim \(name): \(error)")   // another daemon took it, or it vanished
+            return
+        }
+        stuck.clear(name)
+        runClaimed(name: name, received: received, signals: signals)
+    }
+
+    /// A case folder inside work/: intake (checked again: the sender may have changed it
+    /// between the checks and the claim), then the runner.
+    private func runClaimed(name: String, received: Date?, signals: SignalMonitor) {
+        let folder = "\(layout.work)/\(name)"
+        let claimed: ClaimedCase
+        switch CaseIntake.examine(folder: folder, name: name, allowedRoot: layout.work, limits: safetyLimits) {
+        case .failure(let failure):
+            try? runner.refuse(folder: folder, name: name, reason: failure.description)
+            return
+        case .success(let value):
+            claimed = value
+        }
+        housekeeping.noteActivity()
+        defer { housekeeping.noteActivity() }
+        let pass: CasePass = configuration.inferenceMode == .studentFirst ? .studentOnly : .ensemble
+        let verdict = runner.run(claimed, pass: pass, received: received, progress: { stage in
+            self.heartbeat.beat()
+            self.publishStatus("segmenting \(name) (\(stage))")
+        }, stopRequested: { signals.stopRequested })
+        if case .retry(let notBefore) = verdict { retries.append((name, notBefore)) }
+    }
+
+    /// Student-first mode: the teachers' pass over a case whose student mask is out.
+    private func runDeferred(name: String, signals: SignalMonitor) {
+        let folder = "\(layout.deferred)/\(name)"
+        switch CaseIntake.examine(folder: folder, name: name, allowedRoot: layout.deferred, limits: safetyLimits) {
+        case .failure(let failure):
+            logger.error("\(name): the teachers' pass cannot run: \(failure); the student's mask stays", metadata: ["CASE_ID": "\(name)"])
+            _ = try? CaseFolders.move(folder, into: layout.archive, name: name)
+        case .success(let claimed):
+            housekeeping.noteActivity()
+            defer { housekeeping.noteActivity() }
+            _ = runner.runTeachersAfterStudent(claimed, progress: { stage in
+                self.heartbeat.beat()
+                self.publishStatus("teachers for \(name) (\(stage))")
+            }, stopRequested: { signals.stopRequested })
+        }
+    }
+
+    /// A case that lacks a modality is failed when its marker file says the sender is done, or
+    /// when it stayed incomplete for `incompleteTimeoutSeconds`; its files go to failed/ intact.
+    private func failIncompleteCases(at now: ContinuousClock.Instant) {
+        for name in readiness.trackedCases where !stuck.isWaiting(name, at: now) {
+            guard case .incomplete(let missing, let since)? = readiness.state(of: name, at: now) else { continue }
+            let markerPresent = readiness.snapshotHasMarker(name)
+            guard markerPresent || now - since > .milliseconds(Int(configuration.incompleteTimeoutSeconds * 1000)) else { continue }
+            let missingText = missing.map(\.description).joined(separator: ", ")
+            let reason = markerPresent
+                ? "incomplete case: the \(configuration.marker) marker is present but \(missingText) is missing (expected T1, T1ce, T2 and FLAIR NIfTI files)"
+                : "incomplete case: \(missingText) still missing after \(Int(configuration.incompleteTimeoutSeconds)) s"
+            readiness.forget(name)
+            refuseFromIncoming(name, path: "\(layout.incoming)/\(name)", reason: reason, action: "moved to failed/ (\(reason))")
+        }
+    }
+
+    private func refuseFromIncoming(_ name: String, path: String, reason: String, action: String) {
+        do {
+            try runner.refuse(folder: path, name: name, reason: reason)
+            stuck.clear(name)
+        } catch let error as CaseFolders.MoveError {
+            stuck.record(name, path: path, error: error, action: action)
+        } catch {}
+    }
+
+    private var safetyLimits: DropFolderSafety.Limits {
+        DropFolderSafety.Limits(maximumTotalBytes: Int64(configuration.maximumCaseBytes), maximumFileCount: configuration.maximumCaseFiles)
+    }
+
+    // MARK: - Reload and status
+
+    /// Loads the models `current` now points to; a failure keeps the models in service.
+    private func reloadModels() {
+        let before = models.summary
+        do {
+            try loadModels()
+            logger.log(.configurationReloaded, "models changed on disk: \(before) → \(models.summary)")
+            publishStatus(statusLine())
+        } catch {
+            logger.error("models changed on disk but could not be loaded; keeping \(before): \(error)")
+            models.acceptVersionsOnDisk(layout: layout)
+        }
+    }
+
+    private func reload() {
+        _ = notifier.reloading()
+        do {
+            var fresh = try reloadConfiguration()
+            if fresh.root != configuration.root {
+                logger.warning("root changes need a restart; keeping \(configuration.root)")
+                fresh.root = configuration.root
+            }
+            configuration = fresh
+            runner.policy = .init(fresh)
+            try loadModels()
+            logger.log(.configurationReloaded, "configuration and models reloaded: \(models.summary)")
+        } catch {
+            logger.error("reload failed, keeping the previous configuration and models: \(error)")
+        }
+        _ = notifier.ready(status: statusLine())
+    }
+
+    private func loadModels() throws {
+        models = try ModelsInService(configuration: configuration, layout: layout, logger: logger)
+        runner.pipeline = models.processor
+    }
+
+    /// Sends STATUS= only when it changed (systemd keeps the last one).
+    private func publishStatus(_ text: String) {
+        guard text != lastStatus else { return }
+        lastStatus = text
+        _ = notifier.status(text)
+    }
+
+    private func statusLine(current: String? = nil) -> String {
+        if let current { return "segmenting \(current) · queue \(queue.count) · \(models.summary)" }
+        return "idle · queue \(queue.count) · \(models.summary)"
+    }
+}

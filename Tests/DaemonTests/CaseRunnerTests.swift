@@ -1,0 +1,202 @@
+import Core
+import Daemon
+import Foundation
+import Logging
+import Testing
+import TestSupport
+
+/// The case runner's state machine, driven directly: a mock pipeline, a real ledger and a
+/// temporary root (no executable, no models). Claim, resume, crash accounting, retry, fail,
+/// publish, pool, and student-first revision 2.
+@Suite("case runner (mock pipeline)")
+struct CaseRunnerTests {
+    /// A pipeline that publishes a fixed report, or throws what it is told to.
+    final class MockPipeline: CasePipeline {
+        var failures: [Error] = []
+        var passes: [CasePass] = []
+        var pool: PoolOutcome?
+        var provisional: Set<String> = []
+        let layout: RootLayout
+
+        init(layout: RootLayout) { self.layout = layout }
+
+        func run(_ claimed: ClaimedCase, pass: CasePass, received: Date?, progress: (String) -> Void,
+                 shouldStop: () -> Bool) throws -> PassResult {
+            passes.append(pass)
+            progress("loading")
+            if !failures.isEmpty { throw failures.removeFirst() }
+            if shouldStop() { throw PassCancelled() }
+            let report = CaseReport(
+                caseIdentifier: claimed.name, times: .init(received: received, started: Date(), completed: Date(), stagesMilliseconds: .init()),
+                inputs: claimed.digests.map { .init(role: "T1", name: ($0.path as NSString).lastPathComponent, bytes: $0.byteCount, sha256: $0.sha256) },
+                geometry: .init(VolumeGeometry(dims: [2, 2, 2])), labelConvention: .brats2018,
+                volumesMillilitres: .init(wholeTumour: 1, tumourCore: 0.5, enhancingTumour: 0.25),
+                models: [.init(name: "mock", version: "1", inEnsemble: true)])
+            if pass == .studentOnly { provisional.insert(claimed.name) } else { provisional.remove(claimed.name) }
+            return PassResult(outputFolder: "\(layout.output)/\(claimed.name)", report: report, pool: pass == .studentOnly ? nil : pool)
+        }
+
+        func awaitsTeachersPass(caseName: String) -> Bool { provisional.contains(caseName) }
+    }
+
+    final class StubNotes: AttemptNotes {
+        var previous: CrashNote?
+        var stages: [String] = []
+        var open = false
+        func begin(caseID: Int64, attempt: Int, stage: String) { open = true; stages.append(stage) }
+        func stage(_ name: String) { stages.append(name) }
+        func end() { open = false }
+    }
+
+    let scratch: TemporaryDirectory
+    let layout: RootLayout
+    let ledger: Ledger
+    let pipeline: MockPipeline
+    let notes = StubNotes()
+    let runner: CaseRunner
+
+    init() throws {
+        scratch = try TemporaryDirectory()
+        layout = RootLayout(root: scratch.file("root"))
+        for folder in layout.folders { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        ledger = try Ledger(path: layout.ledger)
+        pipeline = MockPipeline(layout: layout)
+        var policy = CaseRunner.Policy()
+        policy.retryBackoffSeconds = 10
+        runner = CaseRunner(ledger: ledger, pipeline: pipeline, notes: notes, layout: layout, policy: policy,
+                            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    /// A case folder in work/ with two small files, claimed through intake.
+    func claim(_ name: String, content: String = "a") throws -> ClaimedCase {
+        let folder = "\(layout.work)/\(name)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for file in ["\(name)_t1.nii.gz", "\(name)_flair.nii.gz", ".hidden.part"] {
+            try Data("\(file) \(content)".utf8).write(to: URL(fileURLWithPath: "\(folder)/\(file)"))
+        }
+        return try CaseIntake.examine(folder: folder, name: name, allowedRoot: layout.work, limits: .init()).get()
+    }
+
+    func run(_ claimed: ClaimedCase, pass: CasePass = .ensemble, stop: Bool = false) -> CaseRunner.Verdict {
+        runner.run(claimed, pass: pass, received: nil, progress: { _ in }, stopRequested: { stop })
+    }
+
+    func state(_ name: String) throws -> CaseState? { try ledger.cases(named: name).last?.state }
+
+    @Test("intake counts only the files that count, once")
+    func intake() throws {
+        let claimed = try claim("one")
+        #expect(claimed.fileNames == ["one_flair.nii.gz", "one_t1.nii.gz"])
+        #expect(claimed.digests.count == 2)
+    }
+
+    @Test("a new case completes: ledger completed, inputs archived, crash note opened and closed")
+    func completes() throws {
+        let claimed = try claim("one")
+        #expect(run(claimed) == .completed)
+        #expect(try state("one") == .completed)
+        #expect(FileManager.default.fileExists(atPath: "\(layout.archive)/one"))
+        #expect(notes.stages == ["starting", "loading"] && !notes.open)
+    }
+
+    @Test("the same content again is a duplicate: archived without a pass")
+    func duplicate() throws {
+        #expect(run(try claim("one")) == .completed)
+        #expect(run(try claim("one")) == .duplicate)
+        #expect(pipeline.passes.count == 1)
+    }
+
+    @Test("a transient error retries with back-off and keeps the inputs; a permanent one fails with error.txt")
+    func retryAndFail() throws {
+        pipeline.failures = [NiftiError(.writeFailed, path: "/x", "no space", errorNumber: ENOSPC)]
+        guard case .retry(let notBefore) = run(try claim("full")) else { Issue.record("no retry"); return }
+        #expect(notBefore.timeIntervalSinceNow > 5)
+        #expect(try state("full") == .retrying)
+        #expect(FileManager.default.fileExists(atPath: "\(layout.work)/full"))
+        #expect(run(try CaseIntake.examine(folder: "\(layout.work)/full", name: "full", allowedRoot: layout.work, limits: .init()).get()) == .completed)
+
+        pipeline.failures = [NiftiError(.notNifti, path: "/x", "not a NIfTI file")]
+        guard case .failed(let reason) = run(try claim("bad")) else { Issue.record("not failed"); return }
+        #expect(reason.contains("not a NIfTI file"))
+        #expect(try state("bad") == .failed)
+        let text = try String(contentsOfFile: "\(layout.failed)/bad/error.txt", encoding: .utf8)
+        #expect(text.contains("not a NIfTI file"))
+    }
+
+    @Test("transient errors stop being retried after the attempt limit")
+    func attemptLimit() throws {
+        let error = CaseFolders.MoveError("cannot write", code: EIO)
+        pipeline.failures = [error, error, error]
+        var claimed = try claim("flaky")
+        for _ in 0..<2 {
+            guard case .retry = run(claimed) else { Issue.record("expected a retry"); return }
+            claimed = try CaseIntake.examine(folder: claimed.folder, name: "flaky", allowedRoot: layout.work, limits: .init()).get()
+        }
+        guard case .failed(let reason) = run(claimed) else { Issue.record("expected failure"); return }
+        #expect(reason.contains("after 3 attempts"))
+    }
+
+    @Test("resume after a crash: the note names the attempt; the second crash fails the case; an unnoted death only requeues")
+    func crashAccounting() throws {
+        let claimed = try claim("pill")
+        // Simulate a death during attempt 1: the record stays in processing.
+        guard case .new(let id) = try ledger.register(caseName: "pill", contentHash: claimed.contentHash, inputFiles: claimed.files) else {
+            Issue.record("not new"); return
+        }
+        try ledger.transition(id, to: .processing, detail: nil)
+        notes.previous = CrashNote(text: "signal=4\ncase=\(id)\nattempt=1\nstage=loading\n")
+        // Attempt 2 starts (crash 1 recorded) and dies too.
+        pipeline.failures = []
+        try ledger.transition(id, to: .queued, detail: nil)
+        _ = try ledger.recordInterruption(id, attempt: 1, cause: .crashed(signal: 4, stage: "loading"))
+        try ledger.transition(id, to: .processing, detail: nil)
+        notes.previous = CrashNote(text: "signal=4\ncase=\(id)\nattempt=2\nstage=unet\n")
+        guard case .failed(let reason) = run(claimed) else { Issue.record("not failed"); return }
+        #expect(reason.contains("killed the daemon 2 times") && reason.contains("during 'unet'"))
+        #expect(pipeline.passes.isEmpty)
+        #expect(FileManager.default.fileExists(atPath: "\(layout.failed)/pill/error.txt"))
+
+        // A death with no note (kill -9) requeues and runs again.
+        let other = try claim("killed")
+        guard case .new(let otherID) = try ledger.register(caseName: "killed", contentHash: other.contentHash, inputFiles: other.files) else { return }
+        try ledger.transition(otherID, to: .processing, detail: nil)
+        notes.previous = nil
+        #expect(run(other) == .completed)
+        #expect(try ledger.interruptions(of: otherID).map(\.cause) == [.unexplained])
+    }
+
+    @Test("a stop between stages requeues the case in work/")
+    func stop() throws {
+        #expect(run(try claim("stopped"), stop: true) == .requeued)
+        #expect(try state("stopped") == .queued)
+        #expect(FileManager.default.fileExists(atPath: "\(layout.work)/stopped"))
+    }
+
+    @Test("student-first: the student pass defers the inputs; the teachers' pass archives them")
+    func studentFirst() throws {
+        #expect(run(try claim("sf"), pass: .studentOnly) == .deferred)
+        #expect(FileManager.default.fileExists(atPath: "\(layout.deferred)/sf"))
+        let deferred = try CaseIntake.examine(folder: "\(layout.deferred)/sf", name: "sf", allowedRoot: layout.deferred, limits: .init()).get()
+        #expect(runner.runTeachersAfterStudent(deferred, progress: { _ in }, stopRequested: { false }) == .completed)
+        #expect(pipeline.passes == [.studentOnly, .teachersAfterStudent])
+        #expect(FileManager.default.fileExists(atPath: "\(layout.archive)/sf"))
+    }
+
+    @Test("student-first: a duplicate whose teachers' pass is owed goes to deferred/, not archive/")
+    func owedTeachersPass() throws {
+        #expect(run(try claim("owed"), pass: .studentOnly) == .deferred)
+        // The inputs came back to work/ (the kill before the move to deferred/).
+        try FileManager.default.moveItem(atPath: "\(layout.deferred)/owed", toPath: "\(layout.work)/owed")
+        let again = try CaseIntake.examine(folder: "\(layout.work)/owed", name: "owed", allowedRoot: layout.work, limits: .init()).get()
+        #expect(run(again, pass: .studentOnly) == .deferred)
+        #expect(FileManager.default.fileExists(atPath: "\(layout.deferred)/owed"))
+    }
+
+    @Test("transient failure classes come from error codes")
+    func retryClasses() {
+        #expect(RetryPolicy.classify(NiftiError(.writeFailed, path: "/x", "disk full", errorNumber: ENOSPC)) == .transient)
+        #expect(RetryPolicy.classify(NiftiError(.writeFailed, path: "/x", "no space left on device")) == .permanent, "text is not read")
+        #expect(RetryPolicy.classify(LedgerError(.database, path: "/l", detail: "x", errorNumber: ENOSPC)) == .transient)
+        #expect(RetryPolicy.classify(CaseFolders.MoveError("x", code: EACCES)) == .permanent)
+    }
+}
