@@ -45,11 +45,11 @@ struct ConvBenchCommand: AsyncParsableCommand {
     @Option(help: "Output voxels per im2col tile.") var tile: Int = ConvolutionTuning.default.tileVoxels
     @Option(help: "Output voxels per weight-gradient tile (default: 2 × --tile).") var weightTile: Int?
     @Option(help: "engine (engine threads over tiles, OpenBLAS 1 thread) or blas (OpenBLAS threads).")
-    var threading: String = ConvolutionTuning.default.threading.rawValue
+    var threading: ConvolutionTuning.Threading = ConvolutionTuning.default.threading
     @Option(help: "Input-gradient method: automatic or col2im.")
-    var inputGradient: String = ConvolutionTuning.default.inputGradientMethod.rawValue
+    var inputGradient: ConvolutionTuning.InputGradientMethod = ConvolutionTuning.default.inputGradientMethod
     @Option(help: "Stride-1 forward method: im2col or shifted-slab.")
-    var forwardMethod: String = ConvolutionTuning.default.forwardMethod.rawValue
+    var forwardMethod: ConvolutionTuning.ForwardMethod = ConvolutionTuning.default.forwardMethod
     @Flag(help: "Print one JSON object (the only output format for now).") var json = false
 
     func validate() throws {
@@ -59,21 +59,13 @@ struct ConvBenchCommand: AsyncParsableCommand {
         guard inChannels % groups == 0, outChannels % groups == 0 else {
             throw ValidationError("--in-channels and --out-channels must be divisible by --groups")
         }
-        guard ConvolutionTuning.Threading(rawValue: threading) != nil else { throw ValidationError("--threading must be engine or blas") }
-        guard ConvolutionTuning.ForwardMethod(rawValue: forwardMethod) != nil else {
-            throw ValidationError("--forward-method must be im2col or shifted-slab")
-        }
-        guard ConvolutionTuning.InputGradientMethod(rawValue: inputGradient) != nil else {
-            throw ValidationError("--input-gradient must be automatic or col2im")
-        }
     }
 
     func run() async throws {
         let padding = self.padding ?? kernel / 2
         Parallel.threadCount = threads
-        let tuning = ConvolutionTuning(tileVoxels: tile, threading: ConvolutionTuning.Threading(rawValue: threading)!,
-                                       inputGradientMethod: ConvolutionTuning.InputGradientMethod(rawValue: inputGradient)!,
-                                       forwardMethod: ConvolutionTuning.ForwardMethod(rawValue: forwardMethod)!, weightTileVoxels: weightTile)
+        let tuning = ConvolutionTuning(tileVoxels: tile, threading: threading, inputGradientMethod: inputGradient,
+                                       forwardMethod: forwardMethod, weightTileVoxels: weightTile)
         var random = SeededRandom(seed: 1)
         let input = Tensor.randomUniform(shape: [batch, inChannels, size, size, size], low: -1, high: 1, random: &random)
         let fanIn = Float(inChannels / groups * kernel * kernel * kernel)

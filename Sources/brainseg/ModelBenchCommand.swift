@@ -20,7 +20,7 @@ struct ModelBenchCommand: AsyncParsableCommand {
     @Option(help: "unet, resunet-vae, cascade or student.") var model: String
     @Option(help: "Cubic input size S (S×S×S); overridden by --shape.") var size: Int = 96
     @Option(help: "Input size D,H,W.") var shape: String?
-    @Option(help: "Model profile (widths): cpu or paper.") var profile: String = "cpu"
+    @Option(help: "Model profile (widths).") var profile: ModelProfile = .cpu
     @Option(help: "forward or train.") var mode: Mode = .forward
     @Option(help: "Timed repetitions.") var reps: Int = 3
     @Option(help: "Untimed warm-up repetitions.") var warmup: Int = 1
@@ -28,7 +28,6 @@ struct ModelBenchCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object (the only output format).") var json = false
 
     func run() async throws {
-        guard let profile = ModelProfile(rawValue: profile) else { throw ValidationError("--profile must be cpu or paper") }
         guard let network = ModelRegistry.make(model, profile: profile) else { throw ModelRegistry.UnknownModel(name: model) }
         let sizes = try shape.map { text -> [Int] in
             let parts = text.split(separator: ",").compactMap { Int($0) }

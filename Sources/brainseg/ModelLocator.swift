@@ -12,7 +12,7 @@ enum ModelLocator {
             if let directory = ModelSearchPath.locate(name, explicit: explicit) {
                 let (model, card) = try ModelStore.load(directory: directory)
                 guard model.profile == profile else {
-                    throw ModelStore.LoadError(path: directory, detail: "profile \(card.profile) differs from the requested \(profile.rawValue)")
+                    throw ModelStore.LoadError(path: directory, detail: "profile \(card.profile.rawValue) differs from the requested \(profile.rawValue)")
                 }
                 return model
             }

@@ -19,8 +19,8 @@ struct SegmentCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated ensemble members.")
     var models: String = ModelRegistry.teacherNames.joined(separator: ",")
 
-    @Option(help: "Model profile: cpu or paper.")
-    var profile: String = "cpu"
+    @Option(help: "Model profile.")
+    var profile: ModelProfile = .cpu
 
     @Option(help: "Folder holding <model>/<version>/ directories (see the README for the search order).")
     var modelsDir: String?
@@ -29,14 +29,13 @@ struct SegmentCommand: AsyncParsableCommand {
     var tta = false
 
     @Option(help: "Label convention of the written mask: brats2018 (ET = 4) or brats2023 (ET = 3).")
-    var labels: String = "brats2018"
+    var labels: LabelConvention = .brats2018
 
     @Flag(help: "Also write the averaged region probabilities as <case>_prob_{WT,TC,ET}.nii.gz.")
     var probabilities = false
 
     func run() async throws {
-        guard let profile = ModelProfile(rawValue: profile) else { throw ValidationError("--profile must be cpu or paper") }
-        guard let convention = LabelConvention(rawValue: labels) else { throw ValidationError("--labels must be brats2018 or brats2023") }
+        let convention = labels
         let names = models.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ValidationError("--models lists no model") }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

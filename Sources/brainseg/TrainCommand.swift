@@ -22,7 +22,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated case names held out of training and validated on.")
     var holdout: String?
 
-    @Option(help: "cpu or paper.") var profile: String = "cpu"
+    @Option(help: "Model profile.") var profile: ModelProfile = .cpu
     @Option(help: "Time budget, e.g. 2h, 45m, 1h30m (the step count is planned from the measured pace).") var budget: String?
     @Option(help: "Fixed number of steps.") var steps: Int?
     @Option(help: "End after this step of the --steps schedule (validated, final/ written); reproduces a checkpoint of a longer run.")
@@ -72,7 +72,6 @@ struct TrainCommand: AsyncParsableCommand {
         } else {
             guard let model else { throw ValidationError("name the model to train (or --resume a run)") }
             guard ModelRegistry.names.contains(model) else { throw ModelRegistry.UnknownModel(name: model) }
-            guard let profile = ModelProfile(rawValue: profile) else { throw ValidationError("--profile must be cpu or paper") }
             guard (steps == nil) != (budget == nil) else { throw ValidationError("give exactly one of --steps and --budget") }
             let holdoutNames = Set((holdout ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
             let folders = (data + pool).flatMap(TrainingConfiguration.caseFolders)

@@ -33,7 +33,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.ensemble == ["unet", "student"])
         #expect(configuration.ensembleWeights == ["unet": 2, "student": 1])
         #expect(!configuration.studentAlongside)
-        #expect(configuration.quiescenceSeconds == 5 && configuration.watchMode == "poll")
+        #expect(configuration.quiescenceSeconds == 5 && configuration.watchMode == .poll)
         #expect(configuration.labels == .brats2023 && configuration.stopTimeoutSeconds == 120)
         #expect(try DaemonConfiguration.parse("") == DaemonConfiguration())
     }

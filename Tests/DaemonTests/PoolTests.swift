@@ -146,7 +146,7 @@ struct ModelVersionsTests {
         let scratch = try TemporaryDirectory()
         let layout = RootLayout(root: scratch.path)
         let model = ModelRegistry.make("student", profile: .cpu)!
-        let card = ModelCard(name: "student", version: "1", profile: "cpu", role: "student", architecture: model.architecture,
+        let card = ModelCard(name: "student", version: "1", profile: .cpu, role: .student, architecture: model.architecture,
                              parameterCount: model.parameterCount)
         try ModelStore.save(model, card: card, to: scratch.file("source"))
         try ModelInstaller.install(from: scratch.file("source"), name: "student", layout: layout)

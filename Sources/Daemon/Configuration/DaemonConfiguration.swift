@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Plugins
 import TOMLKit
@@ -26,7 +27,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var marker = "READY"
     public var quiescenceSeconds: Double = 30
     /// auto (inotify, polling on NFS/SMB), inotify, or poll.
-    public var watchMode = "auto"
+    public var watchMode = WatchMode.automatic
     public var pollIntervalSeconds: Double = 10
     public var maximumCaseBytes: Int = 4 << 30
     public var maximumCaseFiles = 16
@@ -34,7 +35,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var incompleteTimeoutSeconds: Double = 3600
 
     // [processing]
-    public var labels: LabelConventionName = .brats2018
+    public var labels: LabelConvention = .brats2018
     public var maximumAttempts = 3
     public var retryBackoffSeconds: Double = 30
     /// A case during which the daemon died of a fatal signal this many times goes to failed/.
@@ -62,7 +63,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     public init() {}
 
-    public enum LabelConventionName: String, Sendable, Equatable { case brats2018, brats2023 }
+    /// How `incoming/` is watched: inotify where the file system supports it, else polling.
+    public enum WatchMode: String, Sendable, Equatable {
+        case automatic = "auto"
+        case inotify
+        case poll
+    }
 
     public enum InferenceMode: String, Sendable, Equatable {
         case ensemble
@@ -137,8 +143,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
             }
             if let value = try reader.number(watch, "quiescence_seconds", prefix: "watch.", range: 0.1...86_400) { configuration.quiescenceSeconds = value }
             if let value = try reader.string(watch, "mode", prefix: "watch.") {
-                guard ["auto", "inotify", "poll"].contains(value) else { throw Problem("\(source): watch.mode must be \"auto\", \"inotify\" or \"poll\"") }
-                configuration.watchMode = value
+                guard let mode = WatchMode(rawValue: value) else { throw Problem("\(source): watch.mode must be \"auto\", \"inotify\" or \"poll\"") }
+                configuration.watchMode = mode
             }
             if let value = try reader.number(watch, "poll_interval_seconds", prefix: "watch.", range: 0.1...3600) { configuration.pollIntervalSeconds = value }
             if let value = try reader.integer(watch, "max_case_bytes", prefix: "watch.", range: 1...(1 << 40)) { configuration.maximumCaseBytes = value }
@@ -149,7 +155,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             try reader.check(processing, allowed: ["labels", "max_attempts", "retry_backoff_seconds", "max_crashes", "max_unexplained_deaths",
                                                     "stop_timeout_seconds", "archive_retention_days", "idle_memory_release_seconds", "mode"], prefix: "processing.")
             if let value = try reader.string(processing, "labels", prefix: "processing.") {
-                guard let convention = LabelConventionName(rawValue: value) else { throw Problem("\(source): processing.labels must be \"brats2018\" or \"brats2023\"") }
+                guard let convention = LabelConvention(rawValue: value) else { throw Problem("\(source): processing.labels must be \"brats2018\" or \"brats2023\"") }
                 configuration.labels = convention
             }
             if let value = try reader.integer(processing, "max_attempts", prefix: "processing.", range: 1...100) { configuration.maximumAttempts = value }

@@ -33,7 +33,7 @@ public enum ModelInstaller {
             if FileManager.default.fileExists(atPath: "\(current)/model.json") {
                 let (model, card) = try ModelStore.load(directory: current)
                 guard model.profile == profile else {
-                    throw ModelStore.LoadError(path: current, detail: "profile \(card.profile) differs from the configured \(profile.rawValue)")
+                    throw ModelStore.LoadError(path: current, detail: "profile \(card.profile.rawValue) differs from the configured \(profile.rawValue)")
                 }
                 result[name] = Loaded(model: model, version: currentVersion(name, layout: layout) ?? card.version, card: card)
             } else {

@@ -135,38 +135,8 @@ public struct CaseReport: Sendable, Codable, Equatable {
     }
 
     /// Millilitres per BraTS region (JSON keys `WT`, `TC`, `ET`).
-    public struct RegionVolumes: Sendable, Codable, Equatable {
-        public var wholeTumour: Double
-        public var tumourCore: Double
-        public var enhancingTumour: Double
-
-        public init(wholeTumour: Double, tumourCore: Double, enhancingTumour: Double) {
-            self.wholeTumour = wholeTumour
-            self.tumourCore = tumourCore
-            self.enhancingTumour = enhancingTumour
-        }
-
-        /// Volumes of the regions in a label map: voxel counts of each region's labels under
-        /// `convention` times the voxel volume.
-        public init(labels: [UInt8], voxelVolumeMillilitres: Double, convention: LabelConvention) {
-            var counts = [Int](repeating: 0, count: 256)
-            labels.withUnsafeBufferPointer { values in
-                for value in values { counts[Int(value)] += 1 }
-            }
-            let volume = { (region: BratsRegion) -> Double in
-                Double(convention.labels(of: region).reduce(0) { $0 + counts[Int($1)] }) * voxelVolumeMillilitres
-            }
-            self.init(wholeTumour: volume(.wholeTumour), tumourCore: volume(.tumourCore), enhancingTumour: volume(.enhancingTumour))
-        }
-
-        public subscript(region: BratsRegion) -> Double {
-            [wholeTumour, tumourCore, enhancingTumour][region.channel]
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case wholeTumour = "WT", tumourCore = "TC", enhancingTumour = "ET"
-        }
-    }
+    /// Millilitres per region.
+    public typealias RegionVolumes = RegionValues<Double>
 
     /// A model that ran on the case.
     public struct ModelVersion: Sendable, Codable, Equatable {
@@ -355,4 +325,16 @@ public struct CaseReportError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     public var description: String { "\(path): \(detail)" }
+}
+
+extension RegionValues where Value == Double {
+    /// Volumes of the regions in a label map: voxel counts of each region's labels under
+    /// `convention` times the voxel volume.
+    public init(labels: [UInt8], voxelVolumeMillilitres: Double, convention: LabelConvention) {
+        var counts = [Int](repeating: 0, count: 256)
+        labels.withUnsafeBufferPointer { values in
+            for value in values { counts[Int(value)] += 1 }
+        }
+        self.init { region in Double(convention.labels(of: region).reduce(0) { $0 + counts[Int($1)] }) * voxelVolumeMillilitres }
+    }
 }

@@ -38,7 +38,7 @@ public final class StudentRetraining {
     let options: Options
     let logger: Logger
     let report: (String) -> Void
-    static let modelName = "student"
+    static let modelName = ModelRegistry.studentName
 
     public init(configuration: DaemonConfiguration, options: Options, logger: Logger, report: @escaping (String) -> Void) {
         self.configuration = configuration

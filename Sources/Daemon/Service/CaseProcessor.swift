@@ -28,68 +28,106 @@ public final class CaseProcessor: CasePipeline {
         self.models = models
     }
 
-    var convention: LabelConvention { configuration.labels == .brats2023 ? .brats2023 : .brats2018 }
+    var convention: LabelConvention { configuration.labels }
 
     /// Segments `claimed` with the models of `pass` and publishes the outputs (see the type's
     /// doc comment). Throws `PassCancelled` when `shouldStop` answers true between stages.
     public func run(_ claimed: ClaimedCase, pass: CasePass, received: Date?,
                     progress: (String) -> Void, shouldStop: () -> Bool) throws -> PassResult {
-        let caseName = claimed.name
-        if pass == .studentOnly, let student = models.student ?? models.ensemble.first(where: { $0.model.name == "student" }) {
-            return try processWithStudent(student, claimed: claimed, received: received, progress: progress, shouldStop: shouldStop)
+        if pass == .studentOnly, let student = models.student ?? models.ensemble.first(where: { $0.model.name == ModelRegistry.studentName }) {
+            var segmented = try segment(claimed, members: [student], weights: [:], received: received, progress: progress, shouldStop: shouldStop)
+            segmented.builder.models = [CaseReport.ModelVersion(name: student.model.name, version: student.version, inEnsemble: true)]
+            segmented.builder.result = CaseReport.Provenance(producedBy: ModelRegistry.studentName, revision: 1, final: false)
+            return try finish(segmented, replacing: false, pool: nil, progress: progress)
         }
-        var builder = CaseReportBuilder(caseIdentifier: caseName, received: received, convention: convention)
+        var segmented = try segment(claimed, members: models.ensemble, weights: configuration.ensembleWeights, received: received,
+                                    progress: progress, shouldStop: shouldStop)
+        var agreementMembers = segmented.segmentation.members
+        if let student = models.student {
+            progress("student (alongside)")
+            if shouldStop() { throw PassCancelled() }
+            let member = predictAlongside(student, segmented)
+            segmented.builder.recordModels([member])
+            agreementMembers.append(member)
+        }
+        segmented.builder.agreement = EnsembleAgreement.measure(members: agreementMembers, ensemble: segmented.segmentation.ensembleProbabilities)
+        var poolPlan: PoolPlan?
+        if configuration.pool.enabled {
+            poolPlan = planPoolAdmission(caseName: claimed.name, files: segmented.files, inputs: segmented.builder.inputs,
+                                         loaded: segmented.loaded, segmentation: segmented.segmentation)
+            segmented.builder.confidence = poolPlan!.reportConfidence
+        }
+        segmented.builder.models = models.ensemble.map { CaseReport.ModelVersion(name: $0.model.name, version: $0.version, inEnsemble: true,
+                                                                                  ensembleWeight: configuration.ensembleWeights[$0.model.name]) }
+            + (models.student.map { [CaseReport.ModelVersion(name: $0.model.name, version: $0.version, inEnsemble: false)] } ?? [])
+        segmented.builder.result = pass == .teachersAfterStudent
+            ? CaseReport.Provenance(producedBy: "ensemble", revision: 2, final: true, supersedes: previousResultDescription(claimed.name))
+            : CaseReport.Provenance(producedBy: "ensemble", revision: 1, final: true)
+        return try finish(segmented, replacing: pass == .teachersAfterStudent, pool: poolPlan, progress: progress)
+    }
+
+    /// A case loaded and segmented by one set of members, with its report in the making.
+    struct SegmentedCase {
+        var caseName: String
+        var files: CaseFiles
+        var loaded: MultimodalCase
+        var segmentation: CaseSegmentation
+        var builder: CaseReportBuilder
+    }
+
+    /// Load → segment (the members averaged with `weights`) → the report's inputs, timings and
+    /// per-model records.
+    private func segment(_ claimed: ClaimedCase, members: [ModelInstaller.Loaded], weights: [String: Double], received: Date?,
+                         progress: (String) -> Void, shouldStop: () -> Bool) throws -> SegmentedCase {
+        var builder = CaseReportBuilder(caseIdentifier: claimed.name, received: received, convention: convention)
         progress("loading")
         let files = try claimed.recognisedFiles()
         try builder.addInputs(files, known: claimed.digests)
         let loaded = try builder.time(.load) { try MultimodalCase.load(files) }
         if shouldStop() { throw PassCancelled() }
+        guard let segmentation = segmenter(members, weights: weights).segment(loaded, progress: progress, isCancelled: shouldStop) else {
+            throw PassCancelled()
+        }
+        builder.recordModels(segmentation.members)
+        return SegmentedCase(caseName: claimed.name, files: files, loaded: loaded, segmentation: segmentation, builder: builder)
+    }
 
+    private func segmenter(_ members: [ModelInstaller.Loaded], weights: [String: Double]) -> CaseSegmenter {
         var options = SegmentationOptions()
         options.testTimeAugmentation = configuration.testTimeAugmentation
-        options.memberWeights = configuration.ensembleWeights
+        options.memberWeights = weights
         options.labels.convention = convention
-        let segmenter = CaseSegmenter(members: models.ensemble.map(\.model), options: options)
-        guard let segmentation = segmenter.segment(loaded, progress: progress, isCancelled: shouldStop) else { throw PassCancelled() }
-        builder.recordModels(segmentation.members)
-        var agreementMembers = segmentation.members
-        if let student = models.student {
-            progress("student (alongside)")
-            if shouldStop() { throw PassCancelled() }
-            let started = Date()
-            let probabilities = segmenter.predictRegions(student.model, crops: loaded.modalities.map { segmentation.box.crop($0.voxels, dims: loaded.geometry.dims) },
-                                                         box: segmentation.box, spacing: loaded.geometry.spacingInMillimetres)
-            let member = MemberPrediction(model: student.model.name, regionProbabilities: probabilities, seconds: Date().timeIntervalSince(started))
-            builder.recordModels([member])
-            agreementMembers.append(member)
-        }
-        builder.agreement = EnsembleAgreement.measure(members: agreementMembers, ensemble: segmentation.ensembleProbabilities)
-        var poolPlan: PoolPlan?
-        if configuration.pool.enabled {
-            poolPlan = planPoolAdmission(caseName: caseName, files: files, inputs: builder.inputs, loaded: loaded, segmentation: segmentation)
-            builder.confidence = poolPlan!.reportConfidence
-        }
-        builder.models = models.ensemble.map { CaseReport.ModelVersion(name: $0.model.name, version: $0.version, inEnsemble: true,
-                                                                        ensembleWeight: configuration.ensembleWeights[$0.model.name]) }
-            + (models.student.map { [CaseReport.ModelVersion(name: $0.model.name, version: $0.version, inEnsemble: false)] } ?? [])
-        builder.describe(geometry: loaded.geometry, labels: segmentation.labels)
-        builder.result = pass == .teachersAfterStudent
-            ? CaseReport.Provenance(producedBy: "ensemble", revision: 2, final: true, supersedes: previousResultDescription(caseName))
-            : CaseReport.Provenance(producedBy: "ensemble", revision: 1, final: true)
+        return CaseSegmenter(members: members.map(\.model), options: options)
+    }
+
+    /// The student's regions on the ensemble's crop (for agreement only, not in the mask).
+    private func predictAlongside(_ student: ModelInstaller.Loaded, _ segmented: SegmentedCase) -> MemberPrediction {
+        let started = Date()
+        let (loaded, box) = (segmented.loaded, segmented.segmentation.box)
+        let probabilities = segmenter([student], weights: [:]).predictRegions(
+            student.model, crops: loaded.modalities.map { box.crop($0.voxels, dims: loaded.geometry.dims) },
+            box: box, spacing: loaded.geometry.spacingInMillimetres)
+        return MemberPrediction(model: student.model.name, regionProbabilities: probabilities, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Describe → evaluate against a shipped segmentation → publish → admit to the pool.
+    private func finish(_ segmented: SegmentedCase, replacing: Bool, pool poolPlan: PoolPlan?, progress: (String) -> Void) throws -> PassResult {
+        var builder = segmented.builder
+        let (files, loaded, labels) = (segmented.files, segmented.loaded, segmented.segmentation.labels)
+        builder.describe(geometry: loaded.geometry, labels: labels)
         if let truth = loaded.truth, let truthPath = files.segmentation {
             let metrics = builder.time(.evaluation) {
-                RegionEvaluation.evaluate(prediction: segmentation.labels, truth: truth, dims: loaded.geometry.dims,
+                RegionEvaluation.evaluate(prediction: labels, truth: truth, dims: loaded.geometry.dims,
                                           spacing: loaded.geometry.spacingInMillimetres, convention: convention)
             }
             builder.evaluation = CaseReport.Evaluation(truthFile: URL(fileURLWithPath: truthPath).lastPathComponent, metrics: metrics)
         }
         progress("writing outputs")
-        let (outputFolder, report) = try publish(caseName: caseName, loaded: loaded, labels: segmentation.labels, builder: builder,
-                                                 replacing: pass == .teachersAfterStudent)
+        let (outputFolder, report) = try publish(caseName: segmented.caseName, loaded: loaded, labels: labels, builder: builder, replacing: replacing)
         var poolOutcome: PoolOutcome?
         if let poolPlan {
             progress("pool")
-            poolOutcome = try admit(poolPlan, files: files, loaded: loaded, segmentation: segmentation)
+            poolOutcome = try admit(poolPlan, files: files, loaded: loaded, segmentation: segmented.segmentation)
         }
         return PassResult(outputFolder: outputFolder, report: report, pool: poolOutcome)
     }
@@ -157,34 +195,6 @@ public final class CaseProcessor: CasePipeline {
                               confidence: plan.assessment)
         try pool.admit(entry, inputs: files.modalities, label: label, probabilities: probabilities, geometry: loaded.geometry, evicting: evicting)
         return .admitted(entry, evicted: evicting)
-    }
-
-    /// Student-first mode's first pass: the student's mask, published at once (not final).
-    private func processWithStudent(_ student: ModelInstaller.Loaded, claimed: ClaimedCase, received: Date?,
-                                    progress: (String) -> Void, shouldStop: () -> Bool) throws -> PassResult {
-        let caseName = claimed.name
-        var builder = CaseReportBuilder(caseIdentifier: caseName, received: received, convention: convention)
-        progress("loading")
-        let files = try claimed.recognisedFiles()
-        try builder.addInputs(files, known: claimed.digests)
-        let loaded = try builder.time(.load) { try MultimodalCase.load(files) }
-        var options = SegmentationOptions()
-        options.testTimeAugmentation = configuration.testTimeAugmentation
-        options.labels.convention = convention
-        let segmenter = CaseSegmenter(members: [student.model], options: options)
-        guard let segmentation = segmenter.segment(loaded, progress: progress, isCancelled: shouldStop) else { throw PassCancelled() }
-        builder.recordModels(segmentation.members)
-        builder.models = [CaseReport.ModelVersion(name: student.model.name, version: student.version, inEnsemble: true)]
-        builder.describe(geometry: loaded.geometry, labels: segmentation.labels)
-        builder.result = CaseReport.Provenance(producedBy: "student", revision: 1, final: false)
-        if let truth = loaded.truth, let truthPath = files.segmentation {
-            let metrics = RegionEvaluation.evaluate(prediction: segmentation.labels, truth: truth, dims: loaded.geometry.dims,
-                                                    spacing: loaded.geometry.spacingInMillimetres, convention: convention)
-            builder.evaluation = CaseReport.Evaluation(truthFile: URL(fileURLWithPath: truthPath).lastPathComponent, metrics: metrics)
-        }
-        progress("writing outputs")
-        let (outputFolder, report) = try publish(caseName: caseName, loaded: loaded, labels: segmentation.labels, builder: builder, replacing: false)
-        return PassResult(outputFolder: outputFolder, report: report, pool: nil)
     }
 
     /// "student mask (student v3) written <date>" from the published report, for the superseding one.

@@ -61,9 +61,9 @@ public final class DaemonService {
 
     static func watchMode(_ configuration: DaemonConfiguration) -> DropFolderWatcher.Mode {
         switch configuration.watchMode {
-        case "poll": return .polling(interval: .milliseconds(Int(configuration.pollIntervalSeconds * 1000)))
-        case "inotify": return .inotify
-        default: return .automatic
+        case .poll: return .polling(interval: .milliseconds(Int(configuration.pollIntervalSeconds * 1000)))
+        case .inotify: return .inotify
+        case .automatic: return .automatic
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Plugins
 
 /// The models in service and the case pipeline built on them. Loads (installing the shipped
 /// models into the root on the first start), and notices `models/<name>/current` changing
@@ -14,13 +15,13 @@ final class ModelsInService {
     /// - Throws: model installation or loading failures (a start-up failure).
     init(configuration: DaemonConfiguration, layout: RootLayout, logger: Logger) throws {
         var names = configuration.ensemble
-        let studentSeparately = (configuration.studentAlongside || configuration.inferenceMode == .studentFirst) && !names.contains("student")
-        if studentSeparately { names.append("student") }
+        let studentSeparately = (configuration.studentAlongside || configuration.inferenceMode == .studentFirst) && !names.contains(ModelRegistry.studentName)
+        if studentSeparately { names.append(ModelRegistry.studentName) }
         let loaded = try ModelInstaller.load(names, layout: layout, profile: configuration.profile,
                                              searchFolder: configuration.modelsDirectory) { logger.warning("\($0)") }
         processor = CaseProcessor(configuration: configuration, layout: layout,
                                   models: .init(ensemble: configuration.ensemble.map { loaded[$0]! },
-                                                student: studentSeparately ? loaded["student"] : nil))
+                                                student: studentSeparately ? loaded[ModelRegistry.studentName] : nil))
         versions = Dictionary(uniqueKeysWithValues: names.map { ($0, loaded[$0]!.version) })
         summary = names.map { name in
             let version = loaded[name]!.version

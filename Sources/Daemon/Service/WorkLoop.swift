@@ -26,7 +26,7 @@ final class WorkLoop {
     private var housekeeping = IdleHousekeeping()
     private var readiness: CaseReadiness
     private var queue: [String] = []
-    private var retries: [(name: String, notBefore: Date)] = []
+    private var retries: [(name: String, folder: String, notBefore: Date)] = []
     private var lastStatus = ""
 
     init(configuration: DaemonConfiguration, layout: RootLayout, logger: Logger, ledger: Ledger, runner: CaseRunner,
@@ -54,7 +54,7 @@ final class WorkLoop {
         logger.info("brainseg \(layout.root): watching \(layout.incoming) (\(watcher.effectiveMode)); models \(models.summary); \(leftovers.count) case(s) to resume")
         _ = notifier.ready(status: statusLine())
         for name in leftovers where !signals.stopRequested {
-            runClaimed(name: name, received: nil, signals: signals)
+            runClaimed(name: name, folder: "\(layout.work)/\(name)", received: nil, signals: signals)
         }
         var pendingEvents: [DropFolderEvent] = [.fullRescan]
         while !signals.stopRequested {
@@ -88,7 +88,7 @@ final class WorkLoop {
         }
         if let retry = retries.first, retry.notBefore <= Date() {
             retries.removeFirst()
-            runClaimed(name: retry.name, received: nil, signals: signals)
+            runClaimed(name: retry.name, folder: retry.folder, received: nil, signals: signals)
             return true
         }
         if let name = ((try? FileManager.default.contentsOfDirectory(atPath: layout.deferred)) ?? []).filter({ !$0.hasPrefix(".") }).sorted().first {
@@ -120,8 +120,9 @@ final class WorkLoop {
             refuseFromIncoming(name, path: incomingPath, reason: refusal.reason, action: "refused and moved to failed/ (\(refusal.reason))")
             return
         }
+        let claimedFolder: String
         do {
-            try CaseFolders.move(incomingPath, into: layout.work, name: name)
+            claimedFolder = try CaseFolders.move(incomingPath, into: layout.work, name: name)
         } catch let error as CaseFolders.MoveError where error.code != ENOENT {
             stuck.record(name, path: incomingPath, error: error, action: "claimed (moved into work/)")
             return
@@ -130,13 +131,12 @@ final class WorkLoop {
             return
         }
         stuck.clear(name)
-        runClaimed(name: name, received: received, signals: signals)
+        runClaimed(name: name, folder: claimedFolder, received: received, signals: signals)
     }
 
     /// A case folder inside work/: intake (checked again: the sender may have changed it
     /// between the checks and the claim), then the runner.
-    private func runClaimed(name: String, received: Date?, signals: SignalMonitor) {
-        let folder = "\(layout.work)/\(name)"
+    private func runClaimed(name: String, folder: String, received: Date?, signals: SignalMonitor) {
         let claimed: ClaimedCase
         switch CaseIntake.examine(folder: folder, name: name, allowedRoot: layout.work, limits: safetyLimits) {
         case .failure(let failure):
@@ -152,7 +152,7 @@ final class WorkLoop {
             self.heartbeat.beat()
             self.publishStatus("segmenting \(name) (\(stage))")
         }, stopRequested: { signals.stopRequested })
-        if case .retry(let notBefore) = verdict { retries.append((name, notBefore)) }
+        if case .retry(let notBefore) = verdict { retries.append((name, folder, notBefore)) }
     }
 
     /// Student-first mode: the teachers' pass over a case whose student mask is out.

@@ -4,25 +4,13 @@ import Foundation
 /// `model.json` beside `weights.safetensors`: what a weight file is, how it was made and how
 /// good it is (ENGINEERING.md "Product conventions").
 public struct ModelCard: Codable, Sendable, Equatable {
-    public struct Dice: Codable, Sendable, Equatable {
-        public var wholeTumour: Double
-        public var tumourCore: Double
-        public var enhancingTumour: Double
-        enum CodingKeys: String, CodingKey {
-            case wholeTumour = "WT", tumourCore = "TC", enhancingTumour = "ET"
-        }
-        public init(wholeTumour: Double, tumourCore: Double, enhancingTumour: Double) {
-            self.wholeTumour = wholeTumour
-            self.tumourCore = tumourCore
-            self.enhancingTumour = enhancingTumour
-        }
-        public var mean: Double { (wholeTumour + tumourCore + enhancingTumour) / 3 }
-    }
+    /// Dice per region.
+    public typealias Dice = RegionValues<Double>
 
     public var name: String
     public var version: String
-    public var profile: String
-    public var role: String
+    public var profile: ModelProfile
+    public var role: ModelRole
     public var architecture: [String: Int]
     public var parameterCount: Int
     /// Case identifiers trained on (and pool entries, for retrained students).
@@ -40,7 +28,7 @@ public struct ModelCard: Codable, Sendable, Equatable {
     public var date: String
     public var notes: String
 
-    public init(name: String, version: String, profile: String, role: String, architecture: [String: Int], parameterCount: Int,
+    public init(name: String, version: String, profile: ModelProfile, role: ModelRole, architecture: [String: Int], parameterCount: Int,
                 trainingData: [String] = [], holdout: [String] = [], command: String = "", seed: UInt64 = 0, steps: Int = 0,
                 wallTimeSeconds: Double = 0, validationDice: Dice? = nil, thresholds: [String: Double] = ["WT": 0.5, "TC": 0.5, "ET": 0.5],
                 date: String = ISO8601DateFormatter().string(from: Date()), notes: String = "") {

@@ -3,8 +3,10 @@ import Core
 /// The explicit list of model plugins (no reflection, no dynamic loading): `unet`,
 /// `resunet-vae`, `cascade` and `student`, each in the `cpu` and `paper` profiles.
 public enum ModelRegistry {
+    /// The student's name: the one model the nightly retrain changes.
+    public static let studentName = "student"
     /// Registered names, teachers first.
-    public static let names = ["unet", "resunet-vae", "cascade", "student"]
+    public static let names = ["unet", "resunet-vae", "cascade", studentName]
     /// The default ensemble members.
     public static let teacherNames = ["unet", "resunet-vae", "cascade"]
 
@@ -14,7 +16,7 @@ public enum ModelRegistry {
         case "unet": return UNetModel(profile: profile, seed: seed)
         case "resunet-vae": return ResUNetVAEModel(profile: profile, seed: seed)
         case "cascade": return CascadeModel(profile: profile, seed: seed)
-        case "student": return StudentModel(profile: profile, seed: seed)
+        case studentName: return StudentModel(profile: profile, seed: seed)
         default: return nil
         }
     }

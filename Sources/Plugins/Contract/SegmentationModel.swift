@@ -44,7 +44,7 @@ extension SegmentationModel {
     public func regionProbabilities(fromOutput output: Tensor) -> Tensor {
         switch outputKind {
         case .regionLogits: return output.map { 1 / (1 + (-$0).exp()) }
-        case .classProbabilities: return CascadedUNet.regionProbabilities(fromClassProbabilities: output)
+        case .classProbabilities: return ClassToRegionProbabilities.convert(output)
         }
     }
 

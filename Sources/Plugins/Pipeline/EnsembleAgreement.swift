@@ -21,34 +21,8 @@ import Foundation
 /// caller decides whom to pass. Shapes must match (a programming error otherwise: precondition).
 public struct EnsembleAgreement: Sendable, Codable, Equatable {
     /// One number per region (JSON keys `WT`, `TC`, `ET`).
-    public struct RegionScores: Sendable, Codable, Equatable {
-        public var wholeTumour: Double
-        public var tumourCore: Double
-        public var enhancingTumour: Double
-
-        public init(wholeTumour: Double, tumourCore: Double, enhancingTumour: Double) {
-            self.wholeTumour = wholeTumour
-            self.tumourCore = tumourCore
-            self.enhancingTumour = enhancingTumour
-        }
-
-        /// Scores in channel order [WT, TC, ET].
-        public init(_ values: [Double]) {
-            precondition(values.count == 3)
-            self.init(wholeTumour: values[0], tumourCore: values[1], enhancingTumour: values[2])
-        }
-
-        public subscript(region: BratsRegion) -> Double {
-            [wholeTumour, tumourCore, enhancingTumour][region.channel]
-        }
-
-        /// The mean over the three regions.
-        public var mean: Double { (wholeTumour + tumourCore + enhancingTumour) / 3 }
-
-        enum CodingKeys: String, CodingKey {
-            case wholeTumour = "WT", tumourCore = "TC", enhancingTumour = "ET"
-        }
-    }
+    /// One score per region.
+    public typealias RegionScores = RegionValues<Double>
 
     /// One member's agreement.
     public struct Member: Sendable, Codable, Equatable {

@@ -5,7 +5,7 @@ import Core
 public final class StudentModel: SegmentationModel {
     public let network: StudentNetwork
     public let profile: ModelProfile
-    public var name: String { "student" }
+    public var name: String { ModelRegistry.studentName }
     public var role: ModelRole { .student }
     public var outputKind: OutputKind { .regionLogits }
     public var plan: InputPlan {

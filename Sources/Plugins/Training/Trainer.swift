@@ -218,7 +218,7 @@ public final class Trainer {
 
     func saveModel(to directory: String, steps: Int, seconds: Double, dice: ModelCard.Dice?) throws {
         let card = ModelCard(
-            name: model.name, version: "1", profile: model.profile.rawValue, role: model.role.rawValue,
+            name: model.name, version: "1", profile: model.profile, role: model.role,
             architecture: model.architecture, parameterCount: model.parameterCount,
             trainingData: configuration.trainingCases.map { URL(fileURLWithPath: $0).lastPathComponent },
             holdout: configuration.holdoutCases.map { URL(fileURLWithPath: $0).lastPathComponent },
