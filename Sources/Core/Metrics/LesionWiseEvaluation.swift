@@ -124,12 +124,7 @@ public enum LesionWiseEvaluation {
         prediction: [UInt8], truth: [UInt8], dims: [Int], spacing: [Double], convention: LabelConvention = .brats2018
     ) -> [BratsRegion: LesionWiseMetrics] {
         precondition(prediction.count == truth.count && prediction.count == dims.reduce(1, *), "label maps do not match the grid")
-        var result: [BratsRegion: LesionWiseMetrics] = [:]
-        for region in BratsRegion.allCases {
-            result[region] = evaluate(predictedMask: convention.mask(of: region, in: prediction),
-                                      truthMask: convention.mask(of: region, in: truth), dims: dims, spacing: spacing)
-        }
-        return result
+        return convention.byRegion(prediction, truth) { evaluate(predictedMask: $0, truthMask: $1, dims: dims, spacing: spacing) }
     }
 
     /// Lesion-wise metrics of one binary region (non-zero = inside).
