@@ -110,6 +110,9 @@ public struct LesionWiseMetrics: Sendable, Equatable, Codable {
 ///   (`hausdorffPenalty`; the 374 mm of the BraTS 2023 scripts does not appear in this package.)
 ///   Case means elsewhere in brainseg apply the penalty to both HD95 figures (see `summaryValue`).
 ///
+/// Not computed: the evaluator's normalised surface Dice (`sq_nsd`, `global_bin_nsd`), its
+/// standard deviations (`*_std`) and the other `gli` groups (`netc`, `snfh`, `rc`).
+///
 /// Cost: two component labellings per region over the grid, then work proportional to the
 /// lesion voxels; HD95 runs on the bounding box of each pair only.
 public enum LesionWiseEvaluation {
