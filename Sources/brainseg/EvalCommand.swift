@@ -2,11 +2,13 @@ import ArgumentParser
 import Core
 import Foundation
 
-/// `brainseg eval --pred DIR --truth DIR`: BraTS metrics of predicted masks against expert ones.
+/// `brainseg eval --pred DIR --truth DIR [--metrics volume|lesion|both]`: BraTS metrics of
+/// predicted masks against expert ones: volume-wise (`RegionEvaluation`) and/or lesion-wise as
+/// the official BraTS evaluator gives them (`LesionWiseEvaluation`).
 struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Dice, HD95, sensitivity and specificity per region; per-case table and mean/median/std."
+        abstract: "Dice, HD95, sensitivity and specificity per region, or BraTS lesion-wise scores; per-case table and mean/median/std."
     )
 
     @Option(help: "Folder of predictions <case>_seg.nii.gz (also searched one level deep).")
@@ -24,8 +26,12 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Label convention of both folders: brats2018 or brats2023.")
     var labels: String = "brats2018"
 
+    @Option(help: "volume (Dice/HD95 of each region), lesion (BraTS lesion-wise: tp, fp, fn, sq_dsc, pq_dsc, sq_hd95, global_bin_dsc, global_bin_hd95) or both.")
+    var metrics: String = "volume"
+
     func run() async throws {
         guard let convention = LabelConvention(rawValue: labels) else { throw ValidationError("--labels must be brats2018 or brats2023") }
+        guard let family = MetricFamilies(rawValue: metrics) else { throw ValidationError("--metrics must be volume, lesion or both") }
         let predictions = Self.segmentations(in: pred)
         let truths = Self.segmentations(in: truth)
         let matched = predictions.keys.filter { truths[$0] != nil }.sorted()
@@ -44,12 +50,21 @@ struct EvalCommand: AsyncParsableCommand {
                 printToStandardError("brainseg: error: \(identifier): prediction and truth grids differ")
                 throw ExitCode(1)
             }
-            let metrics = RegionEvaluation.evaluate(
-                prediction: predicted.voxels.map { UInt8(max(0, min(255, $0))) }, truth: expert.voxels.map { UInt8(max(0, min(255, $0))) },
-                dims: predicted.dims, spacing: predicted.geometry.spacingInMillimetres, convention: convention)
-            results.append(CaseEvaluationResult(caseIdentifier: identifier, metrics: metrics))
+            let predictedLabels = predicted.voxels.map { UInt8(max(0, min(255, $0))) }
+            let expertLabels = expert.voxels.map { UInt8(max(0, min(255, $0))) }
+            let spacing = predicted.geometry.spacingInMillimetres
+            var result = CaseEvaluationResult(caseIdentifier: identifier)
+            if family != .lesion {
+                result.metrics = RegionEvaluation.evaluate(prediction: predictedLabels, truth: expertLabels, dims: predicted.dims,
+                                                           spacing: spacing, convention: convention)
+            }
+            if family != .volume {
+                result.lesion = LesionWiseEvaluation.evaluate(prediction: predictedLabels, truth: expertLabels, dims: predicted.dims,
+                                                              spacing: spacing, convention: convention)
+            }
+            results.append(result)
         }
-        let report = EvaluationReport(cases: results)
+        let report = EvaluationReport(cases: results, family: family)
         if let csv { try AtomicFile.write(Array(report.csv.utf8), to: csv) }
         if json {
             print(report.json)
@@ -82,88 +97,26 @@ struct EvalCommand: AsyncParsableCommand {
     }
 }
 
+/// Which metric families `eval` computes.
+enum MetricFamilies: String {
+    case volume, lesion, both
+}
+
 struct CaseEvaluationResult: Encodable {
     var caseIdentifier: String
-    var metrics: [BratsRegion: RegionMetrics]
+    var metrics: [BratsRegion: RegionMetrics]?
+    var lesion: [BratsRegion: LesionWiseMetrics]?
 
-    enum CodingKeys: String, CodingKey { case caseIdentifier = "case", metrics }
+    enum CodingKeys: String, CodingKey { case caseIdentifier = "case", metrics, lesion }
 
     func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(caseIdentifier, forKey: .caseIdentifier)
-        try container.encode(Dictionary(uniqueKeysWithValues: metrics.map { ($0.key.rawValue, $0.value) }), forKey: .metrics)
-    }
-}
-
-/// The per-case metrics and their mean, median and standard deviation per region.
-struct EvaluationReport {
-    var cases: [CaseEvaluationResult]
-
-    static func summary(_ values: [Double]) -> (mean: Double, median: Double, deviation: Double) {
-        let mean = values.reduce(0, +) / Double(values.count)
-        let sorted = values.sorted()
-        let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)
-        return (mean, median, variance.squareRoot())
+        if let metrics { try container.encode(Self.byRegionName(metrics), forKey: .metrics) }
+        if let lesion { try container.encode(Self.byRegionName(lesion), forKey: .lesion) }
     }
 
-    func column(_ region: BratsRegion, _ value: (RegionMetrics) -> Double) -> [Double] {
-        cases.map { value($0.metrics[region]!) }
-    }
-
-    var table: String {
-        let width = max(12, cases.map(\.caseIdentifier.count).max() ?? 0)
-        func pad(_ text: String) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
-        var lines = [pad("case") + "  Dice WT  Dice TC  Dice ET   HD95 WT   HD95 TC   HD95 ET"]
-        for result in cases {
-            let d = BratsRegion.allCases.map { String(format: "%7.4f", result.metrics[$0]!.dice) }
-            let h = BratsRegion.allCases.map { String(format: "%8.2f", result.metrics[$0]!.hausdorff95) }
-            lines.append(pad(result.caseIdentifier) + "  " + d.joined(separator: "  ") + "  " + h.joined(separator: "  "))
-        }
-        lines.append(String(repeating: "-", count: width + 56))
-        for (label, pick) in [("mean", 0), ("median", 1), ("std", 2)] {
-            let d = BratsRegion.allCases.map { region -> String in
-                let s = Self.summary(column(region) { $0.dice })
-                return String(format: "%7.4f", [s.mean, s.median, s.deviation][pick])
-            }
-            let h = BratsRegion.allCases.map { region -> String in
-                let s = Self.summary(column(region) { $0.hausdorff95 })
-                return String(format: "%8.2f", [s.mean, s.median, s.deviation][pick])
-            }
-            lines.append(pad(label) + "  " + d.joined(separator: "  ") + "  " + h.joined(separator: "  "))
-        }
-        lines.append("\(cases.count) case(s)")
-        return lines.joined(separator: "\n")
-    }
-
-    var csv: String {
-        var lines = ["case,region,dice,hd95,sensitivity,specificity,predicted_voxels,truth_voxels"]
-        for result in cases {
-            for region in BratsRegion.allCases {
-                let m = result.metrics[region]!
-                lines.append("\(result.caseIdentifier),\(region.rawValue),\(m.dice),\(m.hausdorff95),\(m.sensitivity),\(m.specificity),\(m.predictedVoxels),\(m.truthVoxels)")
-            }
-        }
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    var json: String {
-        var summary: [String: [String: [String: Double]]] = [:]
-        for region in BratsRegion.allCases {
-            var perMetric: [String: [String: Double]] = [:]
-            for (name, value) in [("dice", { (m: RegionMetrics) in m.dice }), ("hausdorff95", { $0.hausdorff95 }),
-                                  ("sensitivity", { $0.sensitivity }), ("specificity", { $0.specificity })] {
-                let s = Self.summary(column(region, value))
-                perMetric[name] = ["mean": s.mean, "median": s.median, "std": s.deviation]
-            }
-            summary[region.rawValue] = perMetric
-        }
-        struct Output: Encodable {
-            var cases: [CaseEvaluationResult]
-            var summary: [String: [String: [String: Double]]]
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: (try? encoder.encode(Output(cases: cases, summary: summary))) ?? Data(), as: UTF8.self)
+    static func byRegionName<Value>(_ values: [BratsRegion: Value]) -> [String: Value] {
+        Dictionary(uniqueKeysWithValues: values.map { ($0.key.rawValue, $0.value) })
     }
 }

@@ -75,6 +75,28 @@ struct CaseReportTests {
         #expect(report.confidence == nil)
     }
 
+    @Test("the report lists each region's predicted lesions (26-connected), largest first")
+    func lesions() throws {
+        var builder = CaseReportBuilder(caseIdentifier: "Brats18_demo", received: nil, started: Date(timeIntervalSince1970: 1_790_000_001.5),
+                                        convention: .brats2018)
+        // 2 mm voxels: 0.008 mL each. WT: an 18-voxel row with core and enhancing parts, and an
+        // isolated edema voxel (one lesion of its own) at the far corner.
+        var labels = [UInt8](repeating: 0, count: 1000)
+        for index in 0..<10 { labels[index] = 2 }
+        for index in 10..<15 { labels[index] = 1 }
+        for index in 15..<18 { labels[index] = 4 }
+        labels[999] = 2
+        builder.describe(geometry: VolumeGeometry(dims: [10, 10, 10], spacing: [2, 2, 2]), labels: labels)
+        let report = try builder.build(completed: Date(timeIntervalSince1970: 1_790_000_031.25))
+        let lesions = try #require(report.lesions)
+        #expect(lesions.wholeTumour.count == 2 && lesions.wholeTumour.voxels == [18, 1])
+        #expect(lesions.wholeTumour.millilitres.map { ($0 * 1000).rounded() / 1000 } == [0.144, 0.008])
+        #expect(lesions.tumourCore.voxels == [8] && lesions.enhancingTumour.voxels == [3])
+        let text = String(decoding: try report.encoded(), as: UTF8.self)
+        #expect(text.contains("\"lesions\""), "\(text)")
+        #expect(try CaseReport.decode(try report.encoded()) == report)
+    }
+
     @Test func encodesSortedAndDecodesToTheSameReport() throws {
         let report = try Self.sampleReport()
         let bytes = try report.encoded()

@@ -95,15 +95,19 @@ struct PoolTrainingConfigurationTests {
             holdout = ["a", "b"]
             budget_minutes = 30
             epsilon = 0.01
+            metric = "lesion"
             """)
         #expect(configuration.inferenceMode == .studentFirst)
         #expect(configuration.pool.maximumEntries == 50 && configuration.pool.minimumTeacherDice == [0.9, 0.8, 0.7])
         #expect(configuration.pool.wholeTumourMillilitres == 1...200)
         #expect(configuration.retrain.labelled == ["/data/labelled"] && configuration.retrain.holdout == ["a", "b"])
         #expect(configuration.retrain.budgetSeconds == 1800 && configuration.retrain.epsilon == 0.01)
+        #expect(configuration.retrain.metric == .lesion)
+        #expect(try DaemonConfiguration.parse("").retrain.metric == .volume, "volume-wise Dice stays the default")
         for (text, expected) in [("[pool]\nmin_teacher_dice = [0.9]", "pool.min_teacher_dice"),
                                  ("[pool]\nthreshold = 1", "unknown key 'pool.threshold'"),
                                  ("[training]\nepsilon = 2", "training.epsilon"),
+                                 ("[training]\nmetric = \"lesions\"", "training.metric must be \"volume\" or \"lesion\""),
                                  ("[processing]\nmode = \"fast\"", "processing.mode")] {
             #expect { try DaemonConfiguration.parse(text) } throws: { error in "\(error)".contains(expected) }
         }

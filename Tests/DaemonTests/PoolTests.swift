@@ -137,6 +137,18 @@ struct PromotionGateTests {
         #expect(regionDrop.reasons.contains { $0.hasPrefix("ET drops") })
         #expect(!gate.decide(current: current, candidate: Self.dice(0, 0, 0)).promote)
     }
+
+    @Test("a lesion-wise gate says so in its reasons; decisions recorded without a metric read as volume-wise")
+    func metric() throws {
+        let lesionGate = PromotionGate(epsilon: 0.005, delta: 0.02, metric: .lesion)
+        let decision = lesionGate.decide(current: Self.dice(0.8, 0.6, 0.6), candidate: Self.dice(0.8, 0.6, 0.6))
+        #expect(decision.reasons[0].hasPrefix("mean lesion-wise Dice (pq_dsc)"), "\(decision.reasons)")
+        #expect(gate.decide(current: Self.dice(0.8, 0.6, 0.6), candidate: Self.dice(0.8, 0.6, 0.6)).reasons[0].hasPrefix("mean Dice"))
+        let old = try JSONDecoder().decode(PromotionGate.self, from: Data(#"{"epsilon": 0.005, "delta": 0.02}"#.utf8))
+        #expect(old == gate && old.metric == .volume)
+        let roundTrip = try JSONDecoder().decode(PromotionGate.self, from: try JSONEncoder().encode(lesionGate))
+        #expect(roundTrip == lesionGate)
+    }
 }
 
 @Suite("Model versions: promote, rollback, prune")

@@ -40,4 +40,14 @@ public enum LabelConvention: String, Sendable, CaseIterable, Codable {
         for label in self.labels(of: region) { lookup[Int(label)] = 1 }
         return labels.map { lookup[Int($0)] }
     }
+
+    /// `body` applied to each region's masks of two label maps over the same grid, e.g. a
+    /// prediction and an expert segmentation: `body(predictedMask, truthMask)`.
+    public func byRegion<Result>(_ prediction: [UInt8], _ truth: [UInt8],
+                                 _ body: (_ predicted: [UInt8], _ truth: [UInt8]) -> Result) -> [BratsRegion: Result] {
+        precondition(prediction.count == truth.count, "label maps of different sizes")
+        var result: [BratsRegion: Result] = [:]
+        for region in BratsRegion.allCases { result[region] = body(mask(of: region, in: prediction), mask(of: region, in: truth)) }
+        return result
+    }
 }

@@ -4,15 +4,17 @@ struct BoundingBox {
     var upper: [Int]
 
     init(enclosing indices: [Int], dims: [Int]) {
-        lower = dims
-        upper = [-1, -1, -1]
+        let (nx, ny) = (dims[0], dims[1])
+        var (lowX, lowY, lowZ) = (dims[0], dims[1], dims[2])
+        var (highX, highY, highZ) = (-1, -1, -1)
         for index in indices {
-            let coordinates = [index % dims[0], (index / dims[0]) % dims[1], index / (dims[0] * dims[1])]
-            for axis in 0..<3 {
-                lower[axis] = min(lower[axis], coordinates[axis])
-                upper[axis] = max(upper[axis], coordinates[axis])
-            }
+            let x = index % nx, y = (index / nx) % ny, z = index / (nx * ny)
+            lowX = min(lowX, x); highX = max(highX, x)
+            lowY = min(lowY, y); highY = max(highY, y)
+            lowZ = min(lowZ, z); highZ = max(highZ, z)
         }
+        lower = [lowX, lowY, lowZ]
+        upper = [highX, highY, highZ]
     }
 
     var sizes: [Int] { (0..<3).map { upper[$0] - lower[$0] + 1 } }
@@ -21,8 +23,7 @@ struct BoundingBox {
         let x = index % dims[0] - lower[0]
         let y = (index / dims[0]) % dims[1] - lower[1]
         let z = index / (dims[0] * dims[1]) - lower[2]
-        let s = sizes
-        return x + s[0] * (y + s[1] * z)
+        return x + (upper[0] - lower[0] + 1) * (y + (upper[1] - lower[1] + 1) * z)
     }
 }
 

@@ -18,11 +18,8 @@ public enum RegionEvaluation {
         prediction: [UInt8], truth: [UInt8], dims: [Int], spacing: [Double], convention: LabelConvention = .brats2018
     ) -> [BratsRegion: RegionMetrics] {
         precondition(prediction.count == truth.count && prediction.count == dims.reduce(1, *), "label maps do not match the grid")
-        var result: [BratsRegion: RegionMetrics] = [:]
-        for region in BratsRegion.allCases {
-            let p = convention.mask(of: region, in: prediction)
-            let g = convention.mask(of: region, in: truth)
-            result[region] = RegionMetrics(
+        return convention.byRegion(prediction, truth) { p, g in
+            RegionMetrics(
                 dice: SegmentationMetrics.dice(p, g),
                 hausdorff95: SegmentationMetrics.hausdorff95(p, g, dims: dims, spacing: spacing),
                 sensitivity: SegmentationMetrics.sensitivity(p, g),
@@ -30,6 +27,5 @@ public enum RegionEvaluation {
                 predictedVoxels: p.reduce(0) { $0 + Int($1) },
                 truthVoxels: g.reduce(0) { $0 + Int($1) })
         }
-        return result
     }
 }

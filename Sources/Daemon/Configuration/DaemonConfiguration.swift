@@ -207,7 +207,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     private static func parseTraining(_ table: TOMLTable, reader: KeyReader) throws -> RetrainSettings {
         try reader.check(table, allowed: ["labelled", "holdout", "budget_minutes", "learning_rate", "warmup_steps", "threads",
-                                          "epsilon", "delta", "keep_versions"], prefix: "training.")
+                                          "epsilon", "delta", "metric", "keep_versions"], prefix: "training.")
         var settings = RetrainSettings()
         if let value = try reader.strings(table, "labelled", prefix: "training.") { settings.labelled = value }
         if let value = try reader.strings(table, "holdout", prefix: "training.") {
@@ -220,6 +220,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
         if let value = try reader.integer(table, "threads", prefix: "training.", range: 1...256) { settings.threads = value }
         if let value = try reader.number(table, "epsilon", prefix: "training.", range: 0...1) { settings.epsilon = value }
         if let value = try reader.number(table, "delta", prefix: "training.", range: 0...1) { settings.delta = value }
+        if let value = try reader.string(table, "metric", prefix: "training.") {
+            guard let metric = HoldoutEvaluation.Metric(rawValue: value) else {
+                throw Problem("\(reader.source): training.metric must be \"volume\" or \"lesion\"")
+            }
+            settings.metric = metric
+        }
         if let value = try reader.integer(table, "keep_versions", prefix: "training.", range: 1...1000) { settings.keepVersions = value }
         return settings
     }

@@ -29,6 +29,9 @@ public struct CaseReport: Sendable, Codable, Equatable {
     public var labelConvention: LabelConvention
     /// Tumour volumes from the written label map.
     public var volumesMillilitres: RegionVolumes
+    /// The predicted lesions of each region of the written label map (nil in reports written
+    /// before this field existed).
+    public var lesions: PredictedLesions?
     /// Every model that ran, with the version in service.
     public var models: [ModelVersion]
     /// Agreement between the members and with the ensemble (nil when not measured).
@@ -137,6 +140,41 @@ public struct CaseReport: Sendable, Codable, Equatable {
     /// Millilitres per BraTS region (JSON keys `WT`, `TC`, `ET`).
     /// Millilitres per region.
     public typealias RegionVolumes = RegionValues<Double>
+
+    /// The lesions of each BraTS region of a label map (JSON keys `WT`, `TC`, `ET`): its
+    /// 26-connected components, as the BraTS lesion-wise evaluation counts them (`Lesions`).
+    public struct PredictedLesions: Sendable, Codable, Equatable {
+        public var wholeTumour: RegionLesions
+        public var tumourCore: RegionLesions
+        public var enhancingTumour: RegionLesions
+
+        /// The lesions of each region of `labels` (grid `dims`) under `convention`.
+        public init(labels: [UInt8], dims: [Int], voxelVolumeMillilitres: Double, convention: LabelConvention) {
+            func region(_ region: BratsRegion) -> RegionLesions {
+                RegionLesions(Lesions(mask: convention.mask(of: region, in: labels), dims: dims), voxelVolumeMillilitres: voxelVolumeMillilitres)
+            }
+            wholeTumour = region(.wholeTumour)
+            tumourCore = region(.tumourCore)
+            enhancingTumour = region(.enhancingTumour)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case wholeTumour = "WT", tumourCore = "TC", enhancingTumour = "ET"
+        }
+    }
+
+    /// How many lesions a region has and the size of each, largest first.
+    public struct RegionLesions: Sendable, Codable, Equatable {
+        public var count: Int
+        public var voxels: [Int]
+        public var millilitres: [Double]
+
+        public init(_ lesions: Lesions, voxelVolumeMillilitres: Double) {
+            voxels = lesions.sizes.sorted(by: >)
+            millilitres = voxels.map { Double($0) * voxelVolumeMillilitres }
+            count = voxels.count
+        }
+    }
 
     /// A model that ran on the case.
     public struct ModelVersion: Sendable, Codable, Equatable {

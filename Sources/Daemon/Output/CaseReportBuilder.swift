@@ -39,6 +39,7 @@ public struct CaseReportBuilder: Sendable {
     public var evaluation: CaseReport.Evaluation?
     public private(set) var geometry: CaseReport.Geometry?
     public private(set) var volumes: CaseReport.RegionVolumes?
+    public private(set) var lesions: CaseReport.PredictedLesions?
 
     public init(caseIdentifier: String, received: Date?, started: Date = Date(), convention: LabelConvention) {
         self.caseIdentifier = caseIdentifier
@@ -90,11 +91,13 @@ public struct CaseReportBuilder: Sendable {
         for member in members { recordModel(member.model, milliseconds: member.seconds * 1000) }
     }
 
-    /// Describes the input grid and computes the region volumes from the label map written.
+    /// Describes the input grid and computes the region volumes and lesions from the label map written.
     public mutating func describe(geometry: VolumeGeometry, labels: [UInt8]) {
         precondition(labels.count == geometry.voxelCount, "the label map does not cover the grid")
         self.geometry = CaseReport.Geometry(geometry)
         volumes = CaseReport.RegionVolumes(labels: labels, voxelVolumeMillilitres: geometry.voxelVolumeMillilitres, convention: convention)
+        lesions = CaseReport.PredictedLesions(labels: labels, dims: geometry.dims, voxelVolumeMillilitres: geometry.voxelVolumeMillilitres,
+                                              convention: convention)
     }
 
     /// Assembles the report; `completed` also closes `total` when it was not recorded.
@@ -109,6 +112,7 @@ public struct CaseReportBuilder: Sendable {
                                 inputs: inputs, geometry: geometry, labelConvention: convention, volumesMillilitres: volumes,
                                 models: models, agreement: agreement, confidence: confidence, evaluation: evaluation)
         report.result = result
+        report.lesions = lesions
         return report
     }
 

@@ -3,15 +3,31 @@ import Plugins
 
 /// The rule that keeps a worse student out of service (SPEC.md §5): a candidate is promoted
 /// only if its mean Dice over WT/TC/ET on the hold-out is at least the current student's minus
-/// `epsilon`, and no region's Dice drops by more than `delta`.
+/// `epsilon`, and no region's Dice drops by more than `delta`. `metric` says which Dice the
+/// scores are (volume-wise or BraTS lesion-wise, `HoldoutEvaluation.Metric`); the rule is the same.
 public struct PromotionGate: Sendable, Equatable, Codable {
     public var epsilon: Double
     public var delta: Double
+    public var metric: HoldoutEvaluation.Metric
 
-    public init(epsilon: Double, delta: Double) {
+    public init(epsilon: Double, delta: Double, metric: HoldoutEvaluation.Metric = .volume) {
         self.epsilon = epsilon
         self.delta = delta
+        self.metric = metric
     }
+
+    enum CodingKeys: String, CodingKey { case epsilon, delta, metric }
+
+    /// Decisions recorded before `metric` existed were volume-wise.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        epsilon = try container.decode(Double.self, forKey: .epsilon)
+        delta = try container.decode(Double.self, forKey: .delta)
+        metric = try container.decodeIfPresent(HoldoutEvaluation.Metric.self, forKey: .metric) ?? .volume
+    }
+
+    /// How the scores are named in reasons.
+    var scoreName: String { metric == .volume ? "Dice" : "lesion-wise Dice (pq_dsc)" }
 
     public struct Decision: Sendable, Equatable, Codable {
         public var promote: Bool
@@ -23,7 +39,7 @@ public struct PromotionGate: Sendable, Equatable, Codable {
         var reasons: [String] = []
         var promote = true
         let meanOK = candidate.mean >= current.mean - epsilon - 1e-12
-        reasons.append(String(format: "mean Dice %.4f vs current %.4f (%@ current − ε %.3f)", candidate.mean, current.mean,
+        reasons.append(String(format: "mean %@ %.4f vs current %.4f (%@ current − ε %.3f)", scoreName, candidate.mean, current.mean,
                               meanOK ? "≥" : "<", epsilon))
         if !meanOK { promote = false }
         let pairs: [(String, Double, Double)] = [("WT", current.wholeTumour, candidate.wholeTumour),

@@ -111,9 +111,10 @@ public final class StudentRetraining {
         guard candidateModel.profile == currentModel.profile else {
             throw TrainingError("the candidate's profile \(candidateModel.profile.rawValue) differs from the student in service (\(currentModel.profile.rawValue))")
         }
-        let currentScores = HoldoutEvaluation.evaluate(currentModel, on: holdout)
-        let candidateScores = HoldoutEvaluation.evaluate(candidateModel, on: holdout)
-        let gate = PromotionGate(epsilon: configuration.retrain.epsilon, delta: configuration.retrain.delta)
+        let metric = configuration.retrain.metric
+        let currentScores = HoldoutEvaluation.evaluate(currentModel, on: holdout, metric: metric)
+        let candidateScores = HoldoutEvaluation.evaluate(candidateModel, on: holdout, metric: metric)
+        let gate = PromotionGate(epsilon: configuration.retrain.epsilon, delta: configuration.retrain.delta, metric: metric)
         let verdict = gate.decide(current: currentScores.mean, candidate: candidateScores.mean)
 
         var promotedVersion: String?
