@@ -9,13 +9,8 @@ import TestSupport
 /// the middle of student-first publication, and a long idle period.
 @Suite("brainseg serve: hostile input (end to end)", .serialized)
 struct DaemonHostileInputTests {
-    static let configuration = """
-        [models]
-        ensemble = ["student", "unet"]
-        student_alongside = false
-        [watch]
-        quiescence_seconds = 1
-        """
+    /// Two light members, 1 s quiescence: the end-to-end suite's configuration.
+    static let configuration = DaemonEndToEndTests.configuration
 
     static func completed(_ daemon: DaemonHarness, _ name: String) -> Bool {
         FileManager.default.fileExists(atPath: "\(daemon.output(name))/\(name)_report.json")
