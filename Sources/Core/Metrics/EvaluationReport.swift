@@ -8,9 +8,14 @@ import Foundation
 /// `LesionWiseEvaluation.hausdorffPenalty` (373 mm) and NaN (nothing to score in a case) is
 /// left out of the mean, median and deviation (NaN when no case has a value). In JSON, per-case
 /// non-finite values are the strings `"inf"` and `"nan"`, as in the case report.
-struct EvaluationReport {
-    var cases: [CaseEvaluationResult]
-    var family: MetricFamilies
+public struct EvaluationReport: Sendable {
+    public var cases: [CaseEvaluationResult]
+    public var family: MetricFamilies
+
+    public init(cases: [CaseEvaluationResult], family: MetricFamilies) {
+        self.cases = cases
+        self.family = family
+    }
 
     static func summary(_ values: [Double]) -> (mean: Double, median: Double, deviation: Double) {
         guard !values.isEmpty else { return (.nan, .nan, .nan) }
@@ -36,7 +41,7 @@ struct EvaluationReport {
 
     // MARK: - Table
 
-    var table: String {
+    public var table: String {
         [hasVolume ? volumeTable : nil, hasLesion ? lesionTable : nil].compactMap { $0 }.joined(separator: "\n\n")
     }
 
@@ -97,7 +102,7 @@ struct EvaluationReport {
 
     // MARK: - CSV
 
-    var csv: String {
+    public var csv: String {
         var header = ["case", "region"]
         if hasVolume { header += ["dice", "hd95", "sensitivity", "specificity", "predicted_voxels", "truth_voxels"] }
         if hasLesion { header += LesionWiseMetrics.figureNames }
@@ -119,7 +124,7 @@ struct EvaluationReport {
 
     // MARK: - JSON
 
-    var json: String {
+    public var json: String {
         typealias Summary = [String: [String: [String: Double]]]
         var volumeSummary: Summary?
         if hasVolume {
@@ -158,5 +163,36 @@ struct EvaluationReport {
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let output = Output(cases: cases, summary: volumeSummary, lesionSummary: lesionSummary)
         return String(decoding: (try? encoder.encode(output)) ?? Data(), as: UTF8.self)
+    }
+}
+
+/// Which metric families `eval` computes.
+public enum MetricFamilies: String, Sendable, CaseIterable {
+    case volume, lesion, both
+}
+
+/// One case's metrics in the families asked for.
+public struct CaseEvaluationResult: Encodable, Sendable {
+    public var caseIdentifier: String
+    public var metrics: [BratsRegion: RegionMetrics]?
+    public var lesion: [BratsRegion: LesionWiseMetrics]?
+
+    public init(caseIdentifier: String, metrics: [BratsRegion: RegionMetrics]? = nil, lesion: [BratsRegion: LesionWiseMetrics]? = nil) {
+        self.caseIdentifier = caseIdentifier
+        self.metrics = metrics
+        self.lesion = lesion
+    }
+
+    enum CodingKeys: String, CodingKey { case caseIdentifier = "case", metrics, lesion }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(caseIdentifier, forKey: .caseIdentifier)
+        if let metrics { try container.encode(Self.byRegionName(metrics), forKey: .metrics) }
+        if let lesion { try container.encode(Self.byRegionName(lesion), forKey: .lesion) }
+    }
+
+    static func byRegionName<Value>(_ values: [BratsRegion: Value]) -> [String: Value] {
+        Dictionary(uniqueKeysWithValues: values.map { ($0.key.rawValue, $0.value) })
     }
 }
