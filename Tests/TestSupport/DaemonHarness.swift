@@ -38,6 +38,9 @@ public final class DaemonHarness: @unchecked Sendable {
     /// unit's `User=` does; nil runs it as the test's own user.
     public var user: (uid: UInt32, gid: UInt32)?
 
+    /// The `brainseg` executable to run (the build's by default).
+    public var executable = ExecutableRunner.executablePath
+
     private var isDraining: Bool {
         messagesLock.lock(); defer { messagesLock.unlock() }
         return draining
@@ -70,9 +73,9 @@ public final class DaemonHarness: @unchecked Sendable {
             chmod(notify.path, 0o777)
             process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
             process.arguments = ["--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", "--",
-                                 ExecutableRunner.executablePath, "serve", "--config", configurationPath]
+                                 executable, "serve", "--config", configurationPath]
         } else {
-            process.executableURL = URL(fileURLWithPath: ExecutableRunner.executablePath)
+            process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = ["serve", "--config", configurationPath]
         }
         var merged = ProcessInfo.processInfo.environment

@@ -79,11 +79,25 @@ struct DaemonHostileInputTests {
     func unmovableFolder() throws {
         let scratch = try TemporaryDirectory()
         chmod(scratch.path, 0o755)
+        try FileManager.default.createDirectory(atPath: scratch.file("models"), withIntermediateDirectories: true)
         let source = try SyntheticCases.write(into: scratch.file("sources"), count: 1)[0]
         let nobody: (uid: UInt32, gid: UInt32) = (65534, 65534)
         let root = scratch.file("root")
-        let daemon = try DaemonHarness(root: root, configuration: Self.configuration + "\n[processing]\nidle_memory_release_seconds = 0\n")
+        // The other user may not be able to reach the build folder or the source tree (CI's
+        // clone can live anywhere): give it a copy of the executable and of the two models.
+        let executable = scratch.file("bin/brainseg")
+        try FileManager.default.createDirectory(atPath: scratch.file("bin"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: ExecutableRunner.executablePath, toPath: executable)
+        let repositoryModels = URL(fileURLWithPath: Fixtures.directory).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("models").path
+        for model in ["student", "unet"] {
+            try FileManager.default.copyItem(atPath: "\(repositoryModels)/\(model)", toPath: scratch.file("models/\(model)"))
+        }
+        let configuration = Self.configuration.replacingOccurrences(of: "[models]\n", with: "[models]\ndirectory = \"\(scratch.file("models"))\"\n")
+        #expect(configuration.contains("directory = "))
+        let daemon = try DaemonHarness(root: root, configuration: configuration + "\n[processing]\nidle_memory_release_seconds = 0\n")
         daemon.user = nobody
+        daemon.executable = executable
         try FileManager.default.createDirectory(atPath: "\(root)/incoming", withIntermediateDirectories: true)
         for path in [root, "\(root)/incoming"] { chown(path, nobody.uid, nobody.gid) }
         for file in ["brainseg.toml", "daemon.log"] {
