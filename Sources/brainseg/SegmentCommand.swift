@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import Daemon
 import Foundation
 import Plugins
 
@@ -35,51 +36,37 @@ struct SegmentCommand: AsyncParsableCommand {
     var probabilities = false
 
     func run() async throws {
-        let convention = labels
         let names = models.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ValidationError("--models lists no model") }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let members = try ModelLocator.load(names, profile: profile, explicit: modelsDir, warn: printToStandardError)
-        var options = SegmentationOptions()
-        options.testTimeAugmentation = tta
-        options.labels.convention = convention
-        let segmenter = CaseSegmenter(members: members, options: options)
+        var configuration = DaemonConfiguration()
+        configuration.ensemble = names
+        configuration.testTimeAugmentation = tta
+        configuration.labels = labels
+        configuration.studentAlongside = false
+        configuration.pool.enabled = false
+        // The daemon's pipeline, with a publisher that writes flat files and no ledger.
+        let processor = CaseProcessor(configuration: configuration, layout: RootLayout(root: out),
+                                      models: .init(ensemble: members.map { .init(model: $0, version: "-", card: nil) }, student: nil),
+                                      publisher: FlatFilePublisher(folder: out, probabilities: probabilities))
         var failures = 0
         for (index, directory) in cases.enumerated() {
             let started = Date()
             do {
                 let files = try CaseFiles.find(in: directory)
-                printToStandardError("[\(index + 1)/\(cases.count)] \(files.identifier): loading")
-                let loaded = try MultimodalCase.load(files)
-                let result = segmenter.segment(loaded) { stage in
+                let claimed = ClaimedCase(name: files.identifier, folder: directory, files: files.modalities + (files.segmentation.map { [$0] } ?? []),
+                                          digests: [], contentHash: "")
+                let result = try processor.run(claimed, pass: .ensemble, received: nil, progress: { stage in
                     printToStandardError("[\(index + 1)/\(cases.count)] \(files.identifier): \(stage)")
-                }
-                let output = "\(out)/\(files.identifier)_seg.nii.gz"
-                try NiftiWriter.writeLabels(result.labels, geometry: loaded.geometry, to: output)
-                if probabilities {
-                    try writeProbabilities(result, geometry: loaded.geometry, identifier: files.identifier)
-                }
-                let millilitres = loaded.geometry.voxelVolumeMillilitres
-                let volumes = BratsRegion.allCases.map { region in
-                    String(format: "%@ %.1f mL", region.rawValue,
-                           Double(convention.mask(of: region, in: result.labels).reduce(0) { $0 + Int($1) }) * millilitres)
-                }
-                print("\(output)  \(volumes.joined(separator: ", "))  \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+                }, shouldStop: { false })
+                let volumes = BratsRegion.allCases.map { String(format: "%@ %.1f mL", $0.rawValue, result.report.volumesMillilitres[$0]) }
+                print("\(out)/\(files.identifier)_seg.nii.gz  \(volumes.joined(separator: ", "))  \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
             } catch {
                 failures += 1
                 printToStandardError("brainseg: error: \(error)")
             }
         }
         if failures > 0 { throw ExitCode(1) }
-    }
-
-    private func writeProbabilities(_ result: CaseSegmentation, geometry: VolumeGeometry, identifier: String) throws {
-        let crop = result.box.voxelCount
-        for region in BratsRegion.allCases {
-            let values = result.ensembleProbabilities.withUnsafeBufferPointer { Array($0[(region.channel * crop)..<((region.channel + 1) * crop)]) }
-            let full = result.box.paste(values, into: geometry.dims, background: Float(0))
-            try NiftiWriter.write(Volume(geometry: geometry, voxels: full), to: "\(out)/\(identifier)_prob_\(region.rawValue).nii.gz",
-                                  description: "brainseg \(region.rawValue) probability")
-        }
     }
 }

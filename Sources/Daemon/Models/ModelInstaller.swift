@@ -16,6 +16,12 @@ public enum ModelInstaller {
         /// "1", "2", … or "untrained".
         public var version: String
         public var card: ModelCard?
+
+        public init(model: SegmentationModel, version: String, card: ModelCard?) {
+            self.model = model
+            self.version = version
+            self.card = card
+        }
     }
 
     /// Installs missing models and loads `names` from `<root>/models`.

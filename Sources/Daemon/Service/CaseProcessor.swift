@@ -1,12 +1,14 @@
-import CPosix
 import Core
 import Foundation
 import Plugins
 
-/// Segments one claimed case folder and publishes its outputs (SPEC.md §3): the mask
-/// `<case>_seg.nii.gz`, the report `<case>_report.json` and the QC picture `<case>_qc.png`,
-/// written into a hidden staging folder and renamed to `output/<case>/` in one step, so a
-/// reader never sees a partial set. Computes Dice/HD95 when an expert segmentation came along.
+/// Segments one claimed case and publishes its outputs (SPEC.md §3) through a `CasePublisher`:
+/// in the daemon the mask `<case>_seg.nii.gz`, the report `<case>_report.json` and the QC
+/// picture `<case>_qc.png` as one `output/<case>/` folder; for `brainseg segment` flat files.
+/// The pass plan (`CasePass`) picks the models: the ensemble (with the student alongside, the
+/// agreement and the pool decision), the student alone (student-first, not final), or the
+/// ensemble replacing the student's mask (revision 2). Computes Dice/HD95 when an expert
+/// segmentation came along.
 public final class CaseProcessor: CasePipeline {
     /// The loaded models: ensemble members and, optionally, the student run alongside.
     public struct Models {
@@ -21,11 +23,14 @@ public final class CaseProcessor: CasePipeline {
     let configuration: DaemonConfiguration
     let layout: RootLayout
     let models: Models
+    let publisher: CasePublisher
 
-    public init(configuration: DaemonConfiguration, layout: RootLayout, models: Models) {
+    /// - Parameter publisher: where outputs go; the daemon's `output/` folder by default.
+    public init(configuration: DaemonConfiguration, layout: RootLayout, models: Models, publisher: CasePublisher? = nil) {
         self.configuration = configuration
         self.layout = layout
         self.models = models
+        self.publisher = publisher ?? OutputFolderPublisher(output: layout.output)
     }
 
     var convention: LabelConvention { configuration.labels }
@@ -123,7 +128,8 @@ public final class CaseProcessor: CasePipeline {
             builder.evaluation = CaseReport.Evaluation(truthFile: URL(fileURLWithPath: truthPath).lastPathComponent, metrics: metrics)
         }
         progress("writing outputs")
-        let (outputFolder, report) = try publish(caseName: segmented.caseName, loaded: loaded, labels: labels, builder: builder, replacing: replacing)
+        let outputs = CaseOutputs(caseName: segmented.caseName, loaded: loaded, segmentation: segmented.segmentation, convention: convention)
+        let (outputFolder, report) = try publisher.publish(outputs, builder: builder, replacing: replacing)
         var poolOutcome: PoolOutcome?
         if let poolPlan {
             progress("pool")
@@ -199,81 +205,15 @@ public final class CaseProcessor: CasePipeline {
 
     /// "student mask (student v3) written <date>" from the published report, for the superseding one.
     private func previousResultDescription(_ caseName: String) -> String? {
-        guard let report = Self.publishedReport(in: "\(layout.output)/\(caseName)", caseName: caseName) else { return nil }
+        guard let report = publisher.publishedReport(caseName: caseName) else { return nil }
         let models = report.models.map { "\($0.name) v\($0.version)" }
         let completed = ISO8601DateFormatter().string(from: report.times.completed)
         return "\(report.result?.producedBy ?? "earlier") mask (\(models.joined(separator: ", "))) written \(completed)"
     }
 
-    /// The report published in `folder` (`output/<case>/`), decoded; nil when there is none.
-    static func publishedReport(in folder: String, caseName: String) -> CaseReport? {
-        let path = "\(folder)/\(CaseReport.OutputFiles(caseIdentifier: caseName).report)"
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? CaseReport.decode([UInt8](data), path: path)
-    }
-
-    /// Removes `.staging-*` folders in output/ whose process (the PID in the name) is gone: what
-    /// a crash during publication left. Returns the removed paths.
-    public static func removeStaleStaging(layout: RootLayout) -> [String] {
-        var removed: [String] = []
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.output)) ?? [] where name.hasPrefix(".staging-") {
-            guard let pid = name.split(separator: "-").last.flatMap({ Int32($0) }), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
-            if (try? FileManager.default.removeItem(atPath: "\(layout.output)/\(name)")) != nil { removed.append("\(layout.output)/\(name)") }
-        }
-        return removed
-    }
-
-    /// The inputs (`name sha256`) of the report published in `folder`, or nil without one.
-    static func publishedInputs(in folder: String, caseName: String) -> Set<String>? {
-        publishedReport(in: folder, caseName: caseName).map { Set($0.inputs.map { "\($0.name) \($0.sha256)" }) }
-    }
-
     /// Whether `output/<case>/` holds a provisional student mask (student-first, revision 1,
     /// `final: false`) whose teachers' pass has not run yet.
     public func awaitsTeachersPass(caseName: String) -> Bool {
-        Self.publishedReport(in: "\(layout.output)/\(caseName)", caseName: caseName)?.result.map { !$0.final } ?? false
-    }
-
-    /// Writes mask and QC picture into a hidden staging folder, then swaps it in as output/<case>.
-    /// `replacing`: an existing output/<case> is the provisional result of the same drop and is
-    /// replaced; otherwise it came from an earlier drop and is kept as `<case>-previous-<time>`.
-    private func publish(caseName: String, loaded: MultimodalCase, labels: [UInt8], builder: CaseReportBuilder,
-                         replacing: Bool) throws -> (String, CaseReport) {
-        var builder = builder
-        let writeStarted = Date()
-        let names = CaseReport.OutputFiles(caseIdentifier: caseName)
-        let staging = "\(layout.output)/.staging-\(caseName)-\(getpid())"
-        try? FileManager.default.removeItem(atPath: staging)
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        try NiftiWriter.writeLabels(labels, geometry: loaded.geometry, to: "\(staging)/\(names.segmentation)",
-                                    description: "brainseg \(caseName)")
-        try QualityControlPicture.write(flair: loaded.modalities[Modality.flair.rawValue], t1ce: loaded.modalities[Modality.t1ce.rawValue],
-                                        labels: labels, convention: convention, to: "\(staging)/\(names.qualityControlPicture)")
-        builder.record(.write, milliseconds: Date().timeIntervalSince(writeStarted) * 1000)
-        let report = try builder.build()
-        try report.write(to: "\(staging)/\(names.report)")
-        let final = "\(layout.output)/\(caseName)"
-        // Our own earlier attempt at the same inputs, published just before a crash cut it off
-        // from the ledger, is replaced like a provisional result, not kept as a previous one.
-        let sameInputs = Self.publishedInputs(in: final, caseName: caseName) == Set(report.inputs.map { "\($0.name) \($0.sha256)" })
-        if replacing || sameInputs, FileManager.default.fileExists(atPath: final) {
-            // One atomic swap (renameat2 RENAME_EXCHANGE): readers, and a crash, see the old
-            // folder or the new one, never none.
-            guard cposix_rename_exchange(AT_FDCWD, staging, AT_FDCWD, final) == 0 else {
-                throw CaseFolders.MoveError("cannot replace \(final)")
-            }
-            CaseFolders.syncDirectory(layout.output)
-            try? FileManager.default.removeItem(atPath: staging)   // now the provisional result
-            return (final, report)
-        }
-        if FileManager.default.fileExists(atPath: final) {
-            // A re-dropped case with new content: keep the previous result beside the new one.
-            _ = try CaseFolders.move(final, into: layout.output, name: "\(caseName)-previous-\(Int(Date().timeIntervalSince1970))")
-        }
-        guard rename(staging, final) == 0 else {
-            throw CaseFolders.MoveError("cannot publish \(final)")
-        }
-        CaseFolders.syncDirectory(layout.output)
-        return (final, report)
+        publisher.publishedReport(caseName: caseName)?.result.map { !$0.final } ?? false
     }
 }

@@ -40,7 +40,7 @@ public final class DaemonService {
         let notes = CrashRecorder(path: "\(layout.root)/.crash-note")
         if !notes.isArmed { logger.warning("cannot write \(layout.root)/.crash-note: a case that crashes the daemon will not be recognised") }
         DistillationPool(directory: layout.pool, maximumEntries: configuration.pool.maximumEntries).removeStaleStaging()
-        for stale in ModelInstaller.removeStaleStaging(layout: layout) + CaseProcessor.removeStaleStaging(layout: layout) {
+        for stale in ModelInstaller.removeStaleStaging(layout: layout) + OutputFolderPublisher.removeStaleStaging(output: layout.output) {
             logger.notice("removed \(stale), left by an interrupted install or publication")
         }
         let models = try ModelsInService(configuration: configuration, layout: layout, logger: logger)
