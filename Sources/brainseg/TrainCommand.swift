@@ -42,21 +42,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Minutes between checkpoints.") var checkpointMinutes: Double = 5
 
     static func parseDuration(_ text: String) throws -> Double {
-        var total = 0.0, number = ""
-        for character in text {
-            if character.isNumber || character == "." { number.append(character); continue }
-            guard let value = Double(number) else { throw ValidationError("cannot read the duration '\(text)'") }
-            switch character {
-            case "h": total += value * 3600
-            case "m": total += value * 60
-            case "s": total += value
-            default: throw ValidationError("cannot read the duration '\(text)' (use h, m, s)")
-            }
-            number = ""
-        }
-        if !number.isEmpty { guard let value = Double(number) else { throw ValidationError("cannot read '\(text)'") }; total += value }
-        guard total > 0 else { throw ValidationError("the budget must be positive") }
-        return total
+        do { return try TrainingDuration.seconds(text) } catch let invalid as TrainingDuration.Invalid { throw ValidationError(invalid.description) }
     }
 
     func run() async throws {

@@ -1,11 +1,11 @@
 /// Times a piece of work the way every `brainseg bench` command reports it: `warmup` untimed
 /// runs, then `reps` timed ones; median, minimum and maximum seconds.
-struct BenchTiming {
-    var median: Double
-    var minimum: Double
-    var maximum: Double
+public struct BenchTiming: Sendable {
+    public var median: Double
+    public var minimum: Double
+    public var maximum: Double
 
-    static func measure(reps: Int, warmup: Int, _ work: () -> Void) -> BenchTiming {
+    public static func measure(reps: Int, warmup: Int, _ work: () -> Void) -> BenchTiming {
         for _ in 0..<warmup { work() }
         let clock = ContinuousClock()
         var seconds = (0..<reps).map { _ -> Double in
