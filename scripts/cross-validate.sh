@@ -31,7 +31,7 @@ for path in sorted(glob.glob(sys.argv[1] + "/fold*/eval.json")):
 print(f"{len(rows)} cases from {len(glob.glob(sys.argv[1] + '/fold*/eval.json'))} folds")
 for region in ["WT", "TC", "ET"]:
     dice = [r["metrics"][region]["dice"] for r in rows]
-    hd = [r["metrics"][region]["hd95"] for r in rows]
+    hd = [r["metrics"][region]["hausdorff95"] for r in rows]
     print(f"{region}: Dice {statistics.mean(dice):.3f} ± {statistics.pstdev(dice):.3f} (median {statistics.median(dice):.3f}), HD95 {statistics.mean(hd):.1f} mm")
 PY
     exit 0
