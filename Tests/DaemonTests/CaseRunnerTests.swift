@@ -48,6 +48,29 @@ struct CaseRunnerTests {
         func end() { open = false }
     }
 
+    /// Keeps every message logged, for assertions on the journal lines.
+    final class CapturedLog: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lines: [String] = []
+        func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
+        var messages: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+    }
+
+    struct CapturingHandler: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+                 function: String, line: UInt) {
+            log.append("\(level) \(message) \(metadata?["EVENT"].map { "EVENT=\($0)" } ?? "")")
+        }
+    }
+
+    let captured = CapturedLog()
     let scratch: TemporaryDirectory
     let layout: RootLayout
     let ledger: Ledger
@@ -63,8 +86,9 @@ struct CaseRunnerTests {
         pipeline = MockPipeline(layout: layout)
         var policy = CaseRunner.Policy()
         policy.retryBackoffSeconds = 10
+        let log = captured
         runner = CaseRunner(ledger: ledger, pipeline: pipeline, notes: notes, layout: layout, policy: policy,
-                            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+                            logger: Logger(label: "test") { _ in CapturingHandler(log: log) })
     }
 
     /// A case folder in work/ with two small files, claimed through intake.
@@ -190,6 +214,20 @@ struct CaseRunnerTests {
         let again = try CaseIntake.examine(folder: "\(layout.work)/owed", name: "owed", allowedRoot: layout.work, limits: .init()).get()
         #expect(run(again, pass: .studentOnly) == .deferred)
         #expect(FileManager.default.fileExists(atPath: "\(layout.deferred)/owed"))
+    }
+
+    @Test("the pool's decision and the completion reach the journal as events")
+    func poolAndEvents() throws {
+        let assessment = ConfidenceAssessment(teacherDice: nil, entropy: .init(wholeTumour: 0.7, tumourCore: 0.7, enhancingTumour: 0.7),
+                                              nestingViolation: 0, wholeTumourMillilitres: 1, dominantComponentFraction: 1, score: 0.1,
+                                              passes: false, reasons: ["WT entropy 0.70 > 0.60"])
+        pipeline.pool = .rejected(assessment, reason: "not admitted: a confidence check failed")
+        #expect(run(try claim("pooled")) == .completed)
+        let lines = captured.messages
+        #expect(lines.contains { $0.contains("case started: pooled") && $0.contains("EVENT=case-started") })
+        #expect(lines.contains { $0.contains("EVENT=case-completed") })
+        #expect(lines.contains { $0.contains("pool: rejected pooled") && $0.contains("WT entropy 0.70 > 0.60") && $0.contains("EVENT=pool-rejected") },
+                "\(lines)")
     }
 
     @Test("transient failure classes come from error codes")
