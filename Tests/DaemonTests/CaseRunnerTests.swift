@@ -206,6 +206,24 @@ struct CaseRunnerTests {
         #expect(FileManager.default.fileExists(atPath: "\(layout.archive)/sf"))
     }
 
+    @Test("student-first: a teachers' pass that killed the daemon is not run again; the inputs are archived")
+    func teachersPassPoisonPill() throws {
+        #expect(run(try claim("pill2"), pass: .studentOnly) == .deferred)
+        let deferred = try CaseIntake.examine(folder: "\(layout.deferred)/pill2", name: "pill2", allowedRoot: layout.deferred, limits: .init()).get()
+        notes.previous = CrashNote(text: "signal=11\ncase=0\nattempt=0\nstage=teachers-after-student pill2: unet\n")
+        guard case .failed(let reason) = runner.runTeachersAfterStudent(deferred, progress: { _ in }, stopRequested: { false }) else {
+            Issue.record("ran again"); return
+        }
+        #expect(reason.contains("SIGSEGV") && reason.contains("during 'unet'"))
+        #expect(pipeline.passes == [.studentOnly], "the teachers' pass did not run again")
+        #expect(FileManager.default.fileExists(atPath: "\(layout.archive)/pill2"))
+        // A note about another case does not stop this one.
+        #expect(run(try claim("other"), pass: .studentOnly) == .deferred)
+        let other = try CaseIntake.examine(folder: "\(layout.deferred)/other", name: "other", allowedRoot: layout.deferred, limits: .init()).get()
+        #expect(runner.runTeachersAfterStudent(other, progress: { _ in }, stopRequested: { false }) == .completed)
+        #expect(notes.stages.contains("teachers-after-student other: loading"))
+    }
+
     @Test("student-first: a duplicate whose teachers' pass is owed goes to deferred/, not archive/")
     func owedTeachersPass() throws {
         #expect(run(try claim("owed"), pass: .studentOnly) == .deferred)

@@ -119,11 +119,28 @@ public final class CaseRunner {
     /// Student-first mode's second pass over a case in `deferred/`: the ensemble replaces the
     /// student's mask (revision 2) and feeds the pool; the inputs go to `archive/`. A stop
     /// leaves the case in `deferred/`; a failure keeps the student's result.
+    ///
+    /// Poison pills here too: the crash note names the deferred case, and a case whose teachers'
+    /// pass killed the daemon is not run again: its inputs go to `archive/`, the student's mask
+    /// stays the result, and an err-priority event says why (the mask is out, nothing is lost).
     public func runTeachersAfterStudent(_ claimed: ClaimedCase, progress: @escaping (String) -> Void,
                                         stopRequested: @escaping () -> Bool) -> Verdict {
+        let notePrefix = "teachers-after-student \(claimed.name): "
+        if let note = notes.previous, note.caseID == 0, note.stage.hasPrefix(notePrefix) {
+            let reason = "the teachers' pass killed the daemon (\(SignalName.describe(note.signal)) during '\(note.stage.dropFirst(notePrefix.count))'); "
+                + "it is not run again: the student's mask stays the result and the inputs are archived"
+            logger.log(.caseFailed, "case failed: \(claimed.name): \(reason)", fields: [.caseID: claimed.name, .stage: "teachers", .reason: reason])
+            _ = try? CaseFolders.move(claimed.folder, into: layout.archive, name: claimed.name)
+            return .failed(reason: reason)
+        }
+        notes.begin(caseID: 0, attempt: 0, stage: notePrefix + "starting")
+        defer { notes.end() }
         let started = clock()
         do {
-            let result = try pipeline.run(claimed, pass: .teachersAfterStudent, received: nil, progress: progress, shouldStop: stopRequested)
+            let result = try pipeline.run(claimed, pass: .teachersAfterStudent, received: nil, progress: { stage in
+                self.notes.stage(notePrefix + stage)
+                progress(stage)
+            }, shouldStop: stopRequested)
             CaseEventLog(logger: logger).completed(claimed.name, result: result, seconds: clock().timeIntervalSince(started), stage: "teachers")
         } catch is PassCancelled {
             return .requeued
