@@ -128,7 +128,8 @@ enum FuzzMutator {
     }
 
     private static func applyOne(to bytes: inout [UInt8], using generator: inout SeededRandom) {
-        guard !bytes.isEmpty else { return }
+        // An earlier truncation can leave nothing: give the file bytes to mutate again.
+        if bytes.isEmpty { bytes = [UInt8](repeating: 0, count: 1 + Int(generator.next() % 400)) }
         switch generator.next() % 6 {
         case 0:  // a bit flip in the header region
             let index = Int(generator.next() % UInt64(min(bytes.count, 560)))
@@ -138,8 +139,9 @@ enum FuzzMutator {
             bytes[index] ^= UInt8(1 << (generator.next() % 8))
         case 2, 3:  // an interesting value in a header field
             let (offset, width) = fields[Int(generator.next() % UInt64(fields.count))]
-            guard offset + width <= bytes.count else { return }
-            if width == 4 {
+            if offset + width > bytes.count {   // a short file: flip a bit instead
+                bytes[Int(generator.next() % UInt64(bytes.count))] ^= 1
+            } else if width == 4 {
                 let value = interesting32[Int(generator.next() % UInt64(interesting32.count))]
                 let ordered = generator.next() % 2 == 0 ? value.littleEndian : value.bigEndian
                 withUnsafeBytes(of: ordered) { bytes.replaceSubrange(offset..<offset + 4, with: $0) }
@@ -161,9 +163,8 @@ enum FuzzMutator {
         case 1:  // CRC or ISIZE
             let index = mutant.fileBytes.count - 1 - Int(generator.next() % 8)
             mutant.fileBytes[index] ^= UInt8(1 << (generator.next() % 8))
-        default:  // the deflate data
-            guard mutant.fileBytes.count > 20 else { return }
-            let index = 10 + Int(generator.next() % UInt64(mutant.fileBytes.count - 18))
+        default:  // the deflate data (every gzip file has ≥ 18 bytes of header and trailer)
+            let index = 10 + Int(generator.next() % UInt64(max(1, mutant.fileBytes.count - 18)))
             mutant.fileBytes[index] ^= UInt8(1 << (generator.next() % 8))
         }
         mutant.containerDamaged = true

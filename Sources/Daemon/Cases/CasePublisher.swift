@@ -79,12 +79,7 @@ public struct OutputFolderPublisher: CasePublisher {
     /// Removes `.staging-*` folders in `output` whose process (the PID in the name) is gone:
     /// what a crash during publication left. Returns the removed paths.
     public static func removeStaleStaging(output: String) -> [String] {
-        var removed: [String] = []
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: output)) ?? [] where name.hasPrefix(".staging-") {
-            guard let pid = name.split(separator: "-").last.flatMap({ Int32($0) }), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
-            if (try? FileManager.default.removeItem(atPath: "\(output)/\(name)")) != nil { removed.append("\(output)/\(name)") }
-        }
-        return removed
+        AbandonedStaging.remove(in: output, prefixes: [".staging-"])
     }
 }
 

@@ -76,17 +76,9 @@ public enum ModelInstaller {
     /// process (a retrain promoting right now) are left alone. Returns the removed paths.
     @discardableResult
     public static func removeStaleStaging(layout: RootLayout) -> [String] {
-        var removed: [String] = []
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: layout.models)) ?? [] where !name.hasPrefix(".") {
-            let base = "\(layout.models)/\(name)"
-            for entry in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] {
-                guard entry.hasPrefix(".install-") || entry.hasPrefix(".current-"),
-                      let pid = entry.split(separator: "-").last.flatMap({ Int32($0) }) else { continue }
-                if pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH { continue }
-                if (try? FileManager.default.removeItem(atPath: "\(base)/\(entry)")) != nil { removed.append("\(base)/\(entry)") }
-            }
+        ((try? FileManager.default.contentsOfDirectory(atPath: layout.models)) ?? []).filter { !$0.hasPrefix(".") }.flatMap { name in
+            AbandonedStaging.remove(in: "\(layout.models)/\(name)", prefixes: [".install-", ".current-"])
         }
-        return removed
     }
 
     /// Points `<name>/current` at `version` atomically (a new link renamed over the old one).

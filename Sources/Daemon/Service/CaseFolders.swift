@@ -97,11 +97,6 @@ public enum CaseFolders {
         fsync(directory)
     }
 
-    static func isSymbolicLink(_ path: String) -> Bool {
-        var status = stat()
-        return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFLNK
-    }
-
     /// `renameat2(RENAME_NOREPLACE)`, falling back to a check and `rename` on file systems
     /// without it (EINVAL); false with errno set on failure (EEXIST when the target exists).
     static func renameWithoutReplacing(_ source: String, _ target: String) -> Bool {
