@@ -20,7 +20,9 @@ FOLD1="Brats18_2013_20_1,Brats18_CBICA_ABM_1,Brats18_TCIA01_201_1,Brats18_TCIA10
 FOLD2="Brats18_CBICA_ALU_1,Brats18_CBICA_AME_1,Brats18_TCIA01_378_1"
 FOLD3="Brats18_CBICA_AMH_1,Brats18_CBICA_AOZ_1,Brats18_TCIA01_499_1"
 FOLD4="Brats18_CBICA_APR_1,Brats18_TCIA02_135_1,Brats18_TCIA03_265_1"
-BRAINSEG="$(swift build -c release --show-bin-path)/brainseg"
+# BRAINSEG: the binary to use (default the release build). Give long runs a copy of it, so that a
+# rebuild during the run cannot overwrite the executable under it.
+BRAINSEG="${BRAINSEG:-$(swift build -c release --show-bin-path)/brainseg}"
 
 if [ "${1:-}" = "--summary" ]; then
     python3 - "$RUNS/$2" <<'PY'
