@@ -42,7 +42,10 @@ let package = Package(
         // renameat2 (exchange, no-replace), malloc_trim and the fatal-signal crash note: Linux
         // calls Swift's Glibc module does not expose, and code that must run in a signal handler.
         .target(name: "CPosix"),
-        .target(name: "Core", dependencies: ["CNifti", "COpenBLAS", "CPNG"]),
+        // oneDNN (libdnnl-dev, no pkg-config file) behind a C interface; C++ inside because
+        // oneDNN's C++ API is a third of the C one's length. libgomp: its OpenMP runtime.
+        .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+        .target(name: "Core", dependencies: ["CNifti", "COpenBLAS", "CPNG", "CDNNL"]),
         .target(name: "Plugins", dependencies: ["Core"]),
         .target(
             name: "Daemon",

@@ -115,7 +115,7 @@ def main():
         "version": __import__("onnxruntime").__version__ if args.runtime == "onnx" else torch.__version__,
         "model": args.model, "shape": shape, "mode": args.mode,
         "median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,
         "gflop": gflop, "threads": args.threads,
     }))
 

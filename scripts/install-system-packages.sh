@@ -8,6 +8,7 @@ packages=(
     libnifti2-dev      # NIfTI-1/-2 reading (header semantics)
     zlib1g-dev         # gzip streams for .nii.gz
     libopenblas-dev    # sgemm under the conv engine (pthread variant)
+    libdnnl-dev        # oneDNN: the convolution kernels (fp32 and bf16)
     libsystemd-dev     # sd_notify, watchdog, native journald protocol
     libsqlite3-dev     # the ledger (GRDB)
     libpng-dev         # QC pictures

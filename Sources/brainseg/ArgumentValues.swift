@@ -9,3 +9,5 @@ extension LabelConvention: ExpressibleByArgument {}
 extension ConvolutionTuning.Threading: ExpressibleByArgument {}
 extension ConvolutionTuning.InputGradientMethod: ExpressibleByArgument {}
 extension ConvolutionTuning.ForwardMethod: ExpressibleByArgument {}
+extension ConvolutionTuning.Backend: ExpressibleByArgument {}
+extension ComputePrecision: ExpressibleByArgument {}

@@ -50,6 +50,9 @@ struct ConvBenchCommand: AsyncParsableCommand {
     var inputGradient: ConvolutionTuning.InputGradientMethod = ConvolutionTuning.default.inputGradientMethod
     @Option(help: "Stride-1 forward method: im2col or shifted-slab.")
     var forwardMethod: ConvolutionTuning.ForwardMethod = ConvolutionTuning.default.forwardMethod
+    @Option(help: "Convolution kernels: onednn or engine (the engine's own).")
+    var backend: ConvolutionTuning.Backend = ConvolutionTuning.default.backend
+    @Option(help: "Convolution arithmetic: fp32 or bf16 (bf16 needs --backend onednn).") var precision: ComputePrecision = .float32
     @Flag(help: "Print one JSON object (the only output format for now).") var json = false
 
     func validate() throws {
@@ -65,7 +68,8 @@ struct ConvBenchCommand: AsyncParsableCommand {
         let padding = self.padding ?? kernel / 2
         Parallel.threadCount = threads
         let tuning = ConvolutionTuning(tileVoxels: tile, threading: threading, inputGradientMethod: inputGradient,
-                                       forwardMethod: forwardMethod, weightTileVoxels: weightTile)
+                                       forwardMethod: forwardMethod, weightTileVoxels: weightTile, backend: backend,
+                                       precision: precision)
         var random = SeededRandom(seed: 1)
         let input = Tensor.randomUniform(shape: [batch, inChannels, size, size, size], low: -1, high: 1, random: &random)
         let fanIn = Float(inChannels / groups * kernel * kernel * kernel)
@@ -100,7 +104,7 @@ struct ConvBenchCommand: AsyncParsableCommand {
         let median = timing.median
         let forwardGigaflop = 2 * Double(geometry.multiplyAdds) / 1e9
         let gigaflop = mode == .train ? 3 * forwardGigaflop : forwardGigaflop
-        let report = BenchReport(
+        var report = BenchReport(
             implementation: "brainseg", benchmark: "conv", mode: mode.rawValue, batch: batch, inChannels: inChannels,
             outChannels: outChannels, size: size, kernel: kernel, stride: stride, padding: padding, groups: groups,
             threads: threads, threading: tuning.threading.rawValue, tileVoxels: tuning.tileVoxels, weightTileVoxels: tuning.weightTileVoxels,
@@ -108,6 +112,12 @@ struct ConvBenchCommand: AsyncParsableCommand {
             medianSeconds: median, minimumSeconds: timing.minimum, maximumSeconds: timing.maximum,
             peakResidentMegabytes: BenchReport.peakResidentMegabytes(), gigaflop: gigaflop, gigaflopPerSecond: gigaflop / median,
             openblasCore: BLAS.coreName)
+        report.backend = backend.rawValue
+        report.precision = precision.rawValue
+        if backend == .oneDNN {
+            report.onednnISA = OneDNNConvolution.instructionSet
+            report.onednnImplementation = OneDNNConvolution.implementation(of: geometry, precision: precision) ?? "refused: engine kernels"
+        }
         print(try report.jsonLine())
     }
 }

@@ -20,15 +20,20 @@ struct ModelBenchCommand: AsyncParsableCommand {
     @Option(help: "unet, resunet-vae, cascade or student.") var model: String
     @Option(help: "Cubic input size S (S×S×S); overridden by --shape.") var size: Int = 96
     @Option(help: "Input size D,H,W.") var shape: String?
-    @Option(help: "Model profile (widths).") var profile: ModelProfile = .cpu
+    @Option(name: .customLong("profile"), help: "Model profile (widths).") var modelProfile: ModelProfile = .cpu
     @Option(help: "forward or train.") var mode: Mode = .forward
     @Option(help: "Timed repetitions.") var reps: Int = 3
     @Option(help: "Untimed warm-up repetitions.") var warmup: Int = 1
     @Option(help: "Engine threads.") var threads: Int = 2
+    @Option(help: "Convolution kernels: onednn or engine (the engine's own).")
+    var backend: ConvolutionTuning.Backend = ConvolutionTuning.default.backend
+    @Option(help: "Convolution arithmetic: fp32 or bf16 (bf16 needs --backend onednn).") var precision: ComputePrecision = .float32
+    @Flag(name: .customLong("operations"), help: "After timing, profile one more repetition per operation (`OperationProfile`): a table on standard error and \"profile\" in the JSON.")
+    var operations = false
     @Flag(help: "Print one JSON object (the only output format).") var json = false
 
     func run() async throws {
-        guard let network = ModelRegistry.make(model, profile: profile) else { throw ModelRegistry.UnknownModel(name: model) }
+        guard let network = ModelRegistry.make(model, profile: modelProfile) else { throw ModelRegistry.UnknownModel(name: model) }
         let sizes = try shape.map { text -> [Int] in
             let parts = text.split(separator: ",").compactMap { Int($0) }
             guard parts.count == 3 else { throw ValidationError("--shape takes D,H,W") }
@@ -44,34 +49,47 @@ struct ModelBenchCommand: AsyncParsableCommand {
         let target = Tensor.randomUniform(shape: [1, outputChannels] + sizes, random: &random).map { $0 > 0.5 ? 1 : 0 }
         let optimizer = Adam(parameters: network.parameters, learningRate: 1e-4)
         let flopCounter = ConvolutionWork()
+        let convolution = ConvolutionTuning(backend: backend, precision: precision)
 
         func once() {
             if mode == .forward {
-                let output = network.forward(Variable(input), ForwardContext.inference())
+                let output = network.forward(Variable(input), ForwardContext.inference(convolution: convolution))
                 withExtendedLifetime(output) {}
                 return
             }
             let tape = Tape()
-            let context = ForwardContext(tape: tape, isTraining: true, random: SeededRandom(seed: 5))
+            let context = ForwardContext(tape: tape, isTraining: true, random: SeededRandom(seed: 5), convolution: convolution)
             let output = network.forward(Variable(input), context)
             let loss = network.outputKind == .regionLogits
                 ? context.regionLoss(logits: output, target: Variable(target))
                 : context.multiClassSoftDiceLoss(probabilities: output, oneHotTarget: Variable(target), classes: [1, 2, 3])
             optimizer.zeroGradients()
             tape.backward(loss)
-            optimizer.step()
+            OperationProfile.measure("optimizer step") { optimizer.step() }
         }
 
         let forwardGigaflop = flopCounter.gigaflop(network, inputShape: [1, 4] + sizes)
         let timing = BenchTiming.measure(reps: reps, warmup: warmup, once)
         let median = timing.median
         let gigaflop = mode == .train ? 3 * forwardGigaflop : forwardGigaflop
-        let report: [String: Any] = [
-            "implementation": "brainseg", "model": model, "profile": profile.rawValue, "shape": sizes, "mode": mode.rawValue,
+        var report: [String: Any] = [
+            "implementation": "brainseg", "model": model, "profile": modelProfile.rawValue, "shape": sizes, "mode": mode.rawValue,
             "median_s": median, "min_s": timing.minimum, "max_s": timing.maximum,
             "peak_rss_mb": BenchReport.peakResidentMegabytes(), "gflop": gigaflop, "gflops": gigaflop / median,
             "parameters": network.parameterCount, "threads": threads, "openblas_core": BLAS.coreName,
+            "backend": backend.rawValue, "precision": precision.rawValue,
+            "onednn_isa": backend == .oneDNN ? OneDNNConvolution.instructionSet : "-",
         ]
+        if operations {
+            let started = Date()
+            OperationProfile.start()
+            once()
+            let entries = OperationProfile.stop()
+            let wall = Date().timeIntervalSince(started)
+            report["profile"] = entries.map { ["operation": $0.operation, "seconds": $0.seconds, "calls": $0.calls] }
+            report["profile_wall_s"] = wall
+            printProfile(entries, wall: wall)
+        }
         print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
     }
 }
@@ -86,4 +104,18 @@ struct ConvolutionWork {
         ConvolutionCounter.isCounting = false
         return Double(ConvolutionCounter.multiplyAdds) * 2 / 1e9
     }
+}
+
+/// The per-operation table on standard error: seconds, share of the step's wall time, calls.
+private func printProfile(_ entries: [OperationProfile.Entry], wall: Double) {
+    var lines = ["operation                                   seconds   share  calls"]
+    for entry in entries {
+        lines.append(entry.operation.padding(toLength: 42, withPad: " ", startingAt: 0)
+            + String(format: "%9.4f  %5.1f %%  %5d", entry.seconds, 100 * entry.seconds / wall, entry.calls))
+    }
+    let covered = entries.reduce(0) { $0 + $1.seconds }
+    lines.append("(not in any operation: tape sums, bookkeeping)".padding(toLength: 42, withPad: " ", startingAt: 0)
+        + String(format: "%9.4f  %5.1f %%", wall - covered, 100 * (wall - covered) / wall))
+    lines.append("wall".padding(toLength: 42, withPad: " ", startingAt: 0) + String(format: "%9.4f", wall))
+    FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
 }

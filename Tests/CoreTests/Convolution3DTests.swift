@@ -87,18 +87,19 @@ struct ConvolutionCase: CustomTestStringConvertible, Sendable {
     }
 }
 
-/// Tunings that change how the work is cut: the default, tiny tiles that straddle rows, planes
-/// and images (7 voxels), single-voxel tiles, and OpenBLAS threading with the col2im input
-/// gradient.
+/// Both backends. oneDNN (the default); then the engine's own kernels with tunings that change
+/// how the work is cut: tiny tiles that straddle rows, planes and images (7 voxels),
+/// single-voxel tiles, and OpenBLAS threading with the col2im input gradient.
 let convolutionTunings: [ConvolutionTuning] = [
     .default,
-    ConvolutionTuning(tileVoxels: 7, threading: .engine, forwardMethod: .im2col),
-    ConvolutionTuning(tileVoxels: 1024, threading: .engine, forwardMethod: .im2col, weightTileVoxels: 3),
-    ConvolutionTuning(tileVoxels: 1, threading: .engine, inputGradientMethod: .col2im, forwardMethod: .im2col),
-    ConvolutionTuning(tileVoxels: 13, threading: .blas, inputGradientMethod: .col2im, forwardMethod: .im2col),
-    ConvolutionTuning(tileVoxels: 1024, threading: .engine, forwardMethod: .shiftedSlab),
-    ConvolutionTuning(tileVoxels: 11, threading: .engine, forwardMethod: .shiftedSlab),
-    ConvolutionTuning(tileVoxels: 3, threading: .blas, forwardMethod: .shiftedSlab),
+    ConvolutionTuning.default.onEngine,
+    ConvolutionTuning(tileVoxels: 7, threading: .engine, forwardMethod: .im2col, backend: .engine),
+    ConvolutionTuning(tileVoxels: 1024, threading: .engine, forwardMethod: .im2col, weightTileVoxels: 3, backend: .engine),
+    ConvolutionTuning(tileVoxels: 1, threading: .engine, inputGradientMethod: .col2im, forwardMethod: .im2col, backend: .engine),
+    ConvolutionTuning(tileVoxels: 13, threading: .blas, inputGradientMethod: .col2im, forwardMethod: .im2col, backend: .engine),
+    ConvolutionTuning(tileVoxels: 1024, threading: .engine, forwardMethod: .shiftedSlab, backend: .engine),
+    ConvolutionTuning(tileVoxels: 11, threading: .engine, forwardMethod: .shiftedSlab, backend: .engine),
+    ConvolutionTuning(tileVoxels: 3, threading: .blas, forwardMethod: .shiftedSlab, backend: .engine),
 ]
 
 @Suite("Convolution3D", .serialized)  // touches the process-global BLAS thread count
@@ -194,7 +195,8 @@ struct Convolution3DTests {
         let fixture = try TorchFixture(group: "conv", name: name)
         let stride = fixture.integer("stride"), padding = fixture.integer("padding"), groups = fixture.integer("groups")
         let input = fixture["input"], weight = fixture["weight"], bias = fixture.tensors["bias"]
-        for tuning in [ConvolutionTuning.default, ConvolutionTuning(tileVoxels: 5, threading: .engine, inputGradientMethod: .col2im)] {
+        for tuning in [ConvolutionTuning.default, ConvolutionTuning.default.onEngine,
+                       ConvolutionTuning(tileVoxels: 5, threading: .engine, inputGradientMethod: .col2im, backend: .engine)] {
             let output = Convolution3D.forward(input: input, weight: weight, bias: bias, stride: stride, padding: padding,
                                                groups: groups, tuning: tuning)
             #expect(relativeError(output, fixture["output"]) < 1e-4)

@@ -26,6 +26,10 @@
 ///   run in two phases (even chunks, then odd) so that concurrent chunks never touch the same
 ///   input slices (see `ColumnToImage`).
 ///
+/// Backends (`ConvolutionTuning.backend`): by default every pass runs on oneDNN
+/// (`OneDNNConvolution`, also the only path for bfloat16); the engine's own kernels described
+/// above are the reference path, used for any shape oneDNN refuses and by the numerics tests.
+///
 /// Measurements behind the defaults (`brainseg bench conv`, AMD EPYC Zen 4, 2 cores, OpenBLAS
 /// 0.3.21 with OPENBLAS_CORETYPE=Haswell; the machine was shared with two other engineers'
 /// builds, so only large differences are trustworthy):
@@ -78,6 +82,19 @@ public enum Convolution3D {
                                            stride: stride, padding: padding, groups: groups)
         precondition(outputGradient.shape == geometry.outputShape,
                      "conv3d backwardInput: output gradient \(outputGradient.shape), expected \(geometry.outputShape) for \(geometry)")
+        if tuning.backend == .oneDNN {
+            var result = Tensor(uninitializedShape: inputShape)
+            let done = outputGradient.withUnsafeBufferPointer { gradientBuffer in
+                weight.withUnsafeBufferPointer { weightBuffer in
+                    result.withUnsafeMutableBufferPointer { resultBuffer in
+                        OneDNNConvolution.backwardData(geometry: geometry, outputGradient: gradientBuffer.baseAddress!,
+                                                       weight: weightBuffer.baseAddress!, inputGradient: resultBuffer.baseAddress!,
+                                                       precision: tuning.precision)
+                    }
+                }
+            }
+            if done { return result }
+        }
         let flippedPadding = geometry.kernel - 1 - padding
         if stride == 1 && flippedPadding >= 0 && tuning.inputGradientMethod == .automatic {
             let flipped = flippedTransposedWeight(weight, groups: groups)
@@ -109,6 +126,22 @@ public enum Convolution3D {
                                            stride: stride, padding: padding, groups: groups)
         precondition(outputGradient.shape == geometry.outputShape,
                      "conv3d backwardWeight: output gradient \(outputGradient.shape), expected \(geometry.outputShape) for \(geometry)")
+        if tuning.backend == .oneDNN {
+            var weightGradient = Tensor(uninitializedShape: weightShape)
+            var biasGradient = includeBias ? Tensor(uninitializedShape: [geometry.outputChannels]) : nil
+            let done = outputGradient.withUnsafeBufferPointer { gradientBuffer in
+                input.withUnsafeBufferPointer { inputBuffer in
+                    weightGradient.withUnsafeMutableBufferPointer { weightBuffer in
+                        OneDNNConvolution.withOptionalMutablePointer(&biasGradient) { biasPointer in
+                            OneDNNConvolution.backwardWeights(geometry: geometry, outputGradient: gradientBuffer.baseAddress!,
+                                                              input: inputBuffer.baseAddress!, weightGradient: weightBuffer.baseAddress!,
+                                                              biasGradient: biasPointer, precision: tuning.precision)
+                        }
+                    }
+                }
+            }
+            if done { return (weightGradient, biasGradient) }
+        }
         let weightCount = geometry.outputChannels * geometry.columnRows
         let partialCount = weightCount + geometry.outputChannels
         let workers = tuning.maximumWorkers
@@ -178,6 +211,11 @@ public enum Convolution3D {
         geometry: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, tuning: ConvolutionTuning
     ) {
+        if tuning.backend == .oneDNN
+            && OneDNNConvolution.forward(geometry: geometry, input: input, weight: weight, bias: bias, output: output,
+                                         precision: tuning.precision) {
+            return
+        }
         if geometry.stride == 1 && !geometry.isPointwise && tuning.forwardMethod == .shiftedSlab {
             ShiftedSlabConvolution.forward(geometry: geometry, input: input, weight: weight, bias: bias, output: output, tuning: tuning)
             return
@@ -287,8 +325,9 @@ extension ForwardContext {
     public func conv3d(_ input: Variable, weight: Variable, bias: Variable?, stride: Int = 1, padding: Int, groups: Int = 1) -> Variable {
         let inputValue = input.value
         let weightValue = weight.value
+        let tuning = convolution
         let output = Convolution3D.forward(input: inputValue, weight: weightValue, bias: bias?.value,
-                                           stride: stride, padding: padding, groups: groups)
+                                           stride: stride, padding: padding, groups: groups, tuning: tuning)
         ConvolutionCounter.record(output.count * (weightValue.count / weightValue.shape[0]))
         let needsInput = input.node != nil
         let needsWeight = weight.node != nil || bias?.node != nil
@@ -296,15 +335,19 @@ extension ForwardContext {
         let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
         return record(output, inputs: inputs) { gradient in
             let inputGradient = needsInput
-                ? Convolution3D.backwardInput(outputGradient: gradient, weight: weightValue, inputShape: inputValue.shape,
-                                              stride: stride, padding: padding, groups: groups)
+                ? OperationProfile.measure("conv3d backward-data") {
+                    Convolution3D.backwardInput(outputGradient: gradient, weight: weightValue, inputShape: inputValue.shape,
+                                                stride: stride, padding: padding, groups: groups, tuning: tuning)
+                }
                 : nil
             var weightGradient: Tensor?
             var biasGradient: Tensor?
             if needsWeight {
-                (weightGradient, biasGradient) = Convolution3D.backwardWeight(
-                    outputGradient: gradient, input: inputValue, weightShape: weightValue.shape, includeBias: hasBias,
-                    stride: stride, padding: padding, groups: groups)
+                (weightGradient, biasGradient) = OperationProfile.measure("conv3d backward-weights") {
+                    Convolution3D.backwardWeight(
+                        outputGradient: gradient, input: inputValue, weightShape: weightValue.shape, includeBias: hasBias,
+                        stride: stride, padding: padding, groups: groups, tuning: tuning)
+                }
             }
             return hasBias ? [inputGradient, weightGradient, biasGradient] : [inputGradient, weightGradient]
         }

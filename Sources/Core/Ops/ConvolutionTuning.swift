@@ -29,6 +29,16 @@ public struct ConvolutionTuning: Sendable, Equatable {
         case shiftedSlab = "shifted-slab"
     }
 
+    /// Whose kernels run the convolution.
+    public enum Backend: String, Sendable, CaseIterable {
+        /// oneDNN (`OneDNNConvolution`), falling back to the engine's kernels for a shape it
+        /// refuses. The default: measured faster on every benchmark row.
+        case oneDNN = "onednn"
+        /// The engine's own GEMM-based kernels (shifted slab, im2col, col2im): the tested
+        /// reference path, and the only one the tile and method knobs below apply to.
+        case engine
+    }
+
     /// Output voxels per tile (the column count of each GEMM). The column scratch per worker is
     /// K × tileVoxels floats, so this bounds the memory a convolution adds.
     public var tileVoxels: Int
@@ -38,15 +48,35 @@ public struct ConvolutionTuning: Sendable, Equatable {
     public var threading: Threading
     public var inputGradientMethod: InputGradientMethod
     public var forwardMethod: ForwardMethod
+    public var backend: Backend
+    /// bfloat16 applies to the oneDNN backend only (the engine's kernels compute in float32).
+    public var precision: ComputePrecision
 
     public init(tileVoxels: Int = 1024, threading: Threading = .engine, inputGradientMethod: InputGradientMethod = .automatic,
-                forwardMethod: ForwardMethod = .shiftedSlab, weightTileVoxels: Int? = nil) {
+                forwardMethod: ForwardMethod = .shiftedSlab, weightTileVoxels: Int? = nil, backend: Backend = .oneDNN,
+                precision: ComputePrecision = .float32) {
         precondition(tileVoxels >= 1 && (weightTileVoxels ?? 1) >= 1, "tile sizes must be ≥ 1, got \(tileVoxels), \(weightTileVoxels ?? 0)")
         self.tileVoxels = tileVoxels
         self.weightTileVoxels = weightTileVoxels ?? 2 * tileVoxels
         self.threading = threading
         self.inputGradientMethod = inputGradientMethod
         self.forwardMethod = forwardMethod
+        self.backend = backend
+        self.precision = precision
+    }
+
+    /// The engine's own kernels with these knobs (tests use it as the reference path).
+    public var onEngine: ConvolutionTuning {
+        var copy = self
+        copy.backend = .engine
+        return copy
+    }
+
+    /// The same tuning at another precision.
+    public func with(precision: ComputePrecision) -> ConvolutionTuning {
+        var copy = self
+        copy.precision = precision
+        return copy
     }
 
     /// The measured default.

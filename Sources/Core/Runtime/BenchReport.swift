@@ -29,6 +29,13 @@ public struct BenchReport: Encodable, Sendable {
     public var gigaflop: Double
     public var gigaflopPerSecond: Double
     public var openblasCore: String
+    /// `ConvolutionTuning.Backend` raw value.
+    public var backend: String = ConvolutionTuning.default.backend.rawValue
+    /// `ComputePrecision` raw value.
+    public var precision: String = ComputePrecision.float32.rawValue
+    /// oneDNN's instruction set and the kernel it ran (nil on the engine backend).
+    public var onednnISA: String?
+    public var onednnImplementation: String?
 
     public init(implementation: String, benchmark: String, mode: String, batch: Int, inChannels: Int, outChannels: Int, size: Int, kernel: Int, stride: Int, padding: Int, groups: Int, threads: Int, threading: String, tileVoxels: Int, weightTileVoxels: Int, inputGradient: String, forwardMethod: String, reps: Int, warmup: Int, medianSeconds: Double, minimumSeconds: Double, maximumSeconds: Double, peakResidentMegabytes: Double, gigaflop: Double, gigaflopPerSecond: Double, openblasCore: String) {
         self.implementation = implementation
@@ -64,6 +71,7 @@ public struct BenchReport: Encodable, Sendable {
         case inChannels = "in_channels", outChannels = "out_channels", tileVoxels = "tile_voxels", weightTileVoxels = "weight_tile_voxels", inputGradient = "input_gradient", forwardMethod = "forward_method"
         case medianSeconds = "median_s", minimumSeconds = "min_s", maximumSeconds = "max_s"
         case peakResidentMegabytes = "peak_rss_mb", gigaflop = "gflop", gigaflopPerSecond = "gflops", openblasCore = "openblas_core"
+        case backend, precision, onednnISA = "onednn_isa", onednnImplementation = "onednn_implementation"
     }
 
     public func jsonLine() throws -> String {

@@ -1,0 +1,78 @@
+// CDNNL — a C interface to the few oneDNN (libdnnl, Intel's deep-learning primitives library,
+// the one under PyTorch's CPU convolutions) calls the engine uses: 3D convolution forward,
+// backward-data and backward-weights on plain N×C×D×H×W float tensors, in float32 or bfloat16.
+//
+// Contract: every tensor crosses this interface as dense row-major float32 in the engine's own
+// layout (input N×Cin×D×H×W, weight Cout×Cin/G×k×k×k, bias [Cout], output N×Cout×Do×Ho×Wo).
+// Inside, oneDNN picks its blocked layouts; the conversions (and, for bf16, the rounding to
+// bfloat16 of input and weight; accumulation and output stay float32) happen in the caller's
+// workspace, whose size `cdnnl_convolution_workspace_bytes` gives. Nothing is allocated per
+// call, and no state is kept but an immutable cache of primitives per shape, so calls from
+// several threads at once are safe when each passes its own workspace.
+// All functions return 0 on success and −1 on failure, with the reason in cdnnl_last_error().
+#ifndef CDNNL_H
+#define CDNNL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Arithmetic of the multiply-adds (accumulation is float32 in both).
+typedef enum { CDNNL_FLOAT32 = 0, CDNNL_BFLOAT16 = 1 } cdnnl_precision;
+
+/// Which computation.
+typedef enum {
+    CDNNL_FORWARD_INFERENCE = 0,
+    CDNNL_FORWARD_TRAINING = 1,
+    CDNNL_BACKWARD_DATA = 2,
+    CDNNL_BACKWARD_WEIGHTS = 3
+} cdnnl_pass;
+
+/// The sizes of one convolution (PyTorch Conv3d semantics: cubic kernel, symmetric zero padding).
+typedef struct {
+    int batch, input_channels, output_channels, groups;
+    int input_depth, input_height, input_width;
+    int output_depth, output_height, output_width;
+    int kernel, stride, padding;
+    int has_bias;
+    cdnnl_precision precision;
+} cdnnl_convolution;
+
+/// Workspace bytes `pass` needs for this convolution on `threads` threads (blocked copies and
+/// oneDNN's scratchpad, which depends on the thread count), or −1 when oneDNN cannot run it.
+long cdnnl_convolution_workspace_bytes(const cdnnl_convolution *convolution, cdnnl_pass pass, int threads);
+
+/// output = conv(input, weight) + bias (bias may be NULL when has_bias is 0), on `threads`
+/// OpenMP threads; `workspace` holds cdnnl_convolution_workspace_bytes(…, threads) bytes.
+int cdnnl_convolution_forward(const cdnnl_convolution *convolution, cdnnl_pass pass, const float *input,
+                              const float *weight, const float *bias, float *output, void *workspace, int threads);
+
+/// ∂L/∂input from ∂L/∂output.
+int cdnnl_convolution_backward_data(const cdnnl_convolution *convolution, const float *output_gradient,
+                                    const float *weight, float *input_gradient, void *workspace, int threads);
+
+/// ∂L/∂weight (overwritten) and, when bias_gradient is not NULL, ∂L/∂bias, from ∂L/∂output and
+/// the forward input.
+int cdnnl_convolution_backward_weights(const cdnnl_convolution *convolution, const float *output_gradient,
+                                       const float *input, float *weight_gradient, float *bias_gradient,
+                                       void *workspace, int threads);
+
+/// oneDNN's name of the kernel it runs for `pass` (e.g. "jit:avx512_core"), or NULL.
+const char *cdnnl_convolution_implementation(const cdnnl_convolution *convolution, cdnnl_pass pass, int threads);
+
+/// The instruction set oneDNN dispatches to on this CPU (e.g. "avx512_core_bf16").
+const char *cdnnl_isa(void);
+
+/// "major.minor.patch" of the loaded libdnnl.
+const char *cdnnl_version(void);
+
+/// The reason of the last failure on this thread.
+const char *cdnnl_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,103 @@
+import CDNNL
+
+/// `Convolution3D`'s kernels on oneDNN (libdnnl 2.6, Debian's `libdnnl-dev`), the library under
+/// PyTorch's CPU convolutions: JIT-generated AVX-512 direct convolutions on blocked channel
+/// layouts (nCdhw16c), and bfloat16 ones on CPUs with AVX-512 BF16.
+///
+/// Tensors stay in the engine's plain N×C×D×H×W layout; the shim (`Sources/CDNNL`) reorders
+/// inputs into oneDNN's layouts and results back, inside a workspace from `BufferPool`, so the
+/// memory a convolution adds is bounded and reused like the engine's own scratch. Each call
+/// returns false when oneDNN cannot run the shape (the caller then runs the engine's kernels),
+/// so this path can never fail a convolution the engine can do.
+///
+/// Measured on the project machine (2 cores, Zen 4, `brainseg bench conv`, 2 threads): see
+/// Benchmarks/README.md; this is why `ConvolutionBackend.oneDNN` is the default.
+public enum OneDNNConvolution {
+    /// y = conv(x, w) + b into `output`.
+    static func forward(
+        geometry: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>, precision: ComputePrecision
+    ) -> Bool {
+        // oneDNN's convolutions compute the same in its training and inference forward modes;
+        // the backward passes build their own forward hint in the shim.
+        let description = Self.description(geometry, hasBias: bias != nil, precision: precision)
+        return withWorkspace(description, CDNNL_FORWARD_INFERENCE) { description, workspace, threads in
+            cdnnl_convolution_forward(description, CDNNL_FORWARD_INFERENCE, input, weight, bias, output, workspace, threads)
+        }
+    }
+
+    /// ∂L/∂x into `inputGradient` (overwritten).
+    static func backwardData(
+        geometry: ConvolutionGeometry, outputGradient: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>, precision: ComputePrecision
+    ) -> Bool {
+        let description = Self.description(geometry, hasBias: false, precision: precision)
+        return withWorkspace(description, CDNNL_BACKWARD_DATA) { description, workspace, threads in
+            cdnnl_convolution_backward_data(description, outputGradient, weight, inputGradient, workspace, threads)
+        }
+    }
+
+    /// ∂L/∂w into `weightGradient` and, when given, ∂L/∂b into `biasGradient` (both overwritten).
+    static func backwardWeights(
+        geometry: ConvolutionGeometry, outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>,
+        weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?, precision: ComputePrecision
+    ) -> Bool {
+        let description = Self.description(geometry, hasBias: biasGradient != nil, precision: precision)
+        return withWorkspace(description, CDNNL_BACKWARD_WEIGHTS) { description, workspace, threads in
+            cdnnl_convolution_backward_weights(description, outputGradient, input, weightGradient, biasGradient, workspace, threads)
+        }
+    }
+
+    /// oneDNN's kernel name for this convolution's forward pass (e.g. "jit:avx512_core",
+    /// "jit_bf16:avx512_core_bf16"), or nil when oneDNN cannot run it.
+    public static func implementation(of geometry: ConvolutionGeometry, precision: ComputePrecision) -> String? {
+        var description = Self.description(geometry, hasBias: true, precision: precision)
+        return cdnnl_convolution_implementation(&description, CDNNL_FORWARD_INFERENCE, Int32(threads)).map { String(cString: $0) }
+    }
+
+    /// The instruction set oneDNN dispatches to here (printed with every benchmark).
+    public static var instructionSet: String { String(cString: cdnnl_isa()) }
+
+    /// The loaded libdnnl's version.
+    public static var version: String { String(cString: cdnnl_version()) }
+
+    /// Whether this CPU runs bfloat16 convolutions natively (AVX-512 BF16 or AMX).
+    public static var hasNativeBFloat16: Bool { ["avx512_core_bf16", "avx512_core_amx"].contains(instructionSet) }
+
+    private static var threads: Int { max(1, Parallel.threadCount) }
+
+    private static func description(_ geometry: ConvolutionGeometry, hasBias: Bool, precision: ComputePrecision) -> cdnnl_convolution {
+        cdnnl_convolution(
+            batch: Int32(geometry.batch), input_channels: Int32(geometry.inputChannels),
+            output_channels: Int32(geometry.outputChannels), groups: Int32(geometry.groups),
+            input_depth: Int32(geometry.inputDepth), input_height: Int32(geometry.inputHeight), input_width: Int32(geometry.inputWidth),
+            output_depth: Int32(geometry.outputDepth), output_height: Int32(geometry.outputHeight),
+            output_width: Int32(geometry.outputWidth), kernel: Int32(geometry.kernel), stride: Int32(geometry.stride),
+            padding: Int32(geometry.padding), has_bias: hasBias ? 1 : 0,
+            precision: precision == .bfloat16 ? CDNNL_BFLOAT16 : CDNNL_FLOAT32)
+    }
+
+    /// Runs `body(description, workspace, threads)` with a pooled workspace of the size the pass
+    /// needs; false when oneDNN refuses the shape or the call fails.
+    private static func withWorkspace(
+        _ description: cdnnl_convolution, _ pass: cdnnl_pass,
+        _ body: (UnsafePointer<cdnnl_convolution>, UnsafeMutableRawPointer, Int32) -> Int32
+    ) -> Bool {
+        let threads = Int32(Self.threads)
+        return withUnsafePointer(to: description) { description in
+            let bytes = cdnnl_convolution_workspace_bytes(description, pass, threads)
+            guard bytes >= 0 else { return false }
+            let workspace = BufferPool.shared.scratch((Int(bytes) + 3) / 4)
+            defer { BufferPool.shared.release(workspace) }
+            return body(description, UnsafeMutableRawPointer(workspace), threads) == 0
+        }
+    }
+}
+
+extension OneDNNConvolution {
+    /// `body` with the tensor's mutable base address, or nil when there is no tensor.
+    static func withOptionalMutablePointer<R>(_ tensor: inout Tensor?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+        guard tensor != nil else { return body(nil) }
+        return tensor!.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+    }
+}
