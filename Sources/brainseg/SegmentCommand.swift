@@ -35,6 +35,9 @@ struct SegmentCommand: AsyncParsableCommand {
     @Flag(help: "Also write the averaged region probabilities as <case>_prob_{WT,TC,ET}.nii.gz.")
     var probabilities = false
 
+    @Option(help: "Convolution arithmetic: fp32, bf16, or per model (unet=bf16,student=fp32); unnamed models keep the daemon's default (brainseg.toml [models.precision]).")
+    var precision: String?
+
     func run() async throws {
         let names = models.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ValidationError("--models lists no model") }
@@ -46,6 +49,7 @@ struct SegmentCommand: AsyncParsableCommand {
         configuration.labels = labels
         configuration.studentAlongside = false
         configuration.pool.enabled = false
+        if let precision { configuration.precision = try Self.precisions(precision, default: configuration.precision) }
         // The daemon's pipeline, with a publisher that writes flat files and no ledger.
         let processor = CaseProcessor(configuration: configuration, layout: RootLayout(root: out),
                                       models: .init(ensemble: members.map { .init(model: $0, version: "-", card: nil) }, student: nil),
@@ -68,5 +72,21 @@ struct SegmentCommand: AsyncParsableCommand {
             }
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// "bf16" (every model) or "unet=bf16,student=fp32" over `base`.
+    static func precisions(_ text: String, default base: [String: ComputePrecision]) throws -> [String: ComputePrecision] {
+        if let everywhere = ComputePrecision(rawValue: text) {
+            return Dictionary(uniqueKeysWithValues: ModelRegistry.names.map { ($0, everywhere) })
+        }
+        var result = base
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, ModelRegistry.names.contains(parts[0]), let value = ComputePrecision(rawValue: parts[1]) else {
+                throw ValidationError("--precision takes fp32, bf16 or MODEL=fp32|bf16,…; not \"\(item)\"")
+            }
+            result[parts[0]] = value
+        }
+        return result
     }
 }

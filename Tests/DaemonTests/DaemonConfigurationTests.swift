@@ -1,4 +1,5 @@
 import Foundation
+import Core
 import Daemon
 import Plugins
 import Testing
@@ -21,6 +22,7 @@ struct DaemonConfigurationTests {
             [models]
             ensemble = ["unet", "student"]
             weights = { unet = 2.0, student = 1 }
+            precision = { unet = "bf16", student = "fp32" }
             student_alongside = false
             [watch]
             quiescence_seconds = 5
@@ -32,6 +34,8 @@ struct DaemonConfigurationTests {
         #expect(configuration.root == "/srv/brainseg")
         #expect(configuration.ensemble == ["unet", "student"])
         #expect(configuration.ensembleWeights == ["unet": 2, "student": 1])
+        #expect(configuration.precision["unet"] == .bfloat16 && configuration.precision["student"] == .float32)
+        #expect(configuration.precision["cascade"] == DaemonConfiguration().precision["cascade"])
         #expect(!configuration.studentAlongside)
         #expect(configuration.quiescenceSeconds == 5 && configuration.watchMode == .poll)
         #expect(configuration.labels == .brats2023 && configuration.stopTimeoutSeconds == 120)
@@ -46,6 +50,8 @@ struct DaemonConfigurationTests {
               ("[watch]\nquiescence_seconds = \"thirty\"", "'watch.quiescence_seconds' must be a number"),
               ("[processing]\nmax_attempts = 0", "'processing.max_attempts' must be between"),
               ("[models]\nprofile = \"gpu\"", "models.profile"),
+              ("[models.precision]\nvnet = \"bf16\"", "unknown model 'vnet'"),
+              ("[models.precision]\nunet = \"fp16\"", "models.precision.unet must be \"fp32\" or \"bf16\""),
               ("root = ", "invalid TOML"),
           ])
     func errors(_ text: String, _ expected: String) {

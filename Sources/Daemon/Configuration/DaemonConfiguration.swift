@@ -22,6 +22,18 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Also run the student on every case and report its agreement with the ensemble.
     public var studentAlongside = true
     public var testTimeAugmentation = false
+    /// Convolution arithmetic of every model (`[models.precision]`). The default is bfloat16
+    /// exactly for the models whose equivalence check on the real labelled cases passed
+    /// (`bfloat16Checked`), float32 for the others.
+    public var precision: [String: ComputePrecision] = Dictionary(
+        uniqueKeysWithValues: ModelRegistry.names.map { ($0, DaemonConfiguration.bfloat16Checked.contains($0) ? .bfloat16 : .float32) })
+
+    /// Models whose bf16 equivalence check passed: mean Dice per region within 0.002 of fp32
+    /// on the 17 real labelled cases, and the pool's confidence scores within 0.002 with no
+    /// admission changed (Benchmarks/bf16-equivalence.py; 2026-12-02 with the shipped models:
+    /// every gap ≤ 0.0003, Benchmarks/results/2026-12-02-bf16-equivalence.md). On a CPU without
+    /// native bfloat16 these run in float32 (`SegmentationOptions.memberPrecision`).
+    public static let bfloat16Checked: Set<String> = ["unet", "resunet-vae", "cascade", "student"]
 
     // [watch]
     public var marker = "READY"
@@ -110,7 +122,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         try reader.check(table, allowed: ["root", "models", "watch", "processing", "pool", "training"], prefix: "")
         if let value = try reader.string(table, "root") { configuration.root = value }
         if let models = try reader.table(table, "models") {
-            try reader.check(models, allowed: ["directory", "profile", "ensemble", "weights", "student_alongside", "test_time_augmentation"], prefix: "models.")
+            try reader.check(models, allowed: ["directory", "profile", "ensemble", "weights", "precision", "student_alongside", "test_time_augmentation"], prefix: "models.")
             configuration.modelsDirectory = try reader.string(models, "directory", prefix: "models.")
             if let text = try reader.string(models, "profile", prefix: "models.") {
                 guard let profile = ModelProfile(rawValue: text) else { throw Problem("\(source): models.profile must be \"cpu\" or \"paper\", not \"\(text)\"") }
@@ -130,6 +142,18 @@ public struct DaemonConfiguration: Sendable, Equatable {
                         throw Problem("\(source): models.weights.\(key) must be a non-negative number")
                     }
                     configuration.ensembleWeights[key] = value
+                }
+            }
+            if let precision = try reader.table(models, "precision", prefix: "models.") {
+                for key in precision.keys {
+                    guard ModelRegistry.names.contains(key) else {
+                        throw Problem("\(source): models.precision.\(key): \(ModelRegistry.UnknownModel(name: key))")
+                    }
+                    let text = try reader.string(precision, key, prefix: "models.precision.") ?? ""
+                    guard let value = ComputePrecision(rawValue: text) else {
+                        throw Problem("\(source): models.precision.\(key) must be \"fp32\" or \"bf16\", not \"\(text)\"")
+                    }
+                    configuration.precision[key] = value
                 }
             }
             if let value = try reader.bool(models, "student_alongside", prefix: "models.") { configuration.studentAlongside = value }

@@ -112,8 +112,10 @@ public final class StudentRetraining {
             throw TrainingError("the candidate's profile \(candidateModel.profile.rawValue) differs from the student in service (\(currentModel.profile.rawValue))")
         }
         let metric = configuration.retrain.metric
-        let currentScores = HoldoutEvaluation.evaluate(currentModel, on: holdout, metric: metric)
-        let candidateScores = HoldoutEvaluation.evaluate(candidateModel, on: holdout, metric: metric)
+        // Both at the precision the student serves at, so the gate judges the model in service.
+        let precision = configuration.precision[Self.modelName] ?? .float32
+        let currentScores = HoldoutEvaluation.evaluate(currentModel, on: holdout, metric: metric, precision: precision)
+        let candidateScores = HoldoutEvaluation.evaluate(candidateModel, on: holdout, metric: metric, precision: precision)
         let gate = PromotionGate(epsilon: configuration.retrain.epsilon, delta: configuration.retrain.delta, metric: metric)
         let verdict = gate.decide(current: currentScores.mean, candidate: candidateScores.mean)
 

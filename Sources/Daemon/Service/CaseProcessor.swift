@@ -101,6 +101,7 @@ public final class CaseProcessor: CasePipeline {
         var options = SegmentationOptions()
         options.testTimeAugmentation = configuration.testTimeAugmentation
         options.memberWeights = weights
+        options.memberPrecision = configuration.precision
         options.labels.convention = convention
         return CaseSegmenter(members: members.map(\.model), options: options)
     }

@@ -7,6 +7,10 @@ public struct SegmentationOptions: Sendable {
     public var testTimeAugmentation = false
     /// Ensemble weights by model name (uniform when absent).
     public var memberWeights: [String: Double] = [:]
+    /// Convolution arithmetic by model name (float32 when absent). bfloat16 runs only on CPUs
+    /// with native bfloat16 (`OneDNNConvolution.hasNativeBFloat16`); elsewhere float32 is used,
+    /// since emulated bfloat16 would be slower than float32.
+    public var memberPrecision: [String: ComputePrecision] = [:]
     /// Inputs with more voxels than this run as Gaussian-weighted sliding windows.
     public var maximumWholeVolumeVoxels = 128 * 128 * 128
     /// Window size (depth, height, width) for sliding-window inference, rounded to the model's multiple.
@@ -134,8 +138,14 @@ public final class CaseSegmenter {
         return result
     }
 
+    /// The precision `model` runs at here (see `SegmentationOptions.memberPrecision`).
+    public func precision(of model: SegmentationModel) -> ComputePrecision {
+        let requested = options.memberPrecision[model.name] ?? .float32
+        return requested == .bfloat16 && !OneDNNConvolution.hasNativeBFloat16 ? .float32 : requested
+    }
+
     private func predictRegionsOnce(_ model: SegmentationModel, _ input: Tensor) -> Tensor {
-        let context = ForwardContext.inference()
+        let context = ForwardContext.inference(convolution: ConvolutionTuning.default.with(precision: precision(of: model)))
         let shape = input.volumeShape
         if shape.spatialCount <= options.maximumWholeVolumeVoxels {
             return model.regionProbabilities(fromOutput: model.forward(Variable(input), context).value)

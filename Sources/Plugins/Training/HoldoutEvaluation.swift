@@ -22,10 +22,14 @@ public struct HoldoutEvaluation: Sendable, Codable, Equatable {
     public var mean: ModelCard.Dice
     public var cases: [CaseDice]
 
-    /// Evaluates `model` on `cases` (each must carry its expert segmentation).
-    public static func evaluate(_ model: SegmentationModel, on cases: [MultimodalCase], metric: Metric = .volume) -> HoldoutEvaluation {
+    /// Evaluates `model` on `cases` (each must carry its expert segmentation), its convolutions
+    /// at `precision` (the promotion gate passes the precision the student will serve at).
+    public static func evaluate(_ model: SegmentationModel, on cases: [MultimodalCase], metric: Metric = .volume,
+                                precision: ComputePrecision = .float32) -> HoldoutEvaluation {
         precondition(!cases.isEmpty && cases.allSatisfy { $0.truth != nil }, "hold-out cases need expert segmentations")
-        let segmenter = CaseSegmenter(members: [model])
+        var options = SegmentationOptions()
+        options.memberPrecision[model.name] = precision
+        let segmenter = CaseSegmenter(members: [model], options: options)
         var results: [CaseDice] = []
         for loaded in cases {
             let result = segmenter.segment(loaded)

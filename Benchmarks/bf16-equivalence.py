@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""bf16 equivalence check (issue #12): does bfloat16 inference give the same masks as float32?
+
+For each model, segments the real labelled cases with `brainseg segment --models M --precision
+fp32` and `--precision bf16`, scores both with `brainseg eval` against the expert labels, and
+compares the mean Dice per region; then runs the daemon (`brainseg serve`) on the same cases with
+every model in fp32 and in bf16 and compares the pool's confidence scores and admissions from the
+reports. A model passes when each region's mean Dice is within 0.002 of fp32; the pool check
+passes when the mean confidence score is within 0.002 and no admission changes.
+
+    Benchmarks/bf16-equivalence.py --brainseg .build/release/brainseg --models-dir models \\
+        ../shared/data/brats18/labelled > Benchmarks/results/bf16-equivalence.md
+
+Standard library only. Prints a Markdown report; exits 1 when a check fails.
+"""
+import argparse, glob, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--brainseg", required=True)
+parser.add_argument("--models-dir", required=True)
+parser.add_argument("--models", default="unet,resunet-vae,cascade,student")
+parser.add_argument("--tolerance", type=float, default=0.002)
+parser.add_argument("--work", help="scratch folder (default: a temporary one, deleted afterwards)")
+parser.add_argument("labelled", help="folder of labelled case folders")
+args = parser.parse_args()
+work = args.work or tempfile.mkdtemp(prefix="brainseg-bf16-")
+cases = sorted(p for p in glob.glob(os.path.join(args.labelled, "*")) if os.path.isdir(p))
+regions = ["WT", "TC", "ET"]
+failed = False
+
+
+def segment(model, precision):
+    out = os.path.join(work, f"{model}-{precision}")
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.time()
+    run = subprocess.run([args.brainseg, "segment", *cases, "--out", out, "--models", model, "--precision", precision,
+                          "--models-dir", args.models_dir], capture_output=True, text=True, check=True)
+    seconds = [float(m) for m in re.findall(r"  ([0-9.]+) s$", run.stdout, re.M)]
+    scores = json.loads(subprocess.run([args.brainseg, "eval", "--pred", out, "--truth", args.labelled, "--json"],
+                                       capture_output=True, text=True, check=True).stdout)
+    dice = {r: [c["metrics"][r]["dice"] for c in scores["cases"]] for r in regions}
+    return dice, statistics.median(seconds), time.time() - started
+
+
+print(f"# bf16 equivalence check\n\n{len(cases)} labelled cases from `{args.labelled}`; "
+      f"`brainseg segment --models M --precision fp32|bf16` then `brainseg eval`; tolerance {args.tolerance} "
+      "in mean Dice per region.\n")
+print("| model | mean Dice fp32 WT/TC/ET | mean Dice bf16 WT/TC/ET | largest per-case |ΔDice| | median s/case fp32 → bf16 | verdict |")
+print("|---|---|---|---|---|---|")
+passing = []
+for model in args.models.split(","):
+    exact, exact_seconds, _ = segment(model, "fp32")
+    reduced, reduced_seconds, _ = segment(model, "bf16")
+    means = lambda d: "/".join("%.4f" % statistics.mean(d[r]) for r in regions)
+    gaps = [abs(statistics.mean(exact[r]) - statistics.mean(reduced[r])) for r in regions]
+    worst = max(abs(a - b) for r in regions for a, b in zip(exact[r], reduced[r]))
+    ok = max(gaps) <= args.tolerance
+    passing += [model] if ok else []
+    failed |= not ok
+    print(f"| {model} | {means(exact)} | {means(reduced)} | {worst:.4f} | {exact_seconds:.1f} → {reduced_seconds:.1f} | "
+          f"{'pass' if ok else 'FAIL'} (max mean gap {max(gaps):.4f}) |")
+
+
+def daemon(precision):
+    root = os.path.join(work, f"daemon-{precision}")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    config = os.path.join(root, "brainseg.toml")
+    table = "".join(f'"{m}" = "{precision}"\n' for m in ["unet", "resunet-vae", "cascade", "student"])
+    with open(config, "w") as f:
+        f.write(f'root = "{root}"\n[models]\ndirectory = "{os.path.abspath(args.models_dir)}"\n[models.precision]\n{table}'
+                '[watch]\nquiescence_seconds = 1\n[pool]\nadmit_labelled = false\n')
+    log = open(os.path.join(root, "daemon.log"), "w")
+    process = subprocess.Popen([args.brainseg, "serve", "--config", config], stdout=log, stderr=log,
+                               env=dict(os.environ, BRAINSEG_LOG_TARGET="stderr"))
+    reports = {}
+    try:
+        time.sleep(3)
+        for case in cases:
+            name = os.path.basename(case)
+            shutil.copytree(case, os.path.join(root, "incoming", "." + name + ".part"))
+            os.rename(os.path.join(root, "incoming", "." + name + ".part"), os.path.join(root, "incoming", name))
+        deadline = time.time() + 3600
+        while len(reports) < len(cases) and time.time() < deadline:
+            for case in cases:
+                name = os.path.basename(case)
+                path = os.path.join(root, "output", name, f"{name}_report.json")
+                if name not in reports and os.path.exists(path):
+                    reports[name] = json.load(open(path))
+            time.sleep(1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+    return reports
+
+
+exact, reduced = daemon("fp32"), daemon("bf16")
+names = sorted(set(exact) & set(reduced))
+score = lambda report: report["confidence"]["score"]
+admitted = lambda report: report["confidence"]["admittedToPool"]
+gaps = [score(reduced[n]) - score(exact[n]) for n in names]
+changed = [n for n in names if admitted(exact[n]) != admitted(reduced[n])]
+mean_gap = abs(statistics.mean(gaps)) if gaps else float("inf")
+pool_ok = len(names) == len(cases) and mean_gap <= args.tolerance and not changed
+failed |= not pool_ok
+print(f"\nPool confidence (`brainseg serve`, every model fp32 vs every model bf16, {len(names)} of {len(cases)} reports): "
+      f"mean score fp32 {statistics.mean(score(exact[n]) for n in names):.4f}, bf16 {statistics.mean(score(reduced[n]) for n in names):.4f}, "
+      f"mean gap {mean_gap:.4f}, largest per-case gap {max(abs(g) for g in gaps):.4f}; admissions changed: "
+      f"{', '.join(changed) if changed else 'none'} → {'pass' if pool_ok else 'FAIL'}.")
+print(f"\nModels that pass: {', '.join(passing) if passing else 'none'}.")
+if not args.work:
+    shutil.rmtree(work, ignore_errors=True)
+sys.exit(1 if failed else 0)
