@@ -1,11 +1,20 @@
-// Shim only: the oneDNN calls behind CDNNL.h. Each (convolution, pass, thread count) gets one
-// immutable cache entry: its primitive, the reorders between the engine's plain layout and the
-// layouts the primitive chose, and where each blocked copy lives in the caller's workspace.
+// Shim only: the oneDNN calls behind CDNNL.h.
+//
+// Large convolutions run as a few slabs along depth (`plan`): each slab is its own oneDNN
+// problem on a window of the plain tensors (their full strides, the halo planes it needs, the
+// zero padding only where the window meets the volume's border), so the blocked copies of a slab
+// stay around `slabBudget` bytes instead of doubling the memory of a whole 128³ activation, and
+// stay in the last-level cache between the reorder and the convolution. Each (convolution,
+// pass, thread count, slab shape) gets one immutable cache entry: its primitive, the reorders
+// between the plain layout and the primitive's, and where each blocked copy lives in the
+// caller's workspace.
 #include "CDNNL.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <cstdio>
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -52,10 +61,18 @@ struct Entry {
     size_t totalBytes = 0;
 };
 
+/// One slab along depth: output planes [dstStart, dstStart + dstCount) computed from input planes
+/// [srcStart, srcStart + srcCount), with `padFront`/`padBack` zero planes where the slab meets
+/// the volume's border (the other spatial axes keep the convolution's own padding).
+struct Slab {
+    int srcStart, srcCount, dstStart, dstCount, padFront, padBack;
+};
+
 struct Key {
     cdnnl_convolution convolution;
     int pass;
     int threads;
+    Slab slab;
     bool operator<(const Key &other) const { return std::memcmp(this, &other, sizeof(Key)) < 0; }
 };
 
@@ -68,23 +85,80 @@ memory::dims weightDims(const cdnnl_convolution &c) {
     return {c.groups, c.output_channels / c.groups, c.input_channels / c.groups, k, k, k};
 }
 
+/// PyTorch's floor rule: the right padding is whatever makes the output size come out.
+int rightPadding(int outputSize, int inputSize, const cdnnl_convolution &c) {
+    return (outputSize - 1) * c.stride + c.kernel - inputSize - c.padding;
+}
+
+/// Blocked bytes (input and output copies) a slab may hold; above it, a convolution is split.
+constexpr double defaultSlabBudget = 32.0 * (1 << 20);
+std::atomic<double> slabBudget{defaultSlabBudget};
+
+/// The slabs of one pass: one for a small convolution, else equal runs of planes. The forward
+/// and weight-gradient passes split the output planes (each slab reads its halo of input
+/// planes); the data gradient splits the input planes (each slab reads every output plane that
+/// touches them), so every slab writes a disjoint part of its result.
+std::vector<Slab> plan(const cdnnl_convolution &c, int pass) {
+    const int k = c.kernel, s = c.stride, p = c.padding;
+    const double element = c.precision == CDNNL_BFLOAT16 ? 2 : 4;
+    const double bytes = element * c.batch *
+        (static_cast<double>(c.input_channels) * c.input_depth * c.input_height * c.input_width +
+         static_cast<double>(c.output_channels) * c.output_depth * c.output_height * c.output_width) + 4.0 * c.batch *
+        static_cast<double>(c.output_channels) * c.output_depth * c.output_height * c.output_width;
+    const bool dataGradient = pass == CDNNL_BACKWARD_DATA;
+    const int planes = dataGradient ? c.input_depth : c.output_depth;
+    int slabs = std::min(planes, static_cast<int>(bytes / slabBudget) + 1);
+    // A slab of the data gradient must start on an output plane's footprint (kernel ≥ stride).
+    if (k < s) slabs = 1;
+    const int per = (planes + slabs - 1) / std::max(slabs, 1);
+    std::vector<Slab> result;
+    for (int start = 0; start < planes; start += per) {
+        const int end = std::min(planes, start + per);
+        Slab slab{};
+        if (!dataGradient) {
+            slab.dstStart = start;
+            slab.dstCount = end - start;
+            const int first = start * s - p, last = (end - 1) * s - p + k;  // input planes [first, last)
+            slab.srcStart = std::max(0, first);
+            slab.srcCount = std::min(c.input_depth, last) - slab.srcStart;
+            slab.padFront = slab.srcStart - first;
+        } else {
+            slab.srcStart = start;
+            slab.srcCount = end - start;
+            // Output planes o with o·s − p ≤ end − 1 and o·s − p + k − 1 ≥ start.
+            const int firstOutput = std::max(0, (start + p - k + 1 + s - 1 + s * k) / s - k);
+            const int lastOutput = std::min(c.output_depth, (end - 1 + p) / s + 1);
+            slab.dstStart = firstOutput;
+            slab.dstCount = lastOutput - firstOutput;
+            slab.padFront = p + start - firstOutput * s;
+        }
+        slab.padBack = (slab.dstCount - 1) * s + k - slab.srcCount - slab.padFront;
+        result.push_back(slab);
+    }
+    return result;
+}
+
 /// Builds the primitive for `key`; throws dnnl::error or std::runtime_error.
 std::unique_ptr<Entry> makeEntry(const Key &key) {
     const cdnnl_convolution &c = key.convolution;
     const dt compute = c.precision == CDNNL_BFLOAT16 ? dt::bf16 : dt::f32;
-    const memory::dims source = {c.batch, c.input_channels, c.input_depth, c.input_height, c.input_width};
-    const memory::dims destination = {c.batch, c.output_channels, c.output_depth, c.output_height, c.output_width};
+    const Slab &slab = key.slab;
+    const memory::dims source = {c.batch, c.input_channels, slab.srcCount, c.input_height, c.input_width};
+    const memory::dims destination = {c.batch, c.output_channels, slab.dstCount, c.output_height, c.output_width};
     const memory::dims weights = weightDims(c), bias = {c.output_channels};
-    const memory::dims strides = {c.stride, c.stride, c.stride}, left = {c.padding, c.padding, c.padding};
-    // PyTorch's floor rule: the right padding is whatever makes the output size come out.
-    const memory::dims right = {
-        (c.output_depth - 1) * c.stride + c.kernel - c.input_depth - c.padding,
-        (c.output_height - 1) * c.stride + c.kernel - c.input_height - c.padding,
-        (c.output_width - 1) * c.stride + c.kernel - c.input_width - c.padding};
+    const memory::dims strides = {c.stride, c.stride, c.stride}, left = {slab.padFront, c.padding, c.padding};
+    const memory::dims right = {slab.padBack, rightPadding(c.output_height, c.input_height, c),
+                                rightPadding(c.output_width, c.input_width, c)};
     for (auto r : right)
         if (r < 0) throw std::runtime_error("negative right padding is not supported");
 
-    const memory::desc plainSource(source, dt::f32, tag::ncdhw), plainDestination(destination, dt::f32, tag::ncdhw);
+    // The slab's window of the whole plain tensors: their strides, not the slab's own.
+    const memory::dim inputPlane = static_cast<memory::dim>(c.input_height) * c.input_width;
+    const memory::dim outputPlane = static_cast<memory::dim>(c.output_height) * c.output_width;
+    const memory::desc plainSource(source, dt::f32,
+        memory::dims{c.input_channels * c.input_depth * inputPlane, c.input_depth * inputPlane, inputPlane, c.input_width, 1});
+    const memory::desc plainDestination(destination, dt::f32,
+        memory::dims{c.output_channels * c.output_depth * outputPlane, c.output_depth * outputPlane, outputPlane, c.output_width, 1});
     const memory::desc plainWeights(weights, dt::f32, c.groups == 1 ? tag::oidhw : tag::goidhw);
     const memory::desc plainBias(bias, dt::f32, tag::x);
     const memory::desc anySource(source, compute, tag::any), anyWeights(weights, compute, tag::any);
@@ -169,13 +243,14 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
     return entry;
 }
 
-/// The cached entry for this call (built on first use), or nullptr with last_error set.
-const Entry *lookup(const cdnnl_convolution *convolution, cdnnl_pass pass, int threads) {
+/// The cached entry for one slab of this call (built on first use), or nullptr with last_error set.
+const Entry *lookup(const cdnnl_convolution *convolution, int pass, int threads, const Slab &slab) {
     Key key;
     std::memset(&key, 0, sizeof key);
     key.convolution = *convolution;
     key.pass = pass;
     key.threads = threads < 1 ? 1 : threads;
+    key.slab = slab;
     // oneDNN sizes its thread partitioning when the primitive is created.
     omp_set_num_threads(key.threads);
     std::lock_guard<std::mutex> guard(cacheLock);
@@ -235,13 +310,41 @@ int execute(const Entry &entry, const std::vector<void *> &pointers, void *works
     }
     return -1;
 }
+
+/// Bytes of the weight-gradient partials of the slabs after the first (they are summed).
+size_t partialBytes(const cdnnl_convolution &c, int pass) {
+    if (pass != CDNNL_BACKWARD_WEIGHTS) return 0;
+    const size_t weights = static_cast<size_t>(c.output_channels) * (c.input_channels / c.groups) * c.kernel * c.kernel * c.kernel;
+    return aligned(4 * (weights + static_cast<size_t>(c.output_channels)));
+}
+
+/// Runs `pass` slab by slab: `pointers(slab)` gives each operand's plain data for that slab.
+/// The workspace starts with the weight-gradient partials (when any), then the slab's copies.
+template <typename Pointers, typename AfterSlab>
+int run(const cdnnl_convolution *convolution, int pass, int threads, void *workspace, Pointers pointers, AfterSlab afterSlab) {
+    const size_t partials = partialBytes(*convolution, pass);
+    char *slabWorkspace = static_cast<char *>(workspace) + partials;
+    const std::vector<Slab> slabs = plan(*convolution, pass);
+    for (size_t index = 0; index < slabs.size(); index++) {
+        const Entry *entry = lookup(convolution, pass, threads, slabs[index]);
+        if (!entry) return -1;
+        if (execute(*entry, pointers(slabs[index], index), slabWorkspace, threads) != 0) return -1;
+        afterSlab(index);
+    }
+    return 0;
+}
 } // namespace
 
 extern "C" {
 
 long cdnnl_convolution_workspace_bytes(const cdnnl_convolution *convolution, cdnnl_pass pass, int threads) {
-    const Entry *entry = lookup(convolution, pass, threads);
-    return entry ? static_cast<long>(entry->totalBytes) : -1;
+    size_t largest = 0;
+    for (const Slab &slab : plan(*convolution, pass)) {
+        const Entry *entry = lookup(convolution, pass, threads, slab);
+        if (!entry) return -1;
+        largest = std::max(largest, entry->totalBytes);
+    }
+    return static_cast<long>(largest + partialBytes(*convolution, pass));
 }
 
 int cdnnl_convolution_forward(const cdnnl_convolution *convolution, cdnnl_pass pass, const float *input,
@@ -250,39 +353,62 @@ int cdnnl_convolution_forward(const cdnnl_convolution *convolution, cdnnl_pass p
         last_error = "cdnnl_convolution_forward needs a forward pass";
         return -1;
     }
-    const Entry *entry = lookup(convolution, pass, threads);
-    if (!entry) return -1;
-    std::vector<void *> pointers = {const_cast<float *>(input), const_cast<float *>(weight)};
-    if (convolution->has_bias) pointers.push_back(const_cast<float *>(bias));
-    pointers.push_back(output);
-    return execute(*entry, pointers, workspace, threads);
+    const cdnnl_convolution &c = *convolution;
+    const size_t inputPlane = static_cast<size_t>(c.input_height) * c.input_width;
+    const size_t outputPlane = static_cast<size_t>(c.output_height) * c.output_width;
+    return run(convolution, pass, threads, workspace, [&](const Slab &slab, size_t) {
+        std::vector<void *> pointers = {const_cast<float *>(input) + slab.srcStart * inputPlane, const_cast<float *>(weight)};
+        if (c.has_bias) pointers.push_back(const_cast<float *>(bias));
+        pointers.push_back(output + slab.dstStart * outputPlane);
+        return pointers;
+    }, [](size_t) {});
 }
 
 int cdnnl_convolution_backward_data(const cdnnl_convolution *convolution, const float *output_gradient,
                                     const float *weight, float *input_gradient, void *workspace, int threads) {
-    const Entry *entry = lookup(convolution, CDNNL_BACKWARD_DATA, threads);
-    if (!entry) return -1;
-    return execute(*entry, {const_cast<float *>(output_gradient), const_cast<float *>(weight), input_gradient}, workspace, threads);
+    const cdnnl_convolution &c = *convolution;
+    const size_t inputPlane = static_cast<size_t>(c.input_height) * c.input_width;
+    const size_t outputPlane = static_cast<size_t>(c.output_height) * c.output_width;
+    return run(convolution, CDNNL_BACKWARD_DATA, threads, workspace, [&](const Slab &slab, size_t) {
+        return std::vector<void *>{const_cast<float *>(output_gradient) + slab.dstStart * outputPlane, const_cast<float *>(weight),
+                                   input_gradient + slab.srcStart * inputPlane};
+    }, [](size_t) {});
 }
 
 int cdnnl_convolution_backward_weights(const cdnnl_convolution *convolution, const float *output_gradient,
                                        const float *input, float *weight_gradient, float *bias_gradient,
                                        void *workspace, int threads) {
-    if (convolution->has_bias && !bias_gradient) {
+    const cdnnl_convolution &c = *convolution;
+    if (c.has_bias && !bias_gradient) {
         last_error = "has_bias needs a bias gradient buffer";
         return -1;
     }
-    const Entry *entry = lookup(convolution, CDNNL_BACKWARD_WEIGHTS, threads);
-    if (!entry) return -1;
-    std::vector<void *> pointers = {const_cast<float *>(output_gradient), const_cast<float *>(input), weight_gradient};
-    if (convolution->has_bias) pointers.push_back(bias_gradient);
-    return execute(*entry, pointers, workspace, threads);
+    const size_t inputPlane = static_cast<size_t>(c.input_height) * c.input_width;
+    const size_t outputPlane = static_cast<size_t>(c.output_height) * c.output_width;
+    const size_t weights = static_cast<size_t>(c.output_channels) * (c.input_channels / c.groups) * c.kernel * c.kernel * c.kernel;
+    // The first slab writes the gradients, later ones their partials, added in afterwards.
+    float *partialWeights = static_cast<float *>(workspace), *partialBias = partialWeights + weights;
+    return run(convolution, CDNNL_BACKWARD_WEIGHTS, threads, workspace, [&](const Slab &slab, size_t index) {
+        std::vector<void *> pointers = {const_cast<float *>(output_gradient) + slab.dstStart * outputPlane,
+                                        const_cast<float *>(input) + slab.srcStart * inputPlane,
+                                        index == 0 ? weight_gradient : partialWeights};
+        if (c.has_bias) pointers.push_back(index == 0 ? bias_gradient : partialBias);
+        return pointers;
+    }, [&](size_t index) {
+        if (index == 0) return;
+        for (size_t i = 0; i < weights; i++) weight_gradient[i] += partialWeights[i];
+        if (c.has_bias)
+            for (int i = 0; i < c.output_channels; i++) bias_gradient[i] += partialBias[i];
+    });
 }
 
 const char *cdnnl_convolution_implementation(const cdnnl_convolution *convolution, cdnnl_pass pass, int threads) {
-    const Entry *entry = lookup(convolution, pass, threads);
+    const std::vector<Slab> slabs = plan(*convolution, pass);
+    const Entry *entry = lookup(convolution, pass, threads, slabs.front());
     return entry ? entry->implementation.c_str() : nullptr;
 }
+
+void cdnnl_set_slab_budget(long bytes) { slabBudget = bytes > 0 ? static_cast<double>(bytes) : defaultSlabBudget; }
 
 const char *cdnnl_isa(void) {
     switch (get_effective_cpu_isa()) {

@@ -27,6 +27,72 @@ struct OneDNNConvolutionTests {
         }
     }
 
+    @Test("split into slabs along depth (one plane each), every pass runs on oneDNN and matches the direct Double convolution",
+          arguments: ConvolutionCase.all)
+    func slabs(_ configuration: ConvolutionCase) {
+        var random = SeededRandom(seed: UInt64(7 + configuration.kernel * 100 + configuration.stride * 10 + configuration.padding))
+        var input = Tensor.randomNormal(shape: [2, 4, 7, 5, 6], random: &random)
+        var weight = Tensor.randomNormal(shape: [4, 4 / configuration.groups, configuration.kernel, configuration.kernel, configuration.kernel],
+                                         scale: 0.3, random: &random)
+        var bias = Tensor.randomNormal(shape: [4], random: &random)
+        let geometry = ConvolutionGeometry(inputShape: input.shape, weightShape: weight.shape, biasShape: nil, stride: configuration.stride,
+                                           padding: configuration.padding, groups: configuration.groups)
+        var gradient = Tensor.randomNormal(shape: geometry.outputShape, random: &random)
+        let reference = NaiveConvolution(input: input, weight: weight, bias: configuration.bias ? bias : nil, stride: geometry.stride,
+                                         padding: geometry.padding, groups: geometry.groups, outputGradient: gradient)
+        // oneDNN refuses a negative right padding (PyTorch's floor rule can drop input voxels).
+        let refused = zip([geometry.outputDepth, geometry.outputHeight, geometry.outputWidth], [7, 5, 6]).contains { output, size in
+            (output - 1) * geometry.stride + geometry.kernel - size - geometry.padding < 0
+        }
+        var output = Tensor(shape: geometry.outputShape), inputGradient = Tensor(shape: input.shape)
+        var weightGradient = Tensor(shape: weight.shape), biasGradient = Tensor(shape: [4])
+        OneDNNConvolution.setSlabBudget(bytes: 1)
+        defer { OneDNNConvolution.setSlabBudget(bytes: nil) }
+        let ran = [
+            OneDNNConvolution.forward(geometry: geometry, input: input.mutablePointer, weight: weight.mutablePointer,
+                                      bias: configuration.bias ? bias.mutablePointer : nil, output: output.mutablePointer, precision: .float32),
+            OneDNNConvolution.backwardData(geometry: geometry, outputGradient: gradient.mutablePointer, weight: weight.mutablePointer,
+                                           inputGradient: inputGradient.mutablePointer, precision: .float32),
+            OneDNNConvolution.backwardWeights(geometry: geometry, outputGradient: gradient.mutablePointer, input: input.mutablePointer,
+                                              weightGradient: weightGradient.mutablePointer,
+                                              biasGradient: configuration.bias ? biasGradient.mutablePointer : nil, precision: .float32),
+        ]
+        // Its strided data gradient also needs kernel ≥ stride (k1 s2 p1 is refused: the engine runs it).
+        #expect(ran == [!refused, !refused && geometry.kernel >= geometry.stride, !refused])
+        if !refused {
+            #expect(relativeError(output, reference.output) < 1e-5)
+            if geometry.kernel >= geometry.stride { #expect(relativeError(inputGradient, reference.inputGradient) < 1e-5) }
+            #expect(relativeError(weightGradient, reference.weightGradient) < 1e-5)
+            if configuration.bias { #expect(relativeError(biasGradient, reference.biasGradient) < 1e-5) }
+        }
+    }
+
+    @Test("a convolution large enough for slabs at the default budget (42 MB of copies) matches the engine's kernels")
+    func defaultSlabsMatchEngine() {
+        var random = SeededRandom(seed: 31)
+        let input = Tensor.randomNormal(shape: [1, 32, 48, 48, 48], random: &random)
+        let weight = Tensor.randomNormal(shape: [32, 32, 3, 3, 3], scale: 0.05, random: &random)
+        let bias = Tensor.randomNormal(shape: [32], random: &random)
+        let gradient = Tensor.randomNormal(shape: input.shape, random: &random)
+        let engine = ConvolutionTuning.default.onEngine
+        for tuning in [ConvolutionTuning.default, engine] {
+            #expect(tuning == engine || OneDNNConvolution.implementation(
+                of: ConvolutionGeometry(inputShape: input.shape, weightShape: weight.shape, biasShape: nil, stride: 1, padding: 1, groups: 1),
+                precision: .float32) != nil)
+        }
+        let output = Convolution3D.forward(input: input, weight: weight, bias: bias, padding: 1)
+        #expect(relativeError(output, Convolution3D.forward(input: input, weight: weight, bias: bias, padding: 1, tuning: engine)) < 1e-5)
+        let inputGradient = Convolution3D.backwardInput(outputGradient: gradient, weight: weight, inputShape: input.shape, padding: 1)
+        #expect(relativeError(inputGradient, Convolution3D.backwardInput(outputGradient: gradient, weight: weight, inputShape: input.shape,
+                                                                         padding: 1, tuning: engine)) < 1e-5)
+        let gradients = Convolution3D.backwardWeight(outputGradient: gradient, input: input, weightShape: weight.shape, includeBias: true, padding: 1)
+        let expected = Convolution3D.backwardWeight(outputGradient: gradient, input: input, weightShape: weight.shape, includeBias: true,
+                                                    padding: 1, tuning: engine)
+        // Sums over 110 592 voxels: compare relative to the gradient's own scale.
+        #expect(relativeError(gradients.weight, expected.weight) < 1e-4)
+        #expect(relativeError(gradients.bias!, expected.bias!) < 1e-4)
+    }
+
     @Test("a shape oneDNN refuses (negative right padding) falls back to the engine and stays exact")
     func refusedShapeFallsBack() {
         var random = SeededRandom(seed: 4)
@@ -85,5 +151,13 @@ struct OneDNNConvolutionTests {
     func identification() {
         #expect(!OneDNNConvolution.version.isEmpty && OneDNNConvolution.version.first != "0")
         #expect(OneDNNConvolution.instructionSet != "other")
+    }
+}
+
+private extension Tensor {
+    /// The storage's address for the raw-pointer kernels. The storage is one heap block owned by
+    /// the tensor, so the address stays valid while the tensor lives and is not copied.
+    var mutablePointer: UnsafeMutablePointer<Float> {
+        mutating get { withUnsafeMutableBufferPointer { $0.baseAddress! } }
     }
 }

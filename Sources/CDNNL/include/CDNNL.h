@@ -6,7 +6,8 @@
 // layout (input N×Cin×D×H×W, weight Cout×Cin/G×k×k×k, bias [Cout], output N×Cout×Do×Ho×Wo).
 // Inside, oneDNN picks its blocked layouts; the conversions (and, for bf16, the rounding to
 // bfloat16 of input and weight; accumulation and output stay float32) happen in the caller's
-// workspace, whose size `cdnnl_convolution_workspace_bytes` gives. Nothing is allocated per
+// workspace, whose size `cdnnl_convolution_workspace_bytes` gives; a large convolution runs as
+// slabs along depth, so that workspace stays near 32 MiB. Nothing is allocated per
 // call, and no state is kept but an immutable cache of primitives per shape, so calls from
 // several threads at once are safe when each passes its own workspace.
 // All functions return 0 on success and −1 on failure, with the reason in cdnnl_last_error().
@@ -61,6 +62,10 @@ int cdnnl_convolution_backward_weights(const cdnnl_convolution *convolution, con
 
 /// oneDNN's name of the kernel it runs for `pass` (e.g. "jit:avx512_core"), or NULL.
 const char *cdnnl_convolution_implementation(const cdnnl_convolution *convolution, cdnnl_pass pass, int threads);
+
+/// Bytes of blocked copies above which a convolution runs as slabs along depth (default 32 MiB;
+/// 0 restores it). Results do not depend on it; tests set it tiny to exercise the slabs.
+void cdnnl_set_slab_budget(long bytes);
 
 /// The instruction set oneDNN dispatches to on this CPU (e.g. "avx512_core_bf16").
 const char *cdnnl_isa(void);

@@ -6,7 +6,8 @@ import CDNNL
 ///
 /// Tensors stay in the engine's plain N×C×D×H×W layout; the shim (`Sources/CDNNL`) reorders
 /// inputs into oneDNN's layouts and results back, inside a workspace from `BufferPool`, so the
-/// memory a convolution adds is bounded and reused like the engine's own scratch. Each call
+/// memory a convolution adds is bounded and reused like the engine's own scratch; a large
+/// convolution runs as slabs along depth so that this workspace stays near 32 MiB. Each call
 /// returns false when oneDNN cannot run the shape (the caller then runs the engine's kernels),
 /// so this path can never fail a convolution the engine can do.
 ///
@@ -60,6 +61,11 @@ public enum OneDNNConvolution {
 
     /// The loaded libdnnl's version.
     public static var version: String { String(cString: cdnnl_version()) }
+
+    /// Sets the size of the blocked copies above which a convolution runs as slabs along depth
+    /// (nil: the default, 32 MiB). Results do not depend on it; tests make it tiny so that
+    /// even small convolutions run as many slabs.
+    static func setSlabBudget(bytes: Int?) { cdnnl_set_slab_budget(bytes ?? 0) }
 
     /// Whether this CPU runs bfloat16 convolutions natively (AVX-512 BF16 or AMX).
     public static var hasNativeBFloat16: Bool { ["avx512_core_bf16", "avx512_core_amx"].contains(instructionSet) }
