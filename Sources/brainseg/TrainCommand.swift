@@ -40,6 +40,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Cache folder for preprocessed crops (default ~/.cache/brainseg).") var cache: String?
     @Option(help: "Engine threads.") var threads: Int = 2
     @Option(help: "Minutes between checkpoints.") var checkpointMinutes: Double = 5
+    @Option(help: "Convolution arithmetic in the training steps: fp32, or bf16 (float32 master weights; CPUs with AVX-512 BF16).")
+    var precision: ComputePrecision = .float32
 
     static func parseDuration(_ text: String) throws -> Double {
         do { return try TrainingDuration.seconds(text) } catch let invalid as TrainingDuration.Invalid { throw ValidationError(invalid.description) }
@@ -80,6 +82,7 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.warmupSteps = warmup
             configuration.initialWeights = initial
             configuration.threads = threads
+            configuration.precision = precision == .float32 ? nil : precision
             configuration.checkpointIntervalSeconds = checkpointMinutes * 60
             configuration.cacheDirectory = cache ?? "\(NSHomeDirectory())/.cache/brainseg/prepared"
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")

@@ -231,7 +231,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     private static func parseTraining(_ table: TOMLTable, reader: KeyReader) throws -> RetrainSettings {
         try reader.check(table, allowed: ["labelled", "holdout", "budget_minutes", "learning_rate", "warmup_steps", "threads",
-                                          "epsilon", "delta", "metric", "keep_versions"], prefix: "training.")
+                                          "precision", "epsilon", "delta", "metric", "keep_versions"], prefix: "training.")
         var settings = RetrainSettings()
         if let value = try reader.strings(table, "labelled", prefix: "training.") { settings.labelled = value }
         if let value = try reader.strings(table, "holdout", prefix: "training.") {
@@ -242,6 +242,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
         if let value = try reader.number(table, "learning_rate", prefix: "training.", range: 1e-7...1) { settings.learningRate = value }
         if let value = try reader.integer(table, "warmup_steps", prefix: "training.", range: 0...100_000) { settings.warmupSteps = value }
         if let value = try reader.integer(table, "threads", prefix: "training.", range: 1...256) { settings.threads = value }
+        if let text = try reader.string(table, "precision", prefix: "training.") {
+            guard let value = ComputePrecision(rawValue: text) else {
+                throw Problem("\(reader.source): training.precision must be \"fp32\" or \"bf16\", not \"\(text)\"")
+            }
+            settings.precision = value
+        }
         if let value = try reader.number(table, "epsilon", prefix: "training.", range: 0...1) { settings.epsilon = value }
         if let value = try reader.number(table, "delta", prefix: "training.", range: 0...1) { settings.delta = value }
         if let value = try reader.string(table, "metric", prefix: "training.") {

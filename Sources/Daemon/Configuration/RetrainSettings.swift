@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Plugins
 
@@ -13,6 +14,10 @@ public struct RetrainSettings: Sendable, Equatable {
     public var learningRate = 0.0002
     public var warmupSteps = 20
     public var threads = 2
+    /// Convolution arithmetic of the retraining steps (`TrainingConfiguration.precision`):
+    /// float32 until a cross-validated comparison shows bfloat16 training reaches the same Dice
+    /// (models/README.md, "Training speed").
+    public var precision: ComputePrecision = .float32
     /// Promotion: mean Dice over WT/TC/ET ≥ current − epsilon …
     public var epsilon = 0.0
     /// … and no region's Dice drops by more than delta.

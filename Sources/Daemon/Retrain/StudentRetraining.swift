@@ -91,6 +91,7 @@ public final class StudentRetraining {
             training.learningRate = Float(configuration.retrain.learningRate)
             training.warmupSteps = configuration.retrain.warmupSteps
             training.threads = configuration.retrain.threads
+            training.precision = configuration.retrain.precision == .float32 ? nil : configuration.retrain.precision
             training.initialWeights = currentFolder
             training.cacheDirectory = "\(retrainFolder)/cache"
             training.checkpointIntervalSeconds = 300

@@ -156,8 +156,10 @@ public final class Trainer {
             let plannedTotal = totalSteps == 0 ? 1_000_000 : totalSteps
             optimizer.learningRate = schedule(totalSteps: plannedTotal).learningRate(atStep: step)
             let tape = Tape()
+            let convolution = trainingConvolution
             let context = ForwardContext(tape: tape, isTraining: true,
-                                         random: SeededRandom(seed: configuration.seed &+ 0x5851_F42D &+ UInt64(step)))
+                                         random: SeededRandom(seed: configuration.seed &+ 0x5851_F42D &+ UInt64(step)),
+                                         convolution: convolution)
             let (loss, terms) = TrainingObjective.loss(model, input: input, labels: labels, context: context)
             optimizer.zeroGradients()
             tape.backward(loss)
@@ -252,4 +254,13 @@ public final class Trainer {
 public struct TrainingError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension Trainer {
+    /// The training steps' convolutions: `TrainingConfiguration.precision`, except that bfloat16
+    /// falls back to float32 on a CPU without native bfloat16 (emulation would be slower).
+    var trainingConvolution: ConvolutionTuning {
+        let wanted = configuration.precision ?? .float32
+        return ConvolutionTuning.default.with(precision: wanted == .bfloat16 && !OneDNNConvolution.hasNativeBFloat16 ? .float32 : wanted)
+    }
 }

@@ -33,6 +33,10 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var initialWeights: String?
     public var cacheDirectory: String?
     public var threads: Int = 2
+    /// Arithmetic of the convolutions in the training steps (nil: float32). bfloat16 keeps
+    /// float32 master weights, gradients and optimiser state; only the multiply-adds inside the
+    /// convolutions round their inputs. Optional so that run folders written before it resume.
+    public var precision: ComputePrecision?
     /// The command line that started the run (recorded in model cards).
     public var command: String
 
