@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # Runs every benchmark row on our engine and on the reference implementations in ONE invocation
-# and prints a table: row, medians (ours / PyTorch / ONNX Runtime for forward rows), ratios
-# ours/theirs, peak RSS of each process, and the OpenBLAS kernel family we ran with.
+# and prints a table: per row, the median time of ours (fp32 and bf16), PyTorch's and, for forward
+# rows, ONNX Runtime's; the ratios ours/theirs; our GFLOP/s; peak RSS; the OpenBLAS core and the
+# oneDNN instruction set we ran with.
 #
-#   Benchmarks/run.sh                 # all rows, 2 threads
-#   THREADS=1 REPS=5 Benchmarks/run.sh
-#   ROWS=conv3_64 Benchmarks/run.sh   # only rows whose name contains the pattern
+#   Benchmarks/run.sh                       # all rows, 2 threads, 3 rounds of 3 timed reps
+#   ROUNDS=5 THREADS=1 REPS=3 Benchmarks/run.sh
+#   ROWS=conv3_64 Benchmarks/run.sh         # only rows whose name contains the pattern
+#   BF16=0 Benchmarks/run.sh                # without the bf16 column
+#
+# The machine is shared and noisy, so every implementation of a row runs ROUNDS times, interleaved
+# (ours, bf16, torch, ort in round 1; the reverse order in round 2; …), each run a separate process
+# timing REPS repetitions after WARMUP. A time is the median of the rounds' medians, "±" is half the
+# spread (max − min) of the round medians, and a ratio's "≤" is its worst round (ours' slowest
+# over theirs' fastest): a claim holds only when the worst round holds it.
 #
 # Each row is "name | kind | arguments": kind K runs `brainseg bench K`, torch_K.py and, for
-# forward rows, onnx_K.py with the same arguments (a `model` kind plugs in the same way).
-# Every process runs alone, one after the other; raw JSON lines go to $OUT (default a temp file).
+# forward rows, onnx_K.py with the same arguments. Raw JSON lines go to $OUT (default a temp file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${THREADS:-2}"
 REPS="${REPS:-3}"
 WARMUP="${WARMUP:-1}"
+ROUNDS="${ROUNDS:-3}"
+BF16="${BF16:-1}"
 OUT="${OUT:-$(mktemp /tmp/brainseg-bench.XXXXXX.jsonl)}"
 
 ROW_LIST=(
@@ -40,45 +49,78 @@ PYTHON="$(Benchmarks/setup-venv.sh | tail -n 1)"
 swift build -c release --product brainseg >&2
 BRAINSEG="$(swift build -c release --show-bin-path)/brainseg"
 
+# One measurement: implementation ours|bf16|torch|ort of a row, appended to $OUT with its round.
+measure() {
+    local implementation="$1" name="$2" kind="$3" common="$4" round="$5" command
+    case "$implementation" in
+        ours)  command=("$BRAINSEG" bench "$kind") ;;
+        bf16)  command=("$BRAINSEG" bench "$kind" --precision bf16) ;;
+        torch) command=("$PYTHON" "Benchmarks/torch_$kind.py") ;;
+        ort)   command=("$PYTHON" "Benchmarks/onnx_$kind.py") ;;
+    esac
+    # shellcheck disable=SC2086
+    { printf '{"row": "%s", "round": %d, "as": "%s", "result": ' "$name" "$round" "$implementation"
+      "${command[@]}" $common | tr -d '\n'; echo '}'; } >> "$OUT"
+}
+
 : > "$OUT"
-for entry in "${ROW_LIST[@]}"; do
-    IFS='|' read -r name kind arguments <<< "$entry"
-    name="$(echo "$name" | sed 's/ *$//')"; kind="$(echo "$kind" | tr -d ' ')"
-    if [ -n "${ROWS:-}" ] && [[ "$name" != *"${ROWS}"* ]]; then continue; fi
-    common="$arguments --threads $THREADS --reps $REPS --warmup $WARMUP --json"
-    echo "== $name" >&2
-    # shellcheck disable=SC2086
-    { printf '{"row": "%s", "result": ' "$name"; "$BRAINSEG" bench "$kind" $common | tr -d '\n'; echo '}'; } >> "$OUT"
-    # shellcheck disable=SC2086
-    { printf '{"row": "%s", "result": ' "$name"; "$PYTHON" "Benchmarks/torch_$kind.py" $common | tr -d '\n'; echo '}'; } >> "$OUT"
-    if [[ "$arguments" == *"--mode forward"* ]] && [ -f "Benchmarks/onnx_$kind.py" ]; then
-        # shellcheck disable=SC2086
-        { printf '{"row": "%s", "result": ' "$name"; "$PYTHON" "Benchmarks/onnx_$kind.py" $common | tr -d '\n'; echo '}'; } >> "$OUT"
-    fi
+for round in $(seq 1 "$ROUNDS"); do
+    for entry in "${ROW_LIST[@]}"; do
+        IFS='|' read -r name kind arguments <<< "$entry"
+        name="$(echo "$name" | sed 's/ *$//')"; kind="$(echo "$kind" | tr -d ' ')"
+        if [ -n "${ROWS:-}" ] && [[ "$name" != *"${ROWS}"* ]]; then continue; fi
+        implementations=(ours)
+        [ "$BF16" = 1 ] && implementations+=(bf16)
+        implementations+=(torch)
+        if [[ "$arguments" == *"--mode forward"* ]] && [ -f "Benchmarks/onnx_$kind.py" ]; then implementations+=(ort); fi
+        if [ $((round % 2)) -eq 0 ]; then
+            reversed=(); for ((i = ${#implementations[@]} - 1; i >= 0; i--)); do reversed+=("${implementations[i]}"); done
+            implementations=("${reversed[@]}")
+        fi
+        echo "== round $round/$ROUNDS: $name (${implementations[*]})" >&2
+        for implementation in "${implementations[@]}"; do
+            measure "$implementation" "$name" "$kind" "$arguments --threads $THREADS --reps $REPS --warmup $WARMUP --json" "$round"
+        done
+    done
 done
 
-"$PYTHON" - "$OUT" <<'PY'
-import json, sys
-rows, order = {}, []
+"$PYTHON" - "$OUT" "$("$PYTHON" -c 'import torch, onnxruntime; print("torch", torch.__version__, "(oneDNN", torch.backends.mkldnn.is_available(), "), onnxruntime", onnxruntime.__version__)')" <<'PY'
+import json, statistics, sys
+runs, order = {}, []
 for line in open(sys.argv[1]):
     entry = json.loads(line)
-    if entry["row"] not in rows:
-        rows[entry["row"]] = {}
+    if entry["row"] not in runs:
+        runs[entry["row"]] = {}
         order.append(entry["row"])
-    rows[entry["row"]][entry["result"]["implementation"]] = entry["result"]
-def seconds(r): return "%.3f" % r["median_s"] if r else "-"
-def ratio(a, b): return "%.2f" % (a["median_s"] / b["median_s"]) if a and b else "-"
-def rss(r): return "%.0f" % r["peak_rss_mb"] if r else "-"
-header = ["row", "ours s", "torch s", "ort s", "ours/torch", "ours/ort", "ours GF/s", "RSS ours MB", "RSS torch MB", "RSS ort MB", "openblas core"]
+    runs[entry["row"]].setdefault(entry["as"], []).append(entry["result"])
+def median(results): return statistics.median(r["median_s"] for r in results)
+def cell(results):
+    if not results: return "-"
+    times = [r["median_s"] for r in results]
+    return "%.3f ±%.3f" % (statistics.median(times), (max(times) - min(times)) / 2)
+def ratio(ours, theirs):
+    if not ours or not theirs: return "-"
+    worst = max(r["median_s"] for r in ours) / min(r["median_s"] for r in theirs)
+    return "%.2f (≤%.2f)" % (median(ours) / median(theirs), worst)
+def rss(results): return "%.0f" % max(r["peak_rss_mb"] for r in results) if results else "-"
+header = ["row", "ours s", "bf16 s", "torch s", "ort s", "ours/torch", "ours/ort", "bf16/torch", "bf16/ort",
+          "bf16 speed-up", "ours GF/s", "bf16 GF/s", "RSS ours", "RSS bf16", "RSS torch", "RSS ort"]
 table = [header]
 for name in order:
-    r = rows[name]; o, t, x = r.get("brainseg"), r.get("pytorch"), r.get("onnxruntime")
-    table.append([name, seconds(o), seconds(t), seconds(x), ratio(o, t), ratio(o, x),
-                  "%.0f" % o["gflops"] if o else "-", rss(o), rss(t), rss(x), o["openblas_core"] if o else "-"])
+    r = runs[name]
+    o, b, t, x = r.get("ours"), r.get("bf16"), r.get("torch"), r.get("ort")
+    gflops = lambda results: "%.0f" % (results[0]["gflop"] / median(results)) if results else "-"
+    table.append([name, cell(o), cell(b), cell(t), cell(x), ratio(o, t), ratio(o, x), ratio(b, t), ratio(b, x),
+                  "%.2f×" % (median(o) / median(b)) if o and b else "-", gflops(o), gflops(b), rss(o), rss(b), rss(t), rss(x)])
 widths = [max(len(row[i]) for row in table) for i in range(len(header))]
 for index, row in enumerate(table):
     print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))
     if index == 0: print("  ".join("-" * w for w in widths))
-threads = next(iter(next(iter(rows.values())).values()))["threads"] if rows else "?"
-print("\nthreads %s; medians of the timed repetitions; ratios < 1 mean we are faster; raw JSON: %s" % (threads, sys.argv[1]))
+first = next(iter(next(iter(runs.values())).get("ours", [{}])), {})
+rounds = max(len(v) for row in runs.values() for v in row.values())
+print("\nthreads %s, %d rounds × %s reps (medians; ± half the spread of the round medians; (≤x) the worst round)" % (
+    first.get("threads", "?"), rounds, first.get("reps", "?")))
+print("ours: OpenBLAS core %s, oneDNN ISA %s (backend %s); %s" % (
+    first.get("openblas_core", "?"), first.get("onednn_isa", "?"), first.get("backend", "?"), sys.argv[2]))
+print("RSS: peak resident MB of each process (max over rounds); raw JSON: %s" % sys.argv[1])
 PY
