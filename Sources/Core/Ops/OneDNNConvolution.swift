@@ -11,8 +11,9 @@ import CDNNL
 /// returns false when oneDNN cannot run the shape (the caller then runs the engine's kernels),
 /// so this path can never fail a convolution the engine can do.
 ///
-/// Measured on the project machine (2 cores, Zen 4, `brainseg bench conv`, 2 threads): see
-/// Benchmarks/README.md; this is why `ConvolutionBackend.oneDNN` is the default.
+/// Measured on the project machine (2 cores, Zen 4, `Benchmarks/run.sh`, 2 threads): faster
+/// than the engine's kernels, PyTorch and ONNX Runtime on every row (Benchmarks/README.md),
+/// which is why `ConvolutionTuning.Backend.oneDNN` is the default.
 public enum OneDNNConvolution {
     /// y = conv(x, w) + b into `output`.
     static func forward(
@@ -49,8 +50,8 @@ public enum OneDNNConvolution {
         }
     }
 
-    /// oneDNN's kernel name for this convolution's forward pass (e.g. "jit:avx512_core",
-    /// "jit_bf16:avx512_core_bf16"), or nil when oneDNN cannot run it.
+    /// oneDNN's kernel name for this convolution's forward pass (e.g. "brgconv:avx512_core",
+    /// "brgconv:avx512_core_bf16"; its first slab's), or nil when oneDNN cannot run it.
     public static func implementation(of geometry: ConvolutionGeometry, precision: ComputePrecision) -> String? {
         var description = Self.description(geometry, hasBias: true, precision: precision)
         return cdnnl_convolution_implementation(&description, CDNNL_FORWARD_INFERENCE, Int32(threads)).map { String(cString: $0) }
@@ -66,6 +67,18 @@ public enum OneDNNConvolution {
     /// (nil: the default, 32 MiB). Results do not depend on it; tests make it tiny so that
     /// even small convolutions run as many slabs.
     static func setSlabBudget(bytes: Int?) { cdnnl_set_slab_budget(bytes ?? 0) }
+
+    /// nil when oneDNN can build its kernels here; else why not (oneDNN generates its kernels at
+    /// run time, into memory it writes and then executes: a process denied write-then-execute
+    /// memory, e.g. by systemd's MemoryDenyWriteExecute=yes or prctl(PR_SET_MDWE), gets none,
+    /// and every convolution falls back to the engine's slower kernels). The daemon and the
+    /// nightly retrain log this at start.
+    public static func unavailableReason() -> String? {
+        let geometry = ConvolutionGeometry(inputShape: [1, 16, 4, 4, 4], weightShape: [16, 16, 3, 3, 3], biasShape: nil,
+                                           stride: 1, padding: 1, groups: 1)
+        guard implementation(of: geometry, precision: .float32) == nil else { return nil }
+        return String(cString: cdnnl_last_error())
+    }
 
     /// Whether this CPU runs bfloat16 convolutions natively (AVX-512 BF16 or AMX).
     public static var hasNativeBFloat16: Bool { ["avx512_core_bf16", "avx512_core_amx"].contains(instructionSet) }
