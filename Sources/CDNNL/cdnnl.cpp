@@ -76,8 +76,12 @@ struct Key {
     bool operator<(const Key &other) const { return std::memcmp(this, &other, sizeof(Key)) < 0; }
 };
 
+/// The primitives built so far. Shapes vary from case to case (each brain crop is padded to its
+/// own size), so the cache is bounded: when it holds `cacheLimit` entries it starts over.
+/// Entries are shared, so a call still running on one that was dropped keeps it alive.
+constexpr size_t cacheLimit = 1024;
 std::mutex cacheLock;
-std::map<Key, std::unique_ptr<Entry>> cache;
+std::map<Key, std::shared_ptr<const Entry>> cache;
 
 memory::dims weightDims(const cdnnl_convolution &c) {
     const memory::dim k = c.kernel;
@@ -244,7 +248,7 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
 }
 
 /// The cached entry for one slab of this call (built on first use), or nullptr with last_error set.
-const Entry *lookup(const cdnnl_convolution *convolution, int pass, int threads, const Slab &slab) {
+std::shared_ptr<const Entry> lookup(const cdnnl_convolution *convolution, int pass, int threads, const Slab &slab) {
     Key key;
     std::memset(&key, 0, sizeof key);
     key.convolution = *convolution;
@@ -255,12 +259,12 @@ const Entry *lookup(const cdnnl_convolution *convolution, int pass, int threads,
     omp_set_num_threads(key.threads);
     std::lock_guard<std::mutex> guard(cacheLock);
     auto found = cache.find(key);
-    if (found != cache.end()) return found->second.get();
+    if (found != cache.end()) return found->second;
     try {
-        auto entry = makeEntry(key);
-        const Entry *result = entry.get();
-        cache.emplace(key, std::move(entry));
-        return result;
+        std::shared_ptr<const Entry> entry = makeEntry(key);
+        if (cache.size() >= cacheLimit) cache.clear();
+        cache.emplace(key, entry);
+        return entry;
     } catch (const dnnl::error &failure) {
         last_error = std::string("oneDNN: ") + failure.what();
     } catch (const std::exception &failure) {
@@ -326,7 +330,7 @@ int run(const cdnnl_convolution *convolution, int pass, int threads, void *works
     char *slabWorkspace = static_cast<char *>(workspace) + partials;
     const std::vector<Slab> slabs = plan(*convolution, pass);
     for (size_t index = 0; index < slabs.size(); index++) {
-        const Entry *entry = lookup(convolution, pass, threads, slabs[index]);
+        const std::shared_ptr<const Entry> entry = lookup(convolution, pass, threads, slabs[index]);
         if (!entry) return -1;
         if (execute(*entry, pointers(slabs[index], index), slabWorkspace, threads) != 0) return -1;
         afterSlab(index);
@@ -340,7 +344,7 @@ extern "C" {
 long cdnnl_convolution_workspace_bytes(const cdnnl_convolution *convolution, cdnnl_pass pass, int threads) {
     size_t largest = 0;
     for (const Slab &slab : plan(*convolution, pass)) {
-        const Entry *entry = lookup(convolution, pass, threads, slab);
+        const std::shared_ptr<const Entry> entry = lookup(convolution, pass, threads, slab);
         if (!entry) return -1;
         largest = std::max(largest, entry->totalBytes);
     }
@@ -404,8 +408,17 @@ int cdnnl_convolution_backward_weights(const cdnnl_convolution *convolution, con
 
 const char *cdnnl_convolution_implementation(const cdnnl_convolution *convolution, cdnnl_pass pass, int threads) {
     const std::vector<Slab> slabs = plan(*convolution, pass);
-    const Entry *entry = lookup(convolution, pass, threads, slabs.front());
-    return entry ? entry->implementation.c_str() : nullptr;
+    // The name outlives the entry: the cache may drop it while the caller reads the string.
+    thread_local std::string name;
+    const std::shared_ptr<const Entry> entry = lookup(convolution, pass, threads, slabs.front());
+    if (!entry) return nullptr;
+    name = entry->implementation;
+    return name.c_str();
+}
+
+void cdnnl_clear_cache(void) {
+    std::lock_guard<std::mutex> guard(cacheLock);
+    cache.clear();
 }
 
 void cdnnl_set_slab_budget(long bytes) { slabBudget = bytes > 0 ? static_cast<double>(bytes) : defaultSlabBudget; }

@@ -147,6 +147,20 @@ struct OneDNNConvolutionTests {
         }
     }
 
+    @Test("after the cached kernels are released (the daemon's idle release), convolutions rebuild them and agree")
+    func releasedKernelsRebuild() {
+        var random = SeededRandom(seed: 77)
+        let input = Tensor.randomNormal(shape: [1, 8, 6, 6, 6], random: &random)
+        let weight = Tensor.randomNormal(shape: [8, 8, 3, 3, 3], scale: 0.2, random: &random)
+        let before = Convolution3D.forward(input: input, weight: weight, bias: nil, padding: 1)
+        OneDNNConvolution.releaseCachedKernels()
+        let geometry = ConvolutionGeometry(inputShape: input.shape, weightShape: weight.shape, biasShape: nil, stride: 1, padding: 1, groups: 1)
+        #expect(OneDNNConvolution.implementation(of: geometry, precision: .float32) != nil)
+        let after = Convolution3D.forward(input: input, weight: weight, bias: nil, padding: 1)
+        #expect(after.maximumAbsoluteDifference(before) == 0)
+        #expect(OneDNNConvolution.unavailableReason() == nil)
+    }
+
     @Test("the instruction set and version are reported")
     func identification() {
         #expect(!OneDNNConvolution.version.isEmpty && OneDNNConvolution.version.first != "0")

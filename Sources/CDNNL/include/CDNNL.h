@@ -60,8 +60,14 @@ int cdnnl_convolution_backward_weights(const cdnnl_convolution *convolution, con
                                        const float *input, float *weight_gradient, float *bias_gradient,
                                        void *workspace, int threads);
 
-/// oneDNN's name of the kernel it runs for `pass` (e.g. "jit:avx512_core"), or NULL.
+/// oneDNN's name of the kernel it runs for `pass` (e.g. "brgconv:avx512_core"), or NULL; valid
+/// until this thread's next call of this function.
 const char *cdnnl_convolution_implementation(const cdnnl_convolution *convolution, cdnnl_pass pass, int threads);
+
+/// Drops every cached primitive (they are rebuilt on next use, a few milliseconds each); the
+/// daemon calls it with its other idle-time memory release. The cache also starts over by
+/// itself once it holds 1024 entries.
+void cdnnl_clear_cache(void);
 
 /// Bytes of blocked copies above which a convolution runs as slabs along depth (default 32 MiB;
 /// 0 restores it). Results do not depend on it; tests set it tiny to exercise the slabs.

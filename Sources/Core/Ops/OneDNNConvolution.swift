@@ -63,6 +63,10 @@ public enum OneDNNConvolution {
     /// The loaded libdnnl's version.
     public static var version: String { String(cString: cdnnl_version()) }
 
+    /// Drops oneDNN's cached primitives and their generated code (rebuilt on next use); part of
+    /// the daemon's idle-time memory release.
+    public static func releaseCachedKernels() { cdnnl_clear_cache() }
+
     /// Sets the size of the blocked copies above which a convolution runs as slabs along depth
     /// (nil: the default, 32 MiB). Results do not depend on it; tests make it tiny so that
     /// even small convolutions run as many slabs.

@@ -42,6 +42,7 @@ struct IdleHousekeeping {
         let before = ResidentMemory.currentMegabytes()
         let pooled = BufferPool.shared.idleBytes
         BufferPool.shared.drain()
+        OneDNNConvolution.releaseCachedKernels()
         _ = cposix_malloc_trim()
         let after = ResidentMemory.currentMegabytes()
         logger.info("idle for \(Int(seconds)) s: released \(pooled >> 20) MB of engine buffers; resident memory \(before) MB → \(after) MB")
