@@ -186,12 +186,16 @@ public struct CaseReport: Sendable, Codable, Equatable {
         public var inEnsemble: Bool
         /// Its weight in the ensemble average, when it is a member.
         public var ensembleWeight: Double?
+        /// The arithmetic its convolutions ran in ("fp32" or "bf16", `ComputePrecision`); absent
+        /// in reports written before it was recorded.
+        public var precision: String?
 
-        public init(name: String, version: String, inEnsemble: Bool, ensembleWeight: Double? = nil) {
+        public init(name: String, version: String, inEnsemble: Bool, ensembleWeight: Double? = nil, precision: String? = nil) {
             self.name = name
             self.version = version
             self.inEnsemble = inEnsemble
             self.ensembleWeight = ensembleWeight
+            self.precision = precision
         }
     }
 

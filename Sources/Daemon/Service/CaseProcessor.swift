@@ -41,7 +41,8 @@ public final class CaseProcessor: CasePipeline {
                     progress: (String) -> Void, shouldStop: () -> Bool) throws -> PassResult {
         if pass == .studentOnly, let student = models.student ?? models.ensemble.first(where: { $0.model.name == ModelRegistry.studentName }) {
             var segmented = try segment(claimed, members: [student], weights: [:], received: received, progress: progress, shouldStop: shouldStop)
-            segmented.builder.models = [CaseReport.ModelVersion(name: student.model.name, version: student.version, inEnsemble: true)]
+            segmented.builder.models = [CaseReport.ModelVersion(name: student.model.name, version: student.version, inEnsemble: true,
+                                                                precision: precision(of: student.model.name))]
             segmented.builder.result = CaseReport.Provenance(producedBy: ModelRegistry.studentName, revision: 1, final: false)
             return try finish(segmented, replacing: false, pool: nil, progress: progress)
         }
@@ -63,8 +64,10 @@ public final class CaseProcessor: CasePipeline {
             segmented.builder.confidence = poolPlan!.reportConfidence
         }
         segmented.builder.models = models.ensemble.map { CaseReport.ModelVersion(name: $0.model.name, version: $0.version, inEnsemble: true,
-                                                                                  ensembleWeight: configuration.ensembleWeights[$0.model.name]) }
-            + (models.student.map { [CaseReport.ModelVersion(name: $0.model.name, version: $0.version, inEnsemble: false)] } ?? [])
+                                                                                  ensembleWeight: configuration.ensembleWeights[$0.model.name],
+                                                                                  precision: precision(of: $0.model.name)) }
+            + (models.student.map { [CaseReport.ModelVersion(name: $0.model.name, version: $0.version, inEnsemble: false,
+                                                             precision: precision(of: $0.model.name))] } ?? [])
         segmented.builder.result = pass == .teachersAfterStudent
             ? CaseReport.Provenance(producedBy: "ensemble", revision: 2, final: true, supersedes: previousResultDescription(claimed.name))
             : CaseReport.Provenance(producedBy: "ensemble", revision: 1, final: true)
@@ -98,13 +101,22 @@ public final class CaseProcessor: CasePipeline {
     }
 
     private func segmenter(_ members: [ModelInstaller.Loaded], weights: [String: Double]) -> CaseSegmenter {
-        var options = SegmentationOptions()
-        options.testTimeAugmentation = configuration.testTimeAugmentation
+        var options = segmentationOptions
         options.memberWeights = weights
-        options.memberPrecision = configuration.precision
-        options.labels.convention = convention
         return CaseSegmenter(members: members.map(\.model), options: options)
     }
+
+    /// Inference settings from the configuration (ensemble weights are set per pass).
+    private var segmentationOptions: SegmentationOptions {
+        var options = SegmentationOptions()
+        options.testTimeAugmentation = configuration.testTimeAugmentation
+        options.memberPrecision = configuration.precision
+        options.labels.convention = convention
+        return options
+    }
+
+    /// The precision the model named `name` runs at (recorded in the report).
+    private func precision(of name: String) -> String { segmentationOptions.precision(of: name).rawValue }
 
     /// The student's regions on the ensemble's crop (for agreement only, not in the mask).
     private func predictAlongside(_ student: ModelInstaller.Loaded, _ segmented: SegmentedCase) -> MemberPrediction {

@@ -17,6 +17,13 @@ public struct SegmentationOptions: Sendable {
     public var windowSize = [96, 96, 96]
     public var labels = LabelMapBuilder.Settings()
     public init() {}
+
+    /// The precision the model named `name` runs at here: `memberPrecision`, with bfloat16
+    /// falling back to float32 on a CPU without native bfloat16.
+    public func precision(of name: String) -> ComputePrecision {
+        let requested = memberPrecision[name] ?? .float32
+        return requested == .bfloat16 && !OneDNNConvolution.hasNativeBFloat16 ? .float32 : requested
+    }
 }
 
 /// One member's output for a case, on the crop grid.
@@ -138,14 +145,8 @@ public final class CaseSegmenter {
         return result
     }
 
-    /// The precision `model` runs at here (see `SegmentationOptions.memberPrecision`).
-    public func precision(of model: SegmentationModel) -> ComputePrecision {
-        let requested = options.memberPrecision[model.name] ?? .float32
-        return requested == .bfloat16 && !OneDNNConvolution.hasNativeBFloat16 ? .float32 : requested
-    }
-
     private func predictRegionsOnce(_ model: SegmentationModel, _ input: Tensor) -> Tensor {
-        let context = ForwardContext.inference(convolution: ConvolutionTuning.default.with(precision: precision(of: model)))
+        let context = ForwardContext.inference(convolution: ConvolutionTuning.default.with(precision: options.precision(of: model.name)))
         let shape = input.volumeShape
         if shape.spatialCount <= options.maximumWholeVolumeVoxels {
             return model.regionProbabilities(fromOutput: model.forward(Variable(input), context).value)
