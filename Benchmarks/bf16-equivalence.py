@@ -13,7 +13,10 @@ passes when the mean confidence score is within 0.002 and no admission changes.
 
 Standard library only. Prints a Markdown report; exits 1 when a check fails.
 """
-import argparse, glob, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time
+import argparse, glob, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from daemon_reports import reports_from_daemon  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--brainseg", required=True)
@@ -62,36 +65,10 @@ for model in args.models.split(","):
 
 
 def daemon(precision):
+    table = "".join(f'"{m}" = "{precision}"\n' for m in ["unet", "resunet-vae", "cascade", "student"])
     root = os.path.join(work, f"daemon-{precision}")
     shutil.rmtree(root, ignore_errors=True)
-    os.makedirs(root)
-    config = os.path.join(root, "brainseg.toml")
-    table = "".join(f'"{m}" = "{precision}"\n' for m in ["unet", "resunet-vae", "cascade", "student"])
-    with open(config, "w") as f:
-        f.write(f'root = "{root}"\n[models]\ndirectory = "{os.path.abspath(args.models_dir)}"\n[models.precision]\n{table}'
-                '[watch]\nquiescence_seconds = 1\n[pool]\nadmit_labelled = false\n')
-    log = open(os.path.join(root, "daemon.log"), "w")
-    process = subprocess.Popen([args.brainseg, "serve", "--config", config], stdout=log, stderr=log,
-                               env=dict(os.environ, BRAINSEG_LOG_TARGET="stderr"))
-    reports = {}
-    try:
-        time.sleep(3)
-        for case in cases:
-            name = os.path.basename(case)
-            shutil.copytree(case, os.path.join(root, "incoming", "." + name + ".part"))
-            os.rename(os.path.join(root, "incoming", "." + name + ".part"), os.path.join(root, "incoming", name))
-        deadline = time.time() + 3600
-        while len(reports) < len(cases) and time.time() < deadline:
-            for case in cases:
-                name = os.path.basename(case)
-                path = os.path.join(root, "output", name, f"{name}_report.json")
-                if name not in reports and os.path.exists(path):
-                    reports[name] = json.load(open(path))
-            time.sleep(1)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait()
-    return reports
+    return reports_from_daemon(args.brainseg, root, args.models_dir, cases, extra_config="[models.precision]\n" + table)
 
 
 exact, reduced = daemon("fp32"), daemon("bf16")

@@ -10,7 +10,9 @@ drops labelled cases into it, and tabulates, per case, the confidence checks fro
 
 Standard library only.
 """
-import argparse, json, os, re, shutil, signal, subprocess, sys, tempfile, time
+import argparse, os, re, shutil, tempfile
+
+from daemon_reports import reports_from_daemon
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--brainseg", required=True)
@@ -20,33 +22,8 @@ parser.add_argument("cases", nargs="+")
 args = parser.parse_args()
 
 root = args.root or tempfile.mkdtemp(prefix="brainseg-calibrate-")
-os.makedirs(root, exist_ok=True)
-config = os.path.join(root, "brainseg.toml")
-with open(config, "w") as f:
-    f.write(f'root = "{root}"\n[models]\ndirectory = "{os.path.abspath(args.models_dir)}"\n'
-            '[watch]\nquiescence_seconds = 1\n[pool]\nadmit_labelled = false\n')
-env = dict(os.environ, BRAINSEG_LOG_TARGET="stderr")
-log = open(os.path.join(root, "daemon.log"), "w")
-daemon = subprocess.Popen([args.brainseg, "serve", "--config", config], stdout=log, stderr=log, env=env)
-try:
-    time.sleep(3)
-    names = []
-    for case in args.cases:
-        name = os.path.basename(case.rstrip("/"))
-        shutil.copytree(case, os.path.join(root, "incoming", "." + name + ".part"))
-        os.rename(os.path.join(root, "incoming", "." + name + ".part"), os.path.join(root, "incoming", name))
-        names.append(name)
-    reports = {}
-    deadline = time.time() + 60 * 30
-    while len(reports) < len(names) and time.time() < deadline:
-        for name in names:
-            path = os.path.join(root, "output", name, f"{name}_report.json")
-            if name not in reports and os.path.exists(path):
-                reports[name] = json.load(open(path))
-        time.sleep(1)
-finally:
-    daemon.send_signal(signal.SIGTERM)
-    daemon.wait()
+names = [os.path.basename(case.rstrip("/")) for case in args.cases]
+reports = reports_from_daemon(args.brainseg, root, args.models_dir, args.cases, timeout=60 * 30)
 
 number = r"([0-9.]+)"
 print("| case | teacher Dice WT/TC/ET | WT entropy | WT mL | largest comp. | score | admitted | ensemble Dice WT/TC/ET |")

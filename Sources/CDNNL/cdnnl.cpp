@@ -42,13 +42,12 @@ constexpr size_t alignment = 64;
 size_t aligned(size_t bytes) { return (bytes + alignment - 1) / alignment * alignment; }
 
 /// One tensor argument: the engine's plain layout, the primitive's layout, and, when they differ,
-/// the reorder between them and the workspace offset of the primitive's copy.
+/// the reorder between them (`conversion`) and the workspace offset of the primitive's copy.
 struct Operand {
     int argument;
     bool isOutput;
     memory::desc plain;
     memory::desc inner;
-    bool reordered = false;
     size_t offset = 0;
     std::unique_ptr<reorder> conversion;
 };
@@ -183,10 +182,8 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
     };
     memory::desc scratchpad;
     switch (key.pass) {
-    case CDNNL_FORWARD_INFERENCE:
-    case CDNNL_FORWARD_TRAINING: {
-        auto kind = key.pass == CDNNL_FORWARD_INFERENCE ? prop_kind::forward_inference : prop_kind::forward_training;
-        convolution_forward::primitive_desc pd(forwardDescription(kind, anyDestination), attributes, eng);
+    case CDNNL_FORWARD: {
+        convolution_forward::primitive_desc pd(forwardDescription(prop_kind::forward_inference, anyDestination), attributes, eng);
         entry->operands.push_back({DNNL_ARG_SRC, false, plainSource, pd.src_desc()});
         entry->operands.push_back({DNNL_ARG_WEIGHTS, false, plainWeights, pd.weights_desc()});
         if (c.has_bias) entry->operands.push_back({DNNL_ARG_BIAS, false, plainBias, pd.bias_desc()});
@@ -233,7 +230,6 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
     size_t offset = 0;
     for (auto &operand : entry->operands) {
         if (operand.inner == operand.plain) continue;
-        operand.reordered = true;
         operand.offset = offset;
         offset += aligned(operand.inner.get_size());
         const memory::desc &from = operand.isOutput ? operand.inner : operand.plain;
@@ -283,18 +279,16 @@ int execute(const Entry &entry, const std::vector<void *> &pointers, void *works
         base += (alignment - reinterpret_cast<uintptr_t>(base) % alignment) % alignment;
         std::unordered_map<int, memory> arguments;
         std::vector<std::pair<size_t, memory>> outputs;
-        std::vector<memory> plains;
         for (size_t index = 0; index < entry.operands.size(); index++) {
             const Operand &operand = entry.operands[index];
             memory plain(operand.plain, eng, pointers[index]);
-            if (!operand.reordered) {
+            if (!operand.conversion) {
                 arguments.emplace(operand.argument, plain);
                 continue;
             }
             memory inner(operand.inner, eng, base + operand.offset);
             if (!operand.isOutput) operand.conversion->execute(queue, plain, inner);
             arguments.emplace(operand.argument, inner);
-            plains.push_back(plain);
             if (operand.isOutput) outputs.emplace_back(index, plain);
         }
         arguments.emplace(DNNL_ARG_SCRATCHPAD,
@@ -351,16 +345,12 @@ long cdnnl_convolution_workspace_bytes(const cdnnl_convolution *convolution, cdn
     return static_cast<long>(largest + partialBytes(*convolution, pass));
 }
 
-int cdnnl_convolution_forward(const cdnnl_convolution *convolution, cdnnl_pass pass, const float *input,
+int cdnnl_convolution_forward(const cdnnl_convolution *convolution, const float *input,
                               const float *weight, const float *bias, float *output, void *workspace, int threads) {
-    if (pass != CDNNL_FORWARD_INFERENCE && pass != CDNNL_FORWARD_TRAINING) {
-        last_error = "cdnnl_convolution_forward needs a forward pass";
-        return -1;
-    }
     const cdnnl_convolution &c = *convolution;
     const size_t inputPlane = static_cast<size_t>(c.input_height) * c.input_width;
     const size_t outputPlane = static_cast<size_t>(c.output_height) * c.output_width;
-    return run(convolution, pass, threads, workspace, [&](const Slab &slab, size_t) {
+    return run(convolution, CDNNL_FORWARD, threads, workspace, [&](const Slab &slab, size_t) {
         std::vector<void *> pointers = {const_cast<float *>(input) + slab.srcStart * inputPlane, const_cast<float *>(weight)};
         if (c.has_bias) pointers.push_back(const_cast<float *>(bias));
         pointers.push_back(output + slab.dstStart * outputPlane);

@@ -23,12 +23,12 @@ extern "C" {
 /// Arithmetic of the multiply-adds (accumulation is float32 in both).
 typedef enum { CDNNL_FLOAT32 = 0, CDNNL_BFLOAT16 = 1 } cdnnl_precision;
 
-/// Which computation.
+/// Which computation. oneDNN's convolutions compute the same forward for inference and
+/// training; the backward passes build their own forward hint.
 typedef enum {
-    CDNNL_FORWARD_INFERENCE = 0,
-    CDNNL_FORWARD_TRAINING = 1,
-    CDNNL_BACKWARD_DATA = 2,
-    CDNNL_BACKWARD_WEIGHTS = 3
+    CDNNL_FORWARD = 0,
+    CDNNL_BACKWARD_DATA = 1,
+    CDNNL_BACKWARD_WEIGHTS = 2
 } cdnnl_pass;
 
 /// The sizes of one convolution (PyTorch Conv3d semantics: cubic kernel, symmetric zero padding).
@@ -47,7 +47,7 @@ long cdnnl_convolution_workspace_bytes(const cdnnl_convolution *convolution, cdn
 
 /// output = conv(input, weight) + bias (bias may be NULL when has_bias is 0), on `threads`
 /// OpenMP threads; `workspace` holds cdnnl_convolution_workspace_bytes(…, threads) bytes.
-int cdnnl_convolution_forward(const cdnnl_convolution *convolution, cdnnl_pass pass, const float *input,
+int cdnnl_convolution_forward(const cdnnl_convolution *convolution, const float *input,
                               const float *weight, const float *bias, float *output, void *workspace, int threads);
 
 /// ∂L/∂input from ∂L/∂output.

@@ -20,11 +20,9 @@ public enum OneDNNConvolution {
         geometry: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, precision: ComputePrecision
     ) -> Bool {
-        // oneDNN's convolutions compute the same in its training and inference forward modes;
-        // the backward passes build their own forward hint in the shim.
         let description = Self.description(geometry, hasBias: bias != nil, precision: precision)
-        return withWorkspace(description, CDNNL_FORWARD_INFERENCE) { description, workspace, threads in
-            cdnnl_convolution_forward(description, CDNNL_FORWARD_INFERENCE, input, weight, bias, output, workspace, threads)
+        return withWorkspace(description, CDNNL_FORWARD) { description, workspace, threads in
+            cdnnl_convolution_forward(description, input, weight, bias, output, workspace, threads)
         }
     }
 
@@ -54,7 +52,7 @@ public enum OneDNNConvolution {
     /// "brgconv:avx512_core_bf16"; its first slab's), or nil when oneDNN cannot run it.
     public static func implementation(of geometry: ConvolutionGeometry, precision: ComputePrecision) -> String? {
         var description = Self.description(geometry, hasBias: true, precision: precision)
-        return cdnnl_convolution_implementation(&description, CDNNL_FORWARD_INFERENCE, Int32(threads)).map { String(cString: $0) }
+        return cdnnl_convolution_implementation(&description, CDNNL_FORWARD, Int32(threads)).map { String(cString: $0) }
     }
 
     /// The instruction set oneDNN dispatches to here (printed with every benchmark).

@@ -54,9 +54,7 @@ public final class StudentRetraining {
         let lock = try RetrainLock(path: "\(retrainFolder)/lock")
         defer { withExtendedLifetime(lock) {} }
         removeUnfinishedRuns()
-        if let reason = OneDNNConvolution.unavailableReason() {
-            logger.warning("oneDNN cannot build its convolution kernels (\(reason)); training on the engine's own, about 2.5× slower. Under systemd, MemoryDenyWriteExecute must be off (see systemd/brainseg-retrain.service).")
-        }
+        ConvolutionKernelCheck.warnIfUnavailable(logger, work: "training", unit: "brainseg-retrain.service")
         let ledger = try Ledger(path: layout.ledger)
         let versions = ModelVersions(name: Self.modelName, layout: layout)
         guard let startingVersion = versions.current else {

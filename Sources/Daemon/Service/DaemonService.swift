@@ -43,9 +43,7 @@ public final class DaemonService {
         for stale in ModelInstaller.removeStaleStaging(layout: layout) + OutputFolderPublisher.removeStaleStaging(output: layout.output) {
             logger.notice("removed \(stale), left by an interrupted install or publication")
         }
-        if let reason = OneDNNConvolution.unavailableReason() {
-            logger.warning("oneDNN cannot build its convolution kernels (\(reason)); running the engine's own, about 2.5× slower. Under systemd, MemoryDenyWriteExecute must be off (see systemd/brainseg.service).")
-        }
+        ConvolutionKernelCheck.warnIfUnavailable(logger, work: "running", unit: "brainseg.service")
         let models = try ModelsInService(configuration: configuration, layout: layout, logger: logger)
         let runner = CaseRunner(ledger: ledger, pipeline: models.processor, notes: notes, layout: layout,
                                 policy: .init(configuration), logger: logger)
