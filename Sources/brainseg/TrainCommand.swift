@@ -42,6 +42,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Minutes between checkpoints.") var checkpointMinutes: Double = 5
     @Option(help: "Convolution arithmetic in the training steps: fp32, or bf16 (float32 master weights; CPUs with AVX-512 BF16).")
     var precision: ComputePrecision = .float32
+    @Option(help: "Soft-label distillation weight w in [0, 1]: cases with teachers' probabilities (pool entries' soft/) learn (1-w)*label + w*probability. 0: labels only.")
+    var softTargetWeight: Float = 0
 
     static func parseDuration(_ text: String) throws -> Double {
         do { return try TrainingDuration.seconds(text) } catch let invalid as TrainingDuration.Invalid { throw ValidationError(invalid.description) }
@@ -83,6 +85,8 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.initialWeights = initial
             configuration.threads = threads
             configuration.precision = precision == .float32 ? nil : precision
+            guard (0...1).contains(softTargetWeight) else { throw ValidationError("--soft-target-weight must be within 0...1") }
+            configuration.softTargetWeight = softTargetWeight == 0 ? nil : softTargetWeight
             configuration.checkpointIntervalSeconds = checkpointMinutes * 60
             configuration.cacheDirectory = cache ?? "\(NSHomeDirectory())/.cache/brainseg/prepared"
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")

@@ -102,6 +102,7 @@ struct PoolTrainingConfigurationTests {
             budget_minutes = 30
             epsilon = 0.01
             metric = "lesion"
+            soft_target_weight = 0.5
             """)
         #expect(configuration.inferenceMode == .studentFirst)
         #expect(configuration.pool.maximumEntries == 50 && configuration.pool.minimumTeacherDice == [0.9, 0.8, 0.7])
@@ -109,10 +110,13 @@ struct PoolTrainingConfigurationTests {
         #expect(configuration.retrain.labelled == ["/data/labelled"] && configuration.retrain.holdout == ["a", "b"])
         #expect(configuration.retrain.budgetSeconds == 1800 && configuration.retrain.epsilon == 0.01)
         #expect(configuration.retrain.metric == .lesion)
+        #expect(configuration.retrain.softTargetWeight == 0.5)
+        #expect(try DaemonConfiguration.parse("").retrain.softTargetWeight == 0, "labels only until cross-validation says otherwise")
         #expect(try DaemonConfiguration.parse("").retrain.metric == .volume, "volume-wise Dice stays the default")
         for (text, expected) in [("[pool]\nmin_teacher_dice = [0.9]", "pool.min_teacher_dice"),
                                  ("[pool]\nthreshold = 1", "unknown key 'pool.threshold'"),
                                  ("[training]\nepsilon = 2", "training.epsilon"),
+                                 ("[training]\nsoft_target_weight = 1.5", "training.soft_target_weight"),
                                  ("[training]\nmetric = \"lesions\"", "training.metric must be \"volume\" or \"lesion\""),
                                  ("[processing]\nmode = \"fast\"", "processing.mode")] {
             #expect { try DaemonConfiguration.parse(text) } throws: { error in "\(error)".contains(expected) }

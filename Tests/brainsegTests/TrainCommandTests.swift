@@ -51,4 +51,33 @@ struct TrainCommandTests {
         #expect(card.contains("\"command\" : \"brainseg train student"))
         #expect(card.contains("\"steps\" : 8"))
     }
+
+    @Test("--soft-target-weight trains pool entries on their soft/ probabilities: recorded in config.json, weights differ from labels only")
+    func softTargetWeight() throws {
+        let scratch = try TemporaryDirectory()
+        try SyntheticCases.write(into: scratch.file("data"), count: 1, size: 16)
+        let entry = try SyntheticCases.write(into: scratch.file("pool"), count: 1, size: 16, seed: 2)[0]
+        try FileManager.default.createDirectory(atPath: "\(entry)/soft", withIntermediateDirectories: true)
+        for region in ["WT", "TC", "ET"] {
+            // Teachers that are unsure everywhere: very different from the entry's label.
+            try NiftiWriter.writeLabels([UInt8](repeating: 128, count: 16 * 16 * 16), geometry: VolumeGeometry(dims: [16, 16, 16]),
+                                        to: "\(entry)/soft/prob_\(region).nii.gz")
+        }
+        var runs: [String: [String: Tensor]] = [:]
+        for weight in ["0", "1"] {
+            let run = scratch.file("run-\(weight)")
+            let result = try ExecutableRunner.run(Self.arguments(data: scratch.file("data"), run: run, cache: scratch.file("cache"))
+                                                  + ["--pool", scratch.file("pool"), "--soft-target-weight", weight], timeout: 600)
+            #expect(result.status == 0, "stderr: \(result.standardError)")
+            runs[weight] = try SafeTensors.read(from: "\(run)/final/weights.safetensors").tensors
+        }
+        let configuration = try String(contentsOfFile: scratch.file("run-1/config.json"), encoding: .utf8)
+        #expect(configuration.contains("\"softTargetWeight\" : 1"))
+        #expect(!(try String(contentsOfFile: scratch.file("run-0/config.json"), encoding: .utf8)).contains("softTargetWeight"))
+        let labelsOnly = try #require(runs["0"]), soft = try #require(runs["1"])
+        #expect(labelsOnly.contains { soft[$0.key]?.scalars != $0.value.scalars }, "the soft targets changed nothing")
+        let refused = try ExecutableRunner.run(Self.arguments(data: scratch.file("data"), run: scratch.file("bad"), cache: scratch.file("cache"))
+                                               + ["--soft-target-weight", "1.5"], timeout: 60)
+        #expect(refused.status != 0 && refused.standardError.contains("--soft-target-weight"))
+    }
 }

@@ -231,7 +231,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     private static func parseTraining(_ table: TOMLTable, reader: KeyReader) throws -> RetrainSettings {
         try reader.check(table, allowed: ["labelled", "holdout", "budget_minutes", "learning_rate", "warmup_steps", "threads",
-                                          "precision", "epsilon", "delta", "metric", "keep_versions"], prefix: "training.")
+                                          "precision", "soft_target_weight", "epsilon", "delta", "metric", "keep_versions"], prefix: "training.")
         var settings = RetrainSettings()
         if let value = try reader.strings(table, "labelled", prefix: "training.") { settings.labelled = value }
         if let value = try reader.strings(table, "holdout", prefix: "training.") {
@@ -248,6 +248,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             }
             settings.precision = value
         }
+        if let value = try reader.number(table, "soft_target_weight", prefix: "training.", range: 0...1) { settings.softTargetWeight = value }
         if let value = try reader.number(table, "epsilon", prefix: "training.", range: 0...1) { settings.epsilon = value }
         if let value = try reader.number(table, "delta", prefix: "training.", range: 0...1) { settings.delta = value }
         if let value = try reader.string(table, "metric", prefix: "training.") {

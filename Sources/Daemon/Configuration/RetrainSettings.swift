@@ -18,6 +18,10 @@ public struct RetrainSettings: Sendable, Equatable {
     /// float32 until a cross-validated comparison shows bfloat16 training reaches the same Dice
     /// (models/README.md, "Training speed").
     public var precision: ComputePrecision = .float32
+    /// Soft-label distillation weight (`TrainingConfiguration.softTargetWeight`): pool entries'
+    /// region targets are (1 − w) · pseudo-label + w · the teachers' probabilities. 0 (labels
+    /// only) until a cross-validated comparison shows a weight that beats it (models/README.md).
+    public var softTargetWeight = 0.0
     /// Promotion: mean Dice over WT/TC/ET ≥ current − epsilon …
     public var epsilon = 0.0
     /// … and no region's Dice drops by more than delta.

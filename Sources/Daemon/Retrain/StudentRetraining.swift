@@ -93,6 +93,7 @@ public final class StudentRetraining {
             training.warmupSteps = configuration.retrain.warmupSteps
             training.threads = configuration.retrain.threads
             training.precision = configuration.retrain.precision == .float32 ? nil : configuration.retrain.precision
+            training.softTargetWeight = configuration.retrain.softTargetWeight > 0 ? Float(configuration.retrain.softTargetWeight) : nil
             training.initialWeights = currentFolder
             training.cacheDirectory = "\(retrainFolder)/cache"
             training.checkpointIntervalSeconds = 300

@@ -5,8 +5,8 @@ import Foundation
 /// a patch is cut from a prepared case, so cropping and transforming cost one pass:
 /// scaling 0.9–1.1 per axis, rotation about the axial (z) axis ±15°, mirroring across X and Y
 /// (not Z), per-modality intensity shift ±0.1 and contrast ×0.9–1.1 on the foreground.
-/// Images are sampled trilinearly (zero outside), labels by nearest neighbour. Every draw comes
-/// from the given seeded stream.
+/// Images and soft targets are sampled trilinearly (zero outside), labels by nearest neighbour.
+/// Every draw comes from the given seeded stream.
 public struct Augmentation: Sendable, Equatable, Codable {
     public var scaleRange: ClosedRange<Double> = 0.9...1.1
     public var rotationDegrees: Double = 15
@@ -50,11 +50,40 @@ public struct Augmentation: Sendable, Equatable, Codable {
     }
 }
 
+/// Trilinear interpolation at one point of a D×H×W grid (zero outside): the corner and weights
+/// are computed once and applied to every channel.
+struct TrilinearSample {
+    let z0: Int, y0: Int, x0: Int
+    let wz: Float, wy: Float, wx: Float
+    let depth: Int, height: Int, width: Int
+
+    /// The point (z, y, x) in voxel coordinates of a grid of `size` (D, H, W).
+    init(z: Double, y: Double, x: Double, size: [Int]) {
+        z0 = Int(z.rounded(.down)); y0 = Int(y.rounded(.down)); x0 = Int(x.rounded(.down))
+        wz = Float(z - Double(z0)); wy = Float(y - Double(y0)); wx = Float(x - Double(x0))
+        depth = size[0]; height = size[1]; width = size[2]
+    }
+
+    /// The interpolated value of the channel starting at `base`.
+    func value(in base: UnsafePointer<Float>) -> Float {
+        func at(_ k: Int, _ j: Int, _ i: Int) -> Float {
+            guard k >= 0, k < depth, j >= 0, j < height, i >= 0, i < width else { return 0 }
+            return base[(k * height + j) * width + i]
+        }
+        let c00 = at(z0, y0, x0) * (1 - wx) + at(z0, y0, x0 + 1) * wx
+        let c01 = at(z0, y0 + 1, x0) * (1 - wx) + at(z0, y0 + 1, x0 + 1) * wx
+        let c10 = at(z0 + 1, y0, x0) * (1 - wx) + at(z0 + 1, y0, x0 + 1) * wx
+        let c11 = at(z0 + 1, y0 + 1, x0) * (1 - wx) + at(z0 + 1, y0 + 1, x0 + 1) * wx
+        return (c00 * (1 - wy) + c01 * wy) * (1 - wz) + (c10 * (1 - wy) + c11 * wy) * wz
+    }
+}
+
 /// Cuts training patches from prepared cases.
 public enum PatchSampler {
     /// A patch of `size` (D, H, W) centred at `centre` (voxel coordinates z, y, x) of `source`,
-    /// transformed by `draw`. Returns the image 1×4×D×H×W and the labels D×H×W.
-    static func extract(_ source: PreparedCase, centre: [Double], size: [Int], draw: Augmentation.Draw) -> (Tensor, [UInt8]) {
+    /// transformed by `draw`: the image (trilinear), the labels (nearest neighbour) and, when
+    /// the case has them, the soft targets (trilinear, no intensity change).
+    static func extract(_ source: PreparedCase, centre: [Double], size: [Int], draw: Augmentation.Draw) -> TrainingPatch {
         let input = source.size  // D, H, W
         let count = size.reduce(1, *)
         var image = Tensor(uninitializedShape: [1, 4] + size)
@@ -62,40 +91,31 @@ public enum PatchSampler {
         let cosine = cos(draw.angle), sine = sin(draw.angle)
         let half = size.map { Double($0 - 1) / 2 }
         let plane = input.reduce(1, *)
+        /// Output voxel → mirrored → scaled → rotated in y-x → source position (z, y, x).
+        func sourcePoint(_ z: Int, _ y: Int, _ x: Int) -> (Double, Double, Double) {
+            let dz = (Double(z) - half[0]) * draw.scales[0]
+            var dy = (Double(y) - half[1]) * draw.scales[1]
+            var dx = (Double(x) - half[2]) * draw.scales[2]
+            if draw.flipY { dy = -dy }
+            if draw.flipX { dx = -dx }
+            return (centre[0] + dz, centre[1] + cosine * dy - sine * dx, centre[2] + sine * dy + cosine * dx)
+        }
         source.image.withUnsafeBufferPointer { from in
             image.withUnsafeMutableBufferPointer { to in
                 var index = 0
                 for z in 0..<size[0] {
                     for y in 0..<size[1] {
                         for x in 0..<size[2] {
-                            // Output offset → mirrored → scaled → rotated in y-x → source position.
-                            let dz = (Double(z) - half[0]) * draw.scales[0]
-                            var dy = (Double(y) - half[1]) * draw.scales[1]
-                            var dx = (Double(x) - half[2]) * draw.scales[2]
-                            if draw.flipY { dy = -dy }
-                            if draw.flipX { dx = -dx }
-                            let sz = centre[0] + dz
-                            let sy = centre[1] + cosine * dy - sine * dx
-                            let sx = centre[2] + sine * dy + cosine * dx
+                            let (sz, sy, sx) = sourcePoint(z, y, x)
                             // Labels: nearest neighbour.
                             let nz = Int(sz.rounded()), ny = Int(sy.rounded()), nx = Int(sx.rounded())
                             if nz >= 0, nz < input[0], ny >= 0, ny < input[1], nx >= 0, nx < input[2] {
                                 labels[index] = source.labels[(nz * input[1] + ny) * input[2] + nx]
                             }
                             // Images: trilinear, zero outside.
-                            let z0 = Int(sz.rounded(.down)), y0 = Int(sy.rounded(.down)), x0 = Int(sx.rounded(.down))
-                            let wz = Float(sz - Double(z0)), wy = Float(sy - Double(y0)), wx = Float(sx - Double(x0))
+                            let sample = TrilinearSample(z: sz, y: sy, x: sx, size: input)
                             for channel in 0..<4 {
-                                let base = from.baseAddress! + channel * plane
-                                func at(_ k: Int, _ j: Int, _ i: Int) -> Float {
-                                    guard k >= 0, k < input[0], j >= 0, j < input[1], i >= 0, i < input[2] else { return 0 }
-                                    return base[(k * input[1] + j) * input[2] + i]
-                                }
-                                let c00 = at(z0, y0, x0) * (1 - wx) + at(z0, y0, x0 + 1) * wx
-                                let c01 = at(z0, y0 + 1, x0) * (1 - wx) + at(z0, y0 + 1, x0 + 1) * wx
-                                let c10 = at(z0 + 1, y0, x0) * (1 - wx) + at(z0 + 1, y0, x0 + 1) * wx
-                                let c11 = at(z0 + 1, y0 + 1, x0) * (1 - wx) + at(z0 + 1, y0 + 1, x0 + 1) * wx
-                                var value = (c00 * (1 - wy) + c01 * wy) * (1 - wz) + (c10 * (1 - wy) + c11 * wy) * wz
+                                var value = sample.value(in: from.baseAddress! + channel * plane)
                                 if value != 0 { value = value * draw.contrasts[channel] + draw.shifts[channel] }
                                 to[channel * count + index] = value
                             }
@@ -105,7 +125,25 @@ public enum PatchSampler {
                 }
             }
         }
-        return (image, labels)
+        guard let targets = source.softTargets else { return TrainingPatch(image: image, labels: labels, softTargets: nil) }
+        // Soft targets: the same positions, trilinear, no intensity change.
+        var soft = Tensor(uninitializedShape: [1, 3] + size)
+        targets.withUnsafeBufferPointer { from in
+            soft.withUnsafeMutableBufferPointer { to in
+                var index = 0
+                for z in 0..<size[0] {
+                    for y in 0..<size[1] {
+                        for x in 0..<size[2] {
+                            let (sz, sy, sx) = sourcePoint(z, y, x)
+                            let sample = TrilinearSample(z: sz, y: sy, x: sx, size: input)
+                            for channel in 0..<3 { to[channel * count + index] = sample.value(in: from.baseAddress! + channel * plane) }
+                            index += 1
+                        }
+                    }
+                }
+            }
+        }
+        return TrainingPatch(image: image, labels: labels, softTargets: soft)
     }
 
     /// A random patch centre: on a tumour voxel with probability `tumourProbability` (when the

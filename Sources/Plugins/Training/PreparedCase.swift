@@ -2,22 +2,26 @@ import Core
 import Foundation
 
 /// A case ready for training one model: the brain crop in the model's working grid,
-/// normalised per its plan, with labels resampled to the same grid (nearest neighbour).
-/// Cached on disk, keyed by the content hash of the input files and the plan.
+/// normalised per its plan, with labels resampled to the same grid (nearest neighbour) and,
+/// for a case that carries teachers' probabilities (`SoftTargets`), those resampled
+/// trilinearly. Cached on disk, keyed by the content hash of the input files and the plan.
 public struct PreparedCase: Sendable {
     public var identifier: String
     /// 4×D×H×W (T1, T1ce, T2, FLAIR), D = z.
     public var image: Tensor
     /// D×H×W label values (0, 1, 2, 4), as bytes.
     public var labels: [UInt8]
+    /// 3×D×H×W teachers' region probabilities [WT, TC, ET] in [0, 1], when the case has them.
+    public var softTargets: Tensor?
     /// (D, H, W).
     public var size: [Int] { Array(image.shape.dropFirst()) }
 
     /// Voxel indices (flat, D×H×W) of tumour, for tumour-centred patch sampling.
     public var tumourVoxels: [Int] { labels.indices.filter { labels[$0] != 0 } }
 
-    /// Prepares a labelled case for `plan` (crop to the brain, normalise, resample).
-    public static func prepare(_ loaded: MultimodalCase, plan: InputPlan) -> PreparedCase {
+    /// Prepares a labelled case for `plan` (crop to the brain, normalise, resample); `soft`, the
+    /// case's region probabilities on its grid (`SoftTargets.load`), is cropped and resampled too.
+    public static func prepare(_ loaded: MultimodalCase, plan: InputPlan, soft: [[Float]]? = nil) -> PreparedCase {
         precondition(loaded.truth != nil, "training needs a labelled case")
         let dims = loaded.geometry.dims
         let box = VoxelBox.nonZero(in: loaded.modalities) ?? VoxelBox(origin: [0, 0, 0], size: dims)
@@ -32,22 +36,46 @@ public struct PreparedCase: Sendable {
         let working = plan.workingSize(cropSize: size, spacing: loaded.geometry.spacingInMillimetres)
         let resampled = VolumeResampling.trilinear(image, depth: working[2], height: working[1], width: working[0])
         let labels = VolumeResampling.nearest(box.crop(loaded.truth!, dims: dims), dims: size, to: working)
-        return PreparedCase(identifier: loaded.identifier, image: resampled.reshaped([4, working[2], working[1], working[0]]), labels: labels)
+        var softTargets: Tensor?
+        if let soft {
+            var crops = Tensor(uninitializedShape: [1, 3, size[2], size[1], size[0]])
+            crops.withUnsafeMutableBufferPointer { target in
+                for (channel, volume) in soft.enumerated() {
+                    box.crop(volume, dims: dims).withUnsafeBufferPointer {
+                        (target.baseAddress! + channel * box.voxelCount).update(from: $0.baseAddress!, count: box.voxelCount)
+                    }
+                }
+            }
+            softTargets = VolumeResampling.trilinear(crops, depth: working[2], height: working[1], width: working[0])
+                .reshaped([3, working[2], working[1], working[0]])
+        }
+        return PreparedCase(identifier: loaded.identifier, image: resampled.reshaped([4, working[2], working[1], working[0]]),
+                            labels: labels, softTargets: softTargets)
+    }
+
+    /// Loads the case in `files` and its soft targets (when its folder has them) and prepares it.
+    static func prepare(_ files: CaseFiles, plan: InputPlan) throws -> PreparedCase {
+        let loaded = try MultimodalCase.load(files)
+        let soft = try SoftTargets.files(in: files.directory).map { try SoftTargets.load($0, dims: loaded.geometry.dims) }
+        return prepare(loaded, plan: plan, soft: soft)
     }
 
     /// Loads from `cache` or prepares and stores there. The key hashes the bytes of every
-    /// input file (FNV-1a 64) together with the plan, so edited inputs or a changed plan miss.
+    /// input file (FNV-1a 64; the soft targets' files too) together with the plan, so edited
+    /// inputs or a changed plan miss.
     public static func cached(_ files: CaseFiles, plan: InputPlan, cache: String?) throws -> PreparedCase {
-        guard let cache else { return prepare(try MultimodalCase.load(files), plan: plan) }
+        guard let cache else { return try prepare(files, plan: plan) }
         let key = try cacheKey(files, plan: plan)
         let path = "\(cache)/\(files.identifier)-\(key).safetensors"
         if let stored = try? SafeTensors.read(from: path), let image = stored.tensors["image"], let labels = stored.tensors["labels"] {
-            return PreparedCase(identifier: files.identifier, image: image, labels: labels.scalars.map { UInt8($0) })
+            return PreparedCase(identifier: files.identifier, image: image, labels: labels.scalars.map { UInt8($0) },
+                                softTargets: stored.tensors["soft"])
         }
-        let prepared = prepare(try MultimodalCase.load(files), plan: plan)
+        let prepared = try prepare(files, plan: plan)
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        try SafeTensors(tensors: ["image": prepared.image, "labels": Tensor(shape: prepared.size, values: prepared.labels.map(Float.init))],
-                        metadata: ["case": files.identifier]).write(to: path)
+        var tensors = ["image": prepared.image, "labels": Tensor(shape: prepared.size, values: prepared.labels.map(Float.init))]
+        tensors["soft"] = prepared.softTargets
+        try SafeTensors(tensors: tensors, metadata: ["case": files.identifier]).write(to: path)
         return prepared
     }
 
@@ -59,7 +87,7 @@ public struct PreparedCase: Sendable {
                 hash = hash &* 0x100_0000_01b3
             }
         }
-        for path in files.modalities + [files.segmentation!] {
+        for path in files.modalities + [files.segmentation!] + (SoftTargets.files(in: files.directory) ?? []) {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             data.withUnsafeBytes(mix)
         }

@@ -104,7 +104,7 @@ public final class Trainer {
     }
 
     /// The sample of step `step`: deterministic in (seed, step).
-    func batch(forStep step: Int) -> (Tensor, [UInt8]) {
+    func batch(forStep step: Int) -> TrainingPatch {
         var random = SeededRandom(seed: configuration.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step))
         let index = Int(random.next() % UInt64(training.count))
         let source = training[index]
@@ -151,7 +151,7 @@ public final class Trainer {
                 return Outcome(steps: step, seconds: previousSeconds + Date().timeIntervalSince(start), bestScore: bestScore, bestDice: bestDice)
             }
             let stepStart = Date()
-            let (input, labels) = prefetch.take()
+            let patch = prefetch.take()
             prefetch.request(step + 1)
             let plannedTotal = totalSteps == 0 ? 1_000_000 : totalSteps
             optimizer.learningRate = schedule(totalSteps: plannedTotal).learningRate(atStep: step)
@@ -160,7 +160,7 @@ public final class Trainer {
             let context = ForwardContext(tape: tape, isTraining: true,
                                          random: SeededRandom(seed: configuration.seed &+ 0x5851_F42D &+ UInt64(step)),
                                          convolution: convolution)
-            let (loss, terms) = TrainingObjective.loss(model, input: input, labels: labels, context: context)
+            let (loss, terms) = TrainingObjective.loss(model, patch: patch, softTargetWeight: configuration.softTargetWeight ?? 0, context: context)
             optimizer.zeroGradients()
             tape.backward(loss)
             optimizer.step()

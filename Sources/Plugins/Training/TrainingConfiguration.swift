@@ -37,6 +37,11 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// float32 master weights, gradients and optimiser state; only the multiply-adds inside the
     /// convolutions round their inputs. Optional so that run folders written before it resume.
     public var precision: ComputePrecision?
+    /// Soft-label distillation: on cases that carry teachers' probabilities (`SoftTargets`,
+    /// distillation-pool entries), the region target is (1 − w) · hard label + w · soft
+    /// probability; cases without them train on their labels. nil or 0: labels only. The
+    /// cascade (class targets) ignores it. Optional so that older run folders resume.
+    public var softTargetWeight: Float?
     /// The command line that started the run (recorded in model cards).
     public var command: String
 

@@ -32,12 +32,12 @@ enum TrainingLog {
 
 /// Prepares the next batch on a background thread while the current step computes.
 final class Prefetcher: @unchecked Sendable {
-    private let produce: (Int) -> (Tensor, [UInt8])
+    private let produce: (Int) -> TrainingPatch
     private let queue = DispatchQueue(label: "brainseg.prefetch")
     private let ready = DispatchSemaphore(value: 0)
-    private var result: (Tensor, [UInt8])?
+    private var result: TrainingPatch?
 
-    init(_ produce: @escaping (Int) -> (Tensor, [UInt8])) { self.produce = produce }
+    init(_ produce: @escaping (Int) -> TrainingPatch) { self.produce = produce }
 
     func request(_ step: Int) {
         queue.async { [self] in
@@ -46,7 +46,7 @@ final class Prefetcher: @unchecked Sendable {
         }
     }
 
-    func take() -> (Tensor, [UInt8]) {
+    func take() -> TrainingPatch {
         ready.wait()
         return queue.sync { result! }
     }

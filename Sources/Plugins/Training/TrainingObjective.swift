@@ -39,10 +39,27 @@ public enum TrainingObjective {
         return target
     }
 
-    /// The training loss of `model` on one patch, and its named terms for the log.
+    /// Region targets of a patch: its labels' (`regionTargets`), blended with its soft targets
+    /// as (1 − w) · hard + w · soft when it has them and `softTargetWeight` w > 0.
+    public static func regionTargets(_ patch: TrainingPatch, softTargetWeight: Float) -> Tensor {
+        let size = Array(patch.image.shape.dropFirst(2))
+        var target = regionTargets(patch.labels, size: size)
+        guard let soft = patch.softTargets, softTargetWeight > 0 else { return target }
+        precondition(soft.count == target.count, "soft targets must be 1×3×D×H×W like the patch")
+        target.withUnsafeMutableBufferPointer { t in
+            soft.withUnsafeBufferPointer { s in
+                for index in t.indices { t[index] = (1 - softTargetWeight) * t[index] + softTargetWeight * s[index] }
+            }
+        }
+        return target
+    }
+
+    /// The training loss of `model` on one patch, and its named terms for the log. Region
+    /// models learn `regionTargets(patch, softTargetWeight:)`; the cascade learns the labels.
     public static func loss(
-        _ model: SegmentationModel, input: Tensor, labels: [UInt8], context: ForwardContext
+        _ model: SegmentationModel, patch: TrainingPatch, softTargetWeight: Float = 0, context: ForwardContext
     ) -> (loss: Variable, terms: [String: Double]) {
+        let input = patch.image, labels = patch.labels
         let size = Array(input.shape.dropFirst(2))
         let x = Variable(input)
         switch model {
@@ -59,7 +76,7 @@ public enum TrainingObjective {
                             "dice_quarter": Double(dQuarter.value[flat: 0])])
         case let resunet as ResUNetVAEModel:
             let (logits, bottom) = resunet.network.segment(x, context)
-            let (segmentation, terms) = context.regionLossWithTerms(logits: logits, target: Variable(regionTargets(labels, size: size)))
+            let (segmentation, terms) = context.regionLossWithTerms(logits: logits, target: Variable(regionTargets(patch, softTargetWeight: softTargetWeight)))
             guard let autoencoder = resunet.network.autoencoder else {
                 return (segmentation, ["dice": terms.dice, "bce": terms.crossEntropy])
             }
@@ -70,7 +87,7 @@ public enum TrainingObjective {
             return (total, ["dice": terms.dice, "bce": terms.crossEntropy, "mse": Double(mse.value[flat: 0]), "kl": Double(kl.value[flat: 0])])
         default:
             let logits = model.forward(x, context)
-            let (loss, terms) = context.regionLossWithTerms(logits: logits, target: Variable(regionTargets(labels, size: size)))
+            let (loss, terms) = context.regionLossWithTerms(logits: logits, target: Variable(regionTargets(patch, softTargetWeight: softTargetWeight)))
             return (loss, ["dice": terms.dice, "bce": terms.crossEntropy])
         }
     }
