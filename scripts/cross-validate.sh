@@ -8,6 +8,9 @@
 #   scripts/cross-validate.sh cascade-baseline cascade 1,2,3,4 -- --steps 1600 --stop-after 585 --learning-rate 0.02
 #   scripts/cross-validate.sh --summary RECIPE     # mean ± sd over the folds done, per region
 #
+# In TRAIN_OPTIONS, %k stands for the fold number (e.g. `--pool $RUNS/pool-unet-cascade/fold%k`,
+# the fold's pseudo-labelled pool from scripts/cv-pool.sh).
+#
 # The gate's hold-out (4 cases, one low-grade) is never used here. The 13 other cases form 4
 # folds, stratified by grade (the low-grade TCIA10_637_1 is in fold 1) and by source (2013,
 # CBICA, TCIA mixed in each fold). Training: seed 1, one engine thread.
@@ -50,7 +53,7 @@ for k in ${folds//,/ }; do
         if [ -f "$dir/run/config.json" ]; then
             "$BRAINSEG" train --resume "$dir/run"
         else
-            "$BRAINSEG" train "$model" --data "$DATA" --holdout "$GATE,$fold" --seed 1 --threads 1 --out "$dir/run" "$@"
+            "$BRAINSEG" train "$model" --data "$DATA" --holdout "$GATE,$fold" --seed 1 --threads 1 --out "$dir/run" "${@//%k/$k}"
         fi
     fi
     if [ ! -f "$dir/eval.json" ]; then
