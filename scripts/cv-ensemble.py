@@ -30,17 +30,8 @@ import nibabel
 import numpy as np
 from scipy import ndimage
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUNS = os.environ.get("RUNS", "/work/cv-runs")
-DATA = os.path.join(os.environ.get("BRAINSEG_DATA", os.path.join(ROOT, "..", "shared", "data")), "brats18", "labelled")
-# The folds of scripts/cross-validate.sh (the gate's hold-out is never among them).
-FOLDS = {
-    1: ["Brats18_2013_20_1", "Brats18_CBICA_ABM_1", "Brats18_TCIA01_201_1", "Brats18_TCIA10_637_1"],
-    2: ["Brats18_CBICA_ALU_1", "Brats18_CBICA_AME_1", "Brats18_TCIA01_378_1"],
-    3: ["Brats18_CBICA_AMH_1", "Brats18_CBICA_AOZ_1", "Brats18_TCIA01_499_1"],
-    4: ["Brats18_CBICA_APR_1", "Brats18_TCIA02_135_1", "Brats18_TCIA03_265_1"],
-}
-REGIONS = ["WT", "TC", "ET"]
+from cv_protocol import DATA, FOLDS, REGIONS, RUNS, brainseg, fold_dir
+
 # Probabilities at or below this are below every threshold tried, so only voxels above it (or in
 # the truth) are kept per case: the weight and threshold search runs on those.
 CANDIDATE_FLOOR = 0.2
@@ -51,13 +42,6 @@ COMPONENT_FRACTION_GRID = [0.0, 0.05, 0.1, 0.2]
 DEFAULT = {"threshold": [0.5, 0.5, 0.5], "min_enhancing": 32, "component_fraction": 0.1}
 
 
-def brainseg():
-    if "BRAINSEG" in os.environ:
-        return os.environ["BRAINSEG"]
-    out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True)
-    return os.path.join(out.stdout.strip(), "brainseg")
-
-
 def parse_members(pairs):
     members = []
     for pair in pairs:
@@ -66,10 +50,6 @@ def parse_members(pairs):
             sys.exit(f"member {pair!r}: expected MODEL=RECIPE")
         members.append((model, recipe))
     return members
-
-
-def fold_dir(recipe, fold):
-    return os.path.join(RUNS, recipe, f"fold{fold}")
 
 
 # The folder of a fold's probability maps: "prob", or "prob-tta" with mirror test-time augmentation.
