@@ -44,6 +44,8 @@ struct TrainCommand: AsyncParsableCommand {
     var precision: ComputePrecision = .float32
     @Option(help: "Soft-label distillation weight w in [0, 1]: cases with teachers' probabilities (pool entries' soft/) learn (1-w)*label + w*probability. 0: labels only.")
     var softTargetWeight: Float = 0
+    @Option(help: "Keep an exponential moving average of the weights with this decay (e.g. 0.999) and validate and save it instead of the last step's weights.")
+    var emaDecay: Float?
 
     static func parseDuration(_ text: String) throws -> Double {
         do { return try TrainingDuration.seconds(text) } catch let invalid as TrainingDuration.Invalid { throw ValidationError(invalid.description) }
@@ -87,6 +89,8 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.precision = precision == .float32 ? nil : precision
             guard (0...1).contains(softTargetWeight) else { throw ValidationError("--soft-target-weight must be within 0...1") }
             configuration.softTargetWeight = softTargetWeight == 0 ? nil : softTargetWeight
+            if let emaDecay, !(emaDecay > 0 && emaDecay < 1) { throw ValidationError("--ema-decay must be within (0, 1)") }
+            configuration.weightAverageDecay = emaDecay
             configuration.checkpointIntervalSeconds = checkpointMinutes * 60
             configuration.cacheDirectory = cache ?? "\(NSHomeDirectory())/.cache/brainseg/prepared"
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")

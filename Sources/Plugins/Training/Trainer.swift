@@ -6,6 +6,9 @@ import Foundation
 /// atomic checkpoints every few minutes and at the end, validation Dice on the hold-out cases
 /// at each checkpoint with the best weights kept, a JSON-lines log, progress on stderr.
 ///
+/// With `weightAverageDecay` the run keeps an exponential moving average of the weights
+/// (`WeightAverage`); validation, `best/` and `final/` use it.
+///
 /// Determinism: everything random in step s (case, patch centre, augmentation, dropout) comes
 /// from a stream seeded by (seed, s), and the checkpoint holds weights and optimiser state
 /// exactly, so a run resumed after `kill -9` produces the same weights as an uninterrupted
@@ -133,6 +136,16 @@ public final class Trainer {
         if checkpoint == nil, let initial = configuration.initialWeights {
             try loadInitialWeights(initial)
         }
+        let average = try configuration.weightAverageDecay.map { decay in
+            let average = WeightAverage(decay: decay, parameters: model.parameters)
+            if let checkpoint { try average.load(checkpoint.averageState, parameters: model.parameters) }
+            return average
+        }
+        /// Validation and saved models see the average when the run keeps one.
+        func kept<Result>(_ body: () throws -> Result) rethrows -> Result {
+            guard let average else { return try body() }
+            return try average.withAveragedWeights(model.parameters, body)
+        }
         var step = checkpoint?.step ?? 0
         var totalSteps = checkpoint?.totalSteps ?? configuration.steps ?? 0
         var bestScore = checkpoint?.bestScore ?? -1
@@ -165,6 +178,7 @@ public final class Trainer {
             tape.backward(loss)
             optimizer.step()
             step += 1
+            average?.update(model.parameters, step: step)
             let seconds = Date().timeIntervalSince(stepStart)
             stepSeconds.append(seconds)
             if totalSteps == 0, stepSeconds.count == 3, let budget = configuration.budgetSeconds {
@@ -181,21 +195,21 @@ public final class Trainer {
                      elapsed: previousSeconds + Date().timeIntervalSince(start))
             let finished = (totalSteps > 0 && step >= totalSteps) || step == configuration.stopAfterStep
             if finished || Date().timeIntervalSince(lastCheckpoint) >= configuration.checkpointIntervalSeconds {
-                let (score, dice) = try validate(step: step)
+                let (score, dice) = try kept { try validate(step: step) }
                 if score > bestScore || !FileManager.default.fileExists(atPath: "\(runDirectory)/best/model.json") {
                     bestScore = score
                     bestDice = dice
-                    try saveModel(to: "\(runDirectory)/best", steps: step, seconds: previousSeconds + Date().timeIntervalSince(start), dice: dice)
+                    try kept { try saveModel(to: "\(runDirectory)/best", steps: step, seconds: previousSeconds + Date().timeIntervalSince(start), dice: dice) }
                 }
                 checkpoint = TrainingCheckpoint(step: step, totalSteps: totalSteps,
                                                 elapsedSeconds: previousSeconds + Date().timeIntervalSince(start), bestScore: bestScore)
-                try checkpoint!.write(model: model, optimizer: optimizer, to: runDirectory)
+                try checkpoint!.write(model: model, optimizer: optimizer, average: average, to: runDirectory)
                 lastCheckpoint = Date()
             }
         }
         prefetch.finish()
         let elapsed = previousSeconds + Date().timeIntervalSince(start)
-        try saveModel(to: "\(runDirectory)/final", steps: step, seconds: elapsed, dice: nil)
+        try kept { try saveModel(to: "\(runDirectory)/final", steps: step, seconds: elapsed, dice: nil) }
         return Outcome(steps: step, seconds: elapsed, bestScore: bestScore, bestDice: bestDice)
     }
 

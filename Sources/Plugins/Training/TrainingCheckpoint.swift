@@ -2,20 +2,24 @@ import Core
 import Foundation
 
 /// The resumable state of a run, in one safetensors file written atomically: the model's
-/// parameters (by name), the optimiser state (`optimizer.*`), and in the metadata the step
-/// reached, the planned step count, elapsed seconds and the best validation score.
+/// parameters (by name), the optimiser state (`optimizer.*`), the weight average when the run
+/// keeps one (`average.*`), and in the metadata the step reached, the planned step count,
+/// elapsed seconds and the best validation score.
 struct TrainingCheckpoint {
     var step: Int
     var totalSteps: Int
     var elapsedSeconds: Double
     var bestScore: Double
+    /// The `average.*` tensors as read (empty when the run keeps no average).
+    var averageState: [String: Tensor] = [:]
 
     static func path(in run: String) -> String { "\(run)/checkpoint.safetensors" }
 
-    func write(model: SegmentationModel, optimizer: Optimizer, to run: String) throws {
+    func write(model: SegmentationModel, optimizer: Optimizer, average: WeightAverage?, to run: String) throws {
         var tensors: [String: Tensor] = [:]
         for parameter in model.parameters { tensors["model.\(parameter.name)"] = parameter.value }
         for (key, value) in optimizer.state() { tensors[key] = value }
+        for (key, value) in average?.state(model.parameters) ?? [:] { tensors[key] = value }
         let metadata = ["step": String(step), "total_steps": String(totalSteps), "elapsed_seconds": String(elapsedSeconds),
                         "best_score": String(bestScore)]
         try SafeTensors(tensors: tensors, metadata: metadata).write(to: Self.path(in: run))
@@ -43,6 +47,7 @@ struct TrainingCheckpoint {
         }
         return TrainingCheckpoint(step: step, totalSteps: total,
                                   elapsedSeconds: file.metadata["elapsed_seconds"].flatMap(Double.init) ?? 0,
-                                  bestScore: file.metadata["best_score"].flatMap(Double.init) ?? -1)
+                                  bestScore: file.metadata["best_score"].flatMap(Double.init) ?? -1,
+                                  averageState: file.tensors.filter { $0.key.hasPrefix(WeightAverage.prefix) })
     }
 }

@@ -42,6 +42,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// probability; cases without them train on their labels. nil or 0: labels only. The
     /// cascade (class targets) ignores it. Optional so that older run folders resume.
     public var softTargetWeight: Float?
+    /// Decay of the exponential moving average of the weights that validation, `best/` and
+    /// `final/` use (`WeightAverage`), e.g. 0.999; nil: the raw weights of the last step.
+    public var weightAverageDecay: Float?
     /// The command line that started the run (recorded in model cards).
     public var command: String
 
