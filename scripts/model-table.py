@@ -7,7 +7,7 @@ the ensemble, mean and median Dice and mean HD95 per region, through `brainseg s
       The gate's frozen hold-out (4 cases, one low-grade), segmented with the models in
       MODELS_DIR (<model>/<version>/): unet, resunet-vae, cascade, the teachers' ensemble, the
       student, each through `brainseg segment --models …`.
-  scripts/model-table.py cv ROW=MODEL:RECIPE[+MODEL:RECIPE…] … [--out DIR]
+  scripts/model-table.py cv ROW=MODEL:RECIPE[+MODEL:RECIPE…] … [--folds 1,2] [--out DIR]
       Cross-validated: each row's members are the fold models of the recipes (scripts/
       cross-validate.sh); every fold is segmented by models trained without it, and the 13
       out-of-fold cases are scored together. A row with several members is an ensemble.
@@ -72,6 +72,8 @@ def cv(arguments):
         pairs = [m.split(":") for m in members.split("+")]
         cases = []
         for fold, names in FOLDS.items():
+            if arguments.folds and fold not in arguments.folds:
+                continue
             finals = [os.path.join(RUNS, recipe, f"fold{fold}", "run", "final") for _, recipe in pairs]
             if not all(os.path.exists(os.path.join(f, "model.json")) for f in finals):
                 continue
@@ -119,6 +121,7 @@ def main():
     c = commands.add_parser("cv")
     c.add_argument("rows", nargs="+", help="LABEL=MODEL:RECIPE[+MODEL:RECIPE…]")
     c.add_argument("--out")
+    c.add_argument("--folds", type=lambda text: [int(k) for k in text.split(",")], help="only these folds (e.g. 1,2)")
     arguments = parser.parse_args()
     gate(arguments) if arguments.command == "gate" else cv(arguments)
 
