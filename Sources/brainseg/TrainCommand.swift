@@ -44,6 +44,12 @@ struct TrainCommand: AsyncParsableCommand {
     var precision: ComputePrecision = .float32
     @Option(help: "Soft-label distillation weight w in [0, 1]: cases with teachers' probabilities (pool entries' soft/) learn (1-w)*label + w*probability. 0: labels only.")
     var softTargetWeight: Float = 0
+    @Flag(help: "Augmentation: rotate about all three axes (±15° each), not only the axial one.")
+    var rotateAllAxes = false
+    @Option(help: "Augmentation: per-modality gamma drawn from LOW,HIGH (e.g. 0.7,1.5) on the foreground.")
+    var gamma: String?
+    @Option(help: "Augmentation: Gaussian noise on the foreground, standard deviation drawn from [0, SD] per patch (z-scored units, e.g. 0.1).")
+    var noise: Float?
     @Option(help: "Keep an exponential moving average of the weights with this decay (e.g. 0.999) and validate and save it instead of the last step's weights.")
     var emaDecay: Float?
 
@@ -91,6 +97,16 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.softTargetWeight = softTargetWeight == 0 ? nil : softTargetWeight
             if let emaDecay, !(emaDecay > 0 && emaDecay < 1) { throw ValidationError("--ema-decay must be within (0, 1)") }
             configuration.weightAverageDecay = emaDecay
+            if rotateAllAxes { configuration.augmentation.rotateAllAxes = true }
+            if let gamma {
+                let parts = gamma.split(separator: ",").compactMap { Float($0) }
+                guard parts.count == 2, parts[0] > 0, parts[0] <= parts[1] else { throw ValidationError("--gamma takes LOW,HIGH with 0 < LOW <= HIGH") }
+                configuration.augmentation.gammaRange = parts[0]...parts[1]
+            }
+            if let noise {
+                guard noise >= 0 else { throw ValidationError("--noise must be >= 0") }
+                configuration.augmentation.noiseStandardDeviation = noise
+            }
             configuration.checkpointIntervalSeconds = checkpointMinutes * 60
             configuration.cacheDirectory = cache ?? "\(NSHomeDirectory())/.cache/brainseg/prepared"
             let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")

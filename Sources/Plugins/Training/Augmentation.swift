@@ -7,6 +7,11 @@ import Foundation
 /// (not Z), per-modality intensity shift ±0.1 and contrast ×0.9–1.1 on the foreground.
 /// Images and soft targets are sampled trilinearly (zero outside), labels by nearest neighbour.
 /// Every draw comes from the given seeded stream.
+///
+/// Extensions (issue #11), off unless set, drawn after everything above so that a
+/// configuration without them draws exactly the same streams as before: rotation about all
+/// three axes, per-modality gamma, Gaussian noise. They are optional so that run folders
+/// written before them decode (absent = off).
 public struct Augmentation: Sendable, Equatable, Codable {
     public var scaleRange: ClosedRange<Double> = 0.9...1.1
     public var rotationDegrees: Double = 15
@@ -14,6 +19,13 @@ public struct Augmentation: Sendable, Equatable, Codable {
     public var intensityShift: Float = 0.1
     public var contrastRange: ClosedRange<Float> = 0.9...1.1
     public var enabled = true
+    /// Also rotate about the two in-plane axes (±`rotationDegrees` each), not only the axial one.
+    public var rotateAllAxes: Bool?
+    /// Per-modality gamma γ drawn from this range: each channel's foreground is mapped to [0, 1]
+    /// over its range in the patch, raised to γ and mapped back (background stays 0).
+    public var gammaRange: ClosedRange<Float>?
+    /// Gaussian noise on the foreground, its standard deviation drawn from [0, this] per patch.
+    public var noiseStandardDeviation: Float?
 
     public init() {}
 
@@ -32,6 +44,10 @@ public struct Augmentation: Sendable, Equatable, Codable {
         var flipX = false
         var shifts: [Float] = [0, 0, 0, 0]
         var contrasts: [Float] = [1, 1, 1, 1]
+        /// Angles (radians) about the x axis (z-y plane) and the y axis (z-x plane), when drawn.
+        var tilt: (aboutX: Double, aboutY: Double)?
+        var gammas: [Float]?
+        var noise: (standardDeviation: Float, seed: UInt64)?
     }
 
     func draw(_ random: inout SeededRandom) -> Draw {
@@ -46,6 +62,16 @@ public struct Augmentation: Sendable, Equatable, Codable {
         result.flipX = mirror && random.nextUniform() < 0.5
         result.shifts = (0..<4).map { _ in Float(uniform(Double(-intensityShift)...Double(intensityShift))) }
         result.contrasts = (0..<4).map { _ in Float(uniform(Double(contrastRange.lowerBound)...Double(contrastRange.upperBound))) }
+        if rotateAllAxes == true {
+            let aboutX = uniform(-rotationDegrees...rotationDegrees) * .pi / 180
+            result.tilt = (aboutX, uniform(-rotationDegrees...rotationDegrees) * .pi / 180)
+        }
+        if let gammaRange {
+            result.gammas = (0..<4).map { _ in Float(uniform(Double(gammaRange.lowerBound)...Double(gammaRange.upperBound))) }
+        }
+        if let noiseStandardDeviation, noiseStandardDeviation > 0 {
+            result.noise = (Float(uniform(0...Double(noiseStandardDeviation))), random.next())
+        }
         return result
     }
 }
@@ -91,13 +117,19 @@ public enum PatchSampler {
         let cosine = cos(draw.angle), sine = sin(draw.angle)
         let half = size.map { Double($0 - 1) / 2 }
         let plane = input.reduce(1, *)
-        /// Output voxel → mirrored → scaled → rotated in y-x → source position (z, y, x).
+        let tilt = draw.tilt.map { (cos($0.aboutX), sin($0.aboutX), cos($0.aboutY), sin($0.aboutY)) }
+        /// Output voxel → mirrored → scaled → (tilted about x, then y) → rotated in y-x → source
+        /// position (z, y, x).
         func sourcePoint(_ z: Int, _ y: Int, _ x: Int) -> (Double, Double, Double) {
-            let dz = (Double(z) - half[0]) * draw.scales[0]
+            var dz = (Double(z) - half[0]) * draw.scales[0]
             var dy = (Double(y) - half[1]) * draw.scales[1]
             var dx = (Double(x) - half[2]) * draw.scales[2]
             if draw.flipY { dy = -dy }
             if draw.flipX { dx = -dx }
+            if let (cosX, sinX, cosY, sinY) = tilt {
+                (dz, dy) = (cosX * dz - sinX * dy, sinX * dz + cosX * dy)
+                (dz, dx) = (cosY * dz - sinY * dx, sinY * dz + cosY * dx)
+            }
             return (centre[0] + dz, centre[1] + cosine * dy - sine * dx, centre[2] + sine * dy + cosine * dx)
         }
         source.image.withUnsafeBufferPointer { from in
@@ -125,6 +157,8 @@ public enum PatchSampler {
                 }
             }
         }
+        if let gammas = draw.gammas { IntensityAugmentation.gamma(&image, gammas: gammas) }
+        if let noise = draw.noise { IntensityAugmentation.noise(&image, standardDeviation: noise.standardDeviation, seed: noise.seed) }
         guard let targets = source.softTargets else { return TrainingPatch(image: image, labels: labels, softTargets: nil) }
         // Soft targets: the same positions, trilinear, no intensity change.
         var soft = Tensor(uninitializedShape: [1, 3] + size)
