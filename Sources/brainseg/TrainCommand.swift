@@ -44,6 +44,8 @@ struct TrainCommand: AsyncParsableCommand {
     var precision: ComputePrecision = .float32
     @Option(help: "Soft-label distillation weight w in [0, 1]: cases with teachers' probabilities (pool entries' soft/) learn (1-w)*label + w*probability. 0: labels only.")
     var softTargetWeight: Float = 0
+    @Flag(help: "Tumour-centred patches: pick a tumour class present (NCR/NET, edema, ET) first, then a voxel of it, instead of any tumour voxel.")
+    var classBalanced = false
     @Flag(help: "Augmentation: rotate about all three axes (±15° each), not only the axial one.")
     var rotateAllAxes = false
     @Option(help: "Augmentation: per-modality gamma drawn from LOW,HIGH (e.g. 0.7,1.5) on the foreground.")
@@ -98,6 +100,7 @@ struct TrainCommand: AsyncParsableCommand {
             if let emaDecay, !(emaDecay > 0 && emaDecay < 1) { throw ValidationError("--ema-decay must be within (0, 1)") }
             configuration.weightAverageDecay = emaDecay
             if rotateAllAxes { configuration.augmentation.rotateAllAxes = true }
+            if classBalanced { configuration.classBalancedCentres = true }
             if let gamma {
                 let parts = gamma.split(separator: ",").compactMap { Float($0) }
                 guard parts.count == 2, parts[0] > 0, parts[0] <= parts[1] else { throw ValidationError("--gamma takes LOW,HIGH with 0 < LOW <= HIGH") }

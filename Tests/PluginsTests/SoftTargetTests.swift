@@ -113,7 +113,7 @@ struct SoftTargetTests {
         augmentation.rotationDegrees = 30
         var disagreements = 0, total = 0
         for _ in 0..<6 {
-            let centre = PatchSampler.centre(in: source, tumour: source.tumourVoxels, size: [12, 12, 12], tumourProbability: 1, random: &random)
+            let centre = PatchSampler.centre(in: source, tumour: TumourCentres(labels: source.labels, classBalanced: false), size: [12, 12, 12], tumourProbability: 1, random: &random)
             let patch = PatchSampler.extract(source, centre: centre, size: [12, 12, 12], draw: augmentation.draw(&random))
             let hard = TrainingObjective.regionTargets(patch.labels, size: [12, 12, 12]).scalars
             let soft = try #require(patch.softTargets).scalars

@@ -81,17 +81,18 @@ struct TrainCommandTests {
         #expect(refused.status != 0 && refused.standardError.contains("--soft-target-weight"))
     }
 
-    @Test("--rotate-all-axes, --gamma and --noise are recorded in config.json; a bad range is refused")
+    @Test("--rotate-all-axes, --gamma, --noise and --class-balanced are recorded in config.json; a bad range is refused")
     func augmentationOptions() throws {
         let scratch = try TemporaryDirectory()
         try SyntheticCases.write(into: scratch.file("data"), count: 1, size: 16)
         var arguments = Self.arguments(data: scratch.file("data"), run: scratch.file("run"), cache: scratch.file("cache"))
         arguments[arguments.firstIndex(of: "--steps")! + 1] = "2"
-        let result = try ExecutableRunner.run(arguments + ["--rotate-all-axes", "--gamma", "0.7,1.5", "--noise", "0.1"], timeout: 600)
+        let result = try ExecutableRunner.run(arguments + ["--rotate-all-axes", "--gamma", "0.7,1.5", "--noise", "0.1", "--class-balanced"], timeout: 600)
         #expect(result.status == 0, "stderr: \(result.standardError)")
         let stored = try JSONDecoder().decode(TrainingConfigurationProbe.self, from: Data(contentsOf: URL(fileURLWithPath: scratch.file("run/config.json"))))
         #expect(stored.augmentation.rotateAllAxes == true && stored.augmentation.noiseStandardDeviation == 0.1)
         #expect(stored.augmentation.gammaRange == [0.7, 1.5])
+        #expect(stored.classBalancedCentres == true)
         let refused = try ExecutableRunner.run(Self.arguments(data: scratch.file("data"), run: scratch.file("bad"), cache: scratch.file("cache"))
                                                + ["--gamma", "1.5,0.7"], timeout: 60)
         #expect(refused.status != 0 && refused.standardError.contains("--gamma"))
@@ -105,5 +106,6 @@ struct TrainCommandTests {
             var noiseStandardDeviation: Float?
         }
         var augmentation: Augmentation
+        var classBalancedCentres: Bool?
     }
 }

@@ -180,12 +180,13 @@ public enum PatchSampler {
         return TrainingPatch(image: image, labels: labels, softTargets: soft)
     }
 
-    /// A random patch centre: on a tumour voxel with probability `tumourProbability` (when the
-    /// case has tumour), else anywhere such that the patch stays mostly inside the crop.
-    static func centre(in source: PreparedCase, tumour: [Int], size: [Int], tumourProbability: Float, random: inout SeededRandom) -> [Double] {
+    /// A random patch centre: on a tumour voxel (`TumourCentres.pick`) with probability
+    /// `tumourProbability` (when the case has tumour), else anywhere such that the patch stays
+    /// mostly inside the crop.
+    static func centre(in source: PreparedCase, tumour: TumourCentres, size: [Int], tumourProbability: Float, random: inout SeededRandom) -> [Double] {
         let input = source.size
         if !tumour.isEmpty && random.nextUniform() < tumourProbability {
-            let voxel = tumour[Int(random.next() % UInt64(tumour.count))]
+            let voxel = tumour.pick(&random)
             return [Double(voxel / (input[1] * input[2])), Double((voxel / input[2]) % input[1]), Double(voxel % input[2])]
         }
         return (0..<3).map { axis in

@@ -22,7 +22,7 @@ public final class Trainer {
     public let model: SegmentationModel
     private let optimizer: Optimizer
     private var training: [PreparedCase] = []
-    private var tumourVoxels: [[Int]] = []
+    private var tumourCentres: [TumourCentres] = []
     private var holdout: [MultimodalCase] = []
     private let report: (String) -> Void
     private let patchSize: [Int]
@@ -99,7 +99,7 @@ public final class Trainer {
             guard files.segmentation != nil else { throw TrainingError("\(directory) has no segmentation; training needs labelled cases") }
             let prepared = try PreparedCase.cached(files, plan: model.plan, cache: configuration.cacheDirectory)
             training.append(prepared)
-            tumourVoxels.append(prepared.tumourVoxels)
+            tumourCentres.append(TumourCentres(labels: prepared.labels, classBalanced: configuration.classBalancedCentres ?? false))
         }
         guard !training.isEmpty else { throw TrainingError("no training cases") }
         holdout = try configuration.holdoutCases.map { try MultimodalCase.load(try CaseFiles.find(in: $0)) }
@@ -111,7 +111,7 @@ public final class Trainer {
         var random = SeededRandom(seed: configuration.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step))
         let index = Int(random.next() % UInt64(training.count))
         let source = training[index]
-        let centre = PatchSampler.centre(in: source, tumour: tumourVoxels[index], size: patchSize,
+        let centre = PatchSampler.centre(in: source, tumour: tumourCentres[index], size: patchSize,
                                          tumourProbability: configuration.tumourProbability, random: &random)
         let draw = configuration.augmentation.draw(&random)
         return PatchSampler.extract(source, centre: centre, size: patchSize, draw: draw)

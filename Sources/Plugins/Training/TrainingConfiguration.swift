@@ -27,6 +27,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var finalLearningRateFraction: Float = 0.02
     public var weightDecay: Float?
     public var tumourProbability: Float = 0.5
+    /// Tumour-centred patches pick a tumour class present in the case first, then a voxel of
+    /// it (`TumourCentres`); nil or false: a tumour voxel uniformly, as the paper.
+    public var classBalancedCentres: Bool?
     public var augmentation = Augmentation()
     public var checkpointIntervalSeconds: Double = 300
     /// Weights to start from (`--init`): a safetensors file or a model folder.
