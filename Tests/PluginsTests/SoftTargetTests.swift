@@ -54,7 +54,9 @@ struct SoftTargetTests {
         let folder = try Self.caseWithSoftTargets(in: scratch) { channel, _ in [51, 102, 204][channel] }
         let files = try CaseFiles.find(in: folder)
         let cache = scratch.file("cache")
-        let prepared = try PreparedCase.cached(files, plan: Self.studentPlan, cache: cache)
+        // A run without soft targets leaves them out (and keeps its old cache key).
+        #expect(try PreparedCase.cached(files, plan: Self.studentPlan, cache: cache).softTargets == nil)
+        let prepared = try PreparedCase.cached(files, plan: Self.studentPlan, cache: cache, softTargets: true)
         let soft = try #require(prepared.softTargets)
         #expect(soft.shape == [3] + prepared.size)
         let count = prepared.labels.count
@@ -63,16 +65,21 @@ struct SoftTargetTests {
             #expect(values.allSatisfy { abs($0 - Float(byte) / 255) < 1e-5 }, "region \(channel) is not the constant it was written as")
         }
         // From the cache: the same tensor.
-        let again = try PreparedCase.cached(files, plan: Self.studentPlan, cache: cache)
+        let again = try PreparedCase.cached(files, plan: Self.studentPlan, cache: cache, softTargets: true)
         #expect(again.softTargets?.scalars == soft.scalars)
         // Changed soft files: a new cache key, new values.
         try NiftiWriter.writeLabels([UInt8](repeating: 255, count: Self.size * Self.size * Self.size),
                                     geometry: Self.geometry, to: "\(folder)/soft/prob_ET.nii.gz")
-        let changed = try PreparedCase.cached(files, plan: Self.studentPlan, cache: cache)
+        let changed = try PreparedCase.cached(files, plan: Self.studentPlan, cache: cache, softTargets: true)
         #expect(changed.softTargets!.scalars[(2 * count)...].allSatisfy { abs($0 - 1) < 1e-5 })
+        // The key of a run without soft targets does not see the soft files at all.
+        let keyWithout = try PreparedCase.cacheKey(files, plan: Self.studentPlan, softTargets: false)
+        #expect(keyWithout != (try PreparedCase.cacheKey(files, plan: Self.studentPlan, softTargets: true)))
+        try FileManager.default.removeItem(atPath: "\(folder)/soft")
+        #expect(keyWithout == (try PreparedCase.cacheKey(files, plan: Self.studentPlan, softTargets: false)))
         // Without soft files the case prepares as before, with none.
         let plain = try SyntheticCases.write(into: scratch.file("plain"), count: 1, size: Self.size)[0]
-        #expect(try PreparedCase.cached(try CaseFiles.find(in: plain), plan: Self.studentPlan, cache: cache).softTargets == nil)
+        #expect(try PreparedCase.cached(try CaseFiles.find(in: plain), plan: Self.studentPlan, cache: cache, softTargets: true).softTargets == nil)
     }
 
     /// A prepared case whose soft targets are its own labels' region indicators.

@@ -53,25 +53,33 @@ public struct PreparedCase: Sendable {
                             labels: labels, softTargets: softTargets)
     }
 
-    /// Loads the case in `files` and its soft targets (when its folder has them) and prepares it.
-    static func prepare(_ files: CaseFiles, plan: InputPlan) throws -> PreparedCase {
+    /// The soft-target files of `files` when they are wanted and present.
+    static func softTargetFiles(_ files: CaseFiles, wanted: Bool) -> [String]? {
+        wanted ? SoftTargets.files(in: files.directory) : nil
+    }
+
+    /// Loads the case in `files` and, when `softTargets` and its folder has them, its soft
+    /// targets, and prepares it.
+    static func prepare(_ files: CaseFiles, plan: InputPlan, softTargets: Bool) throws -> PreparedCase {
         let loaded = try MultimodalCase.load(files)
-        let soft = try SoftTargets.files(in: files.directory).map { try SoftTargets.load($0, dims: loaded.geometry.dims) }
+        let soft = try softTargetFiles(files, wanted: softTargets).map { try SoftTargets.load($0, dims: loaded.geometry.dims) }
         return prepare(loaded, plan: plan, soft: soft)
     }
 
     /// Loads from `cache` or prepares and stores there. The key hashes the bytes of every
-    /// input file (FNV-1a 64; the soft targets' files too) together with the plan, so edited
-    /// inputs or a changed plan miss.
-    public static func cached(_ files: CaseFiles, plan: InputPlan, cache: String?) throws -> PreparedCase {
-        guard let cache else { return try prepare(files, plan: plan) }
-        let key = try cacheKey(files, plan: plan)
+    /// input file (FNV-1a 64; the soft targets' files too when they are read) together with the
+    /// plan, so edited inputs or a changed plan miss. `softTargets`: read the case's soft
+    /// targets (a run that does not use them leaves them out, saving their memory, and keeps
+    /// the cache keys it always had).
+    public static func cached(_ files: CaseFiles, plan: InputPlan, cache: String?, softTargets: Bool = false) throws -> PreparedCase {
+        guard let cache else { return try prepare(files, plan: plan, softTargets: softTargets) }
+        let key = try cacheKey(files, plan: plan, softTargets: softTargets)
         let path = "\(cache)/\(files.identifier)-\(key).safetensors"
         if let stored = try? SafeTensors.read(from: path), let image = stored.tensors["image"], let labels = stored.tensors["labels"] {
             return PreparedCase(identifier: files.identifier, image: image, labels: labels.scalars.map { UInt8($0) },
                                 softTargets: stored.tensors["soft"])
         }
-        let prepared = try prepare(files, plan: plan)
+        let prepared = try prepare(files, plan: plan, softTargets: softTargets)
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
         var tensors = ["image": prepared.image, "labels": Tensor(shape: prepared.size, values: prepared.labels.map(Float.init))]
         tensors["soft"] = prepared.softTargets
@@ -79,7 +87,7 @@ public struct PreparedCase: Sendable {
         return prepared
     }
 
-    static func cacheKey(_ files: CaseFiles, plan: InputPlan) throws -> String {
+    static func cacheKey(_ files: CaseFiles, plan: InputPlan, softTargets: Bool) throws -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ bytes: UnsafeRawBufferPointer) {
             for byte in bytes {
@@ -87,7 +95,7 @@ public struct PreparedCase: Sendable {
                 hash = hash &* 0x100_0000_01b3
             }
         }
-        for path in files.modalities + [files.segmentation!] + (SoftTargets.files(in: files.directory) ?? []) {
+        for path in files.modalities + [files.segmentation!] + (softTargetFiles(files, wanted: softTargets) ?? []) {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
             data.withUnsafeBytes(mix)
         }

@@ -97,7 +97,8 @@ public final class Trainer {
         for directory in configuration.trainingCases {
             let files = try CaseFiles.find(in: directory)
             guard files.segmentation != nil else { throw TrainingError("\(directory) has no segmentation; training needs labelled cases") }
-            let prepared = try PreparedCase.cached(files, plan: model.plan, cache: configuration.cacheDirectory)
+            let prepared = try PreparedCase.cached(files, plan: model.plan, cache: configuration.cacheDirectory,
+                                                   softTargets: (configuration.softTargetWeight ?? 0) > 0)
             training.append(prepared)
             tumourCentres.append(TumourCentres(labels: prepared.labels, classBalanced: configuration.classBalancedCentres ?? false))
         }
