@@ -97,7 +97,7 @@ struct SoftTargetTests {
     @Test("without augmentation a patch's soft targets are exactly its labels' regions when they agree on the case")
     func patchesAlignWithoutAugmentation() throws {
         let source = try Self.consistentCase()
-        let tumour = source.tumourVoxels
+        let tumour = source.labels.indices.filter { source.labels[$0] != 0 }
         let voxel = tumour[tumour.count / 2]
         let input = source.size
         // An even patch side puts the samples at centre ± half-integers: a centre at .5 makes them voxel centres.

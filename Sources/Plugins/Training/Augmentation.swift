@@ -132,26 +132,37 @@ public enum PatchSampler {
             }
             return (centre[0] + dz, centre[1] + cosine * dy - sine * dx, centre[2] + sine * dy + cosine * dx)
         }
-        source.image.withUnsafeBufferPointer { from in
-            image.withUnsafeMutableBufferPointer { to in
-                var index = 0
-                for z in 0..<size[0] {
-                    for y in 0..<size[1] {
-                        for x in 0..<size[2] {
-                            let (sz, sy, sx) = sourcePoint(z, y, x)
-                            // Labels: nearest neighbour.
-                            let nz = Int(sz.rounded()), ny = Int(sy.rounded()), nx = Int(sx.rounded())
-                            if nz >= 0, nz < input[0], ny >= 0, ny < input[1], nx >= 0, nx < input[2] {
-                                labels[index] = source.labels[(nz * input[1] + ny) * input[2] + nx]
+        // Soft targets (when the case has them): the same positions, trilinear, no intensity change.
+        var soft = source.softTargets.map { _ in Tensor(uninitializedShape: [1, 3] + size) }
+        func withSoftBuffers(_ body: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void) {
+            guard let targets = source.softTargets else { return body(nil, nil) }
+            targets.withUnsafeBufferPointer { from in soft!.withUnsafeMutableBufferPointer { to in body(from.baseAddress!, to.baseAddress!) } }
+        }
+        withSoftBuffers { softFrom, softTo in
+            source.image.withUnsafeBufferPointer { from in
+                image.withUnsafeMutableBufferPointer { to in
+                    var index = 0
+                    for z in 0..<size[0] {
+                        for y in 0..<size[1] {
+                            for x in 0..<size[2] {
+                                let (sz, sy, sx) = sourcePoint(z, y, x)
+                                // Labels: nearest neighbour.
+                                let nz = Int(sz.rounded()), ny = Int(sy.rounded()), nx = Int(sx.rounded())
+                                if nz >= 0, nz < input[0], ny >= 0, ny < input[1], nx >= 0, nx < input[2] {
+                                    labels[index] = source.labels[(nz * input[1] + ny) * input[2] + nx]
+                                }
+                                // Images: trilinear, zero outside.
+                                let sample = TrilinearSample(z: sz, y: sy, x: sx, size: input)
+                                for channel in 0..<4 {
+                                    var value = sample.value(in: from.baseAddress! + channel * plane)
+                                    if value != 0 { value = value * draw.contrasts[channel] + draw.shifts[channel] }
+                                    to[channel * count + index] = value
+                                }
+                                if let softFrom, let softTo {
+                                    for channel in 0..<3 { softTo[channel * count + index] = sample.value(in: softFrom + channel * plane) }
+                                }
+                                index += 1
                             }
-                            // Images: trilinear, zero outside.
-                            let sample = TrilinearSample(z: sz, y: sy, x: sx, size: input)
-                            for channel in 0..<4 {
-                                var value = sample.value(in: from.baseAddress! + channel * plane)
-                                if value != 0 { value = value * draw.contrasts[channel] + draw.shifts[channel] }
-                                to[channel * count + index] = value
-                            }
-                            index += 1
                         }
                     }
                 }
@@ -159,24 +170,6 @@ public enum PatchSampler {
         }
         if let gammas = draw.gammas { IntensityAugmentation.gamma(&image, gammas: gammas) }
         if let noise = draw.noise { IntensityAugmentation.noise(&image, standardDeviation: noise.standardDeviation, seed: noise.seed) }
-        guard let targets = source.softTargets else { return TrainingPatch(image: image, labels: labels, softTargets: nil) }
-        // Soft targets: the same positions, trilinear, no intensity change.
-        var soft = Tensor(uninitializedShape: [1, 3] + size)
-        targets.withUnsafeBufferPointer { from in
-            soft.withUnsafeMutableBufferPointer { to in
-                var index = 0
-                for z in 0..<size[0] {
-                    for y in 0..<size[1] {
-                        for x in 0..<size[2] {
-                            let (sz, sy, sx) = sourcePoint(z, y, x)
-                            let sample = TrilinearSample(z: sz, y: sy, x: sx, size: input)
-                            for channel in 0..<3 { to[channel * count + index] = sample.value(in: from.baseAddress! + channel * plane) }
-                            index += 1
-                        }
-                    }
-                }
-            }
-        }
         return TrainingPatch(image: image, labels: labels, softTargets: soft)
     }
 

@@ -16,9 +16,6 @@ public struct PreparedCase: Sendable {
     /// (D, H, W).
     public var size: [Int] { Array(image.shape.dropFirst()) }
 
-    /// Voxel indices (flat, D×H×W) of tumour, for tumour-centred patch sampling.
-    public var tumourVoxels: [Int] { labels.indices.filter { labels[$0] != 0 } }
-
     /// Prepares a labelled case for `plan` (crop to the brain, normalise, resample); `soft`, the
     /// case's region probabilities on its grid (`SoftTargets.load`), is cropped and resampled too.
     public static func prepare(_ loaded: MultimodalCase, plan: InputPlan, soft: [[Float]]? = nil) -> PreparedCase {
