@@ -7,9 +7,9 @@ public struct SegmentationOptions: Sendable {
     public var testTimeAugmentation = false
     /// Ensemble weights by model name (uniform when absent).
     public var memberWeights: [String: Double] = [:]
-    /// Convolution arithmetic by model name (float32 when absent). bfloat16 runs only on CPUs
-    /// with native bfloat16 (`OneDNNConvolution.hasNativeBFloat16`); elsewhere float32 is used,
-    /// since emulated bfloat16 would be slower than float32.
+    /// Convolution arithmetic by model name (float32 when absent). bfloat16 runs only where it
+    /// is native and measured faster than float32 (`BFloat16Choice.current`); elsewhere float32
+    /// is used, which gives the same masks (the equivalence check) in less time.
     public var memberPrecision: [String: ComputePrecision] = [:]
     /// Inputs with more voxels than this run as Gaussian-weighted sliding windows.
     public var maximumWholeVolumeVoxels = 128 * 128 * 128
@@ -19,10 +19,10 @@ public struct SegmentationOptions: Sendable {
     public init() {}
 
     /// The precision the model named `name` runs at here: `memberPrecision`, with bfloat16
-    /// falling back to float32 on a CPU without native bfloat16.
+    /// falling back to float32 where it does not pay off (`BFloat16Choice.current`).
     public func precision(of name: String) -> ComputePrecision {
         let requested = memberPrecision[name] ?? .float32
-        return requested == .bfloat16 && !OneDNNConvolution.hasNativeBFloat16 ? .float32 : requested
+        return requested == .bfloat16 && !BFloat16Choice.current.usesBFloat16 ? .float32 : requested
     }
 }
 

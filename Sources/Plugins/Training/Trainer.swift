@@ -153,6 +153,7 @@ public final class Trainer {
         let previousSeconds = checkpoint?.elapsedSeconds ?? 0
         try TrainingLog.truncate(in: runDirectory, after: step)
         if step > 0 { report("resuming at step \(step) of \(totalSteps)") }
+        if configuration.precision == .bfloat16 { report(BFloat16Choice.current.reason) }
         var lastCheckpoint = Date()
         var stepSeconds: [Double] = []
         let prefetch = Prefetcher { [unowned self] s in self.batch(forStep: s) }
@@ -273,9 +274,9 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
 
 extension Trainer {
     /// The training steps' convolutions: `TrainingConfiguration.precision`, except that bfloat16
-    /// falls back to float32 on a CPU without native bfloat16 (emulation would be slower).
+    /// falls back to float32 where it is not native or not faster (`BFloat16Choice.current`).
     var trainingConvolution: ConvolutionTuning {
         let wanted = configuration.precision ?? .float32
-        return ConvolutionTuning.default.with(precision: wanted == .bfloat16 && !OneDNNConvolution.hasNativeBFloat16 ? .float32 : wanted)
+        return ConvolutionTuning.default.with(precision: wanted == .bfloat16 && !BFloat16Choice.current.usesBFloat16 ? .float32 : wanted)
     }
 }
