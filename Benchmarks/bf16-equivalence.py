@@ -30,6 +30,9 @@ work = args.work or tempfile.mkdtemp(prefix="brainseg-bf16-")
 cases = sorted(p for p in glob.glob(os.path.join(args.labelled, "*")) if os.path.isdir(p))
 regions = ["WT", "TC", "ET"]
 failed = False
+# This checks equivalence, not speed: bf16 must run even where the start-up probe would keep
+# fp32 because bf16 is not faster (BFloat16Choice); every brainseg below inherits this.
+os.environ["BRAINSEG_BF16"] = "on"
 
 
 def segment(model, precision):
