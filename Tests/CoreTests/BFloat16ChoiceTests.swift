@@ -36,6 +36,12 @@ struct BFloat16ChoiceTests {
         #expect(on.usesBFloat16 && !off.usesBFloat16 && !probed)
     }
 
+    @Test("float32 always stays float32; bfloat16 follows this process's decision")
+    func effectivePrecision() {
+        #expect(BFloat16Choice.effective(.float32) == .float32)
+        #expect(BFloat16Choice.effective(.bfloat16) == (BFloat16Choice.current.usesBFloat16 ? .bfloat16 : .float32))
+    }
+
     @Test("BRAINSEG_BF16 selects the mode; unset or unknown values mean auto")
     func modeFromEnvironment() {
         #expect(BFloat16Choice.mode(environment: [:]) == .automatic)

@@ -67,6 +67,12 @@ public enum BFloat16Choice {
     /// This process's decision, made on first use (the probe takes about 0.2 s).
     public static let current: Decision = decide(mode: mode(), native: OneDNNConvolution.hasNativeBFloat16, probe: { measure() })
 
+    /// The precision a convolution asked to run at `requested` runs at here: bfloat16 becomes
+    /// float32 where `current` does not use it; float32 stays.
+    public static func effective(_ requested: ComputePrecision) -> ComputePrecision {
+        requested == .bfloat16 && !current.usesBFloat16 ? .float32 : requested
+    }
+
     /// Times a 3×3×3 convolution 32→32 channels at 32³ (the size of the networks' middle
     /// layers) at the engine's thread count: one warm-up each, then three interleaved pairs;
     /// the minimum of each precision. nil when oneDNN refuses it.

@@ -21,8 +21,7 @@ public struct SegmentationOptions: Sendable {
     /// The precision the model named `name` runs at here: `memberPrecision`, with bfloat16
     /// falling back to float32 where it does not pay off (`BFloat16Choice.current`).
     public func precision(of name: String) -> ComputePrecision {
-        let requested = memberPrecision[name] ?? .float32
-        return requested == .bfloat16 && !BFloat16Choice.current.usesBFloat16 ? .float32 : requested
+        BFloat16Choice.effective(memberPrecision[name] ?? .float32)
     }
 }
 

@@ -276,7 +276,6 @@ extension Trainer {
     /// The training steps' convolutions: `TrainingConfiguration.precision`, except that bfloat16
     /// falls back to float32 where it is not native or not faster (`BFloat16Choice.current`).
     var trainingConvolution: ConvolutionTuning {
-        let wanted = configuration.precision ?? .float32
-        return ConvolutionTuning.default.with(precision: wanted == .bfloat16 && !BFloat16Choice.current.usesBFloat16 ? .float32 : wanted)
+        ConvolutionTuning.default.with(precision: BFloat16Choice.effective(configuration.precision ?? .float32))
     }
 }
