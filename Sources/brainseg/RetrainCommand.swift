@@ -15,8 +15,8 @@ struct RetrainCommand: AsyncParsableCommand {
 
     @Option(help: "TOML configuration file (its [training] table gives the defaults).") var config: String?
     @Option(help: "Root folder (default ./var; /var/lib/brainseg under systemd).") var root: String?
-    @Option(help: "Time budget, e.g. 2h, 45m, 1m (default: training.budget_minutes).") var budget: String?
-    @Option(help: "Fixed number of training steps instead of a budget.") var steps: Int?
+    @Option(help: "Time budget, e.g. 2h, 45m, 1m: caps training.steps (default: training.budget_minutes).") var budget: String?
+    @Option(help: "Fixed number of training steps, without a budget (default: training.steps, capped by the budget).") var steps: Int?
     @Option(help: "A labelled case folder or folder of case folders (repeatable; default: training.labelled).") var labelled: [String] = []
     @Option(help: "Comma-separated hold-out case names (default: training.holdout).") var holdout: String?
     @Option(help: "Judge this model folder (weights.safetensors + model.json) instead of training a candidate.") var candidate: String?

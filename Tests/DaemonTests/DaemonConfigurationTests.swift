@@ -100,6 +100,7 @@ struct PoolTrainingConfigurationTests {
             labelled = ["/data/labelled"]
             holdout = ["a", "b"]
             budget_minutes = 30
+            steps = 800
             epsilon = 0.01
             metric = "lesion"
             soft_target_weight = 0.5
@@ -109,6 +110,9 @@ struct PoolTrainingConfigurationTests {
         #expect(configuration.pool.wholeTumourMillilitres == 1...200)
         #expect(configuration.retrain.labelled == ["/data/labelled"] && configuration.retrain.holdout == ["a", "b"])
         #expect(configuration.retrain.budgetSeconds == 1800 && configuration.retrain.epsilon == 0.01)
+        #expect(configuration.retrain.steps == 800)
+        #expect(try DaemonConfiguration.parse("").retrain.steps == 1500, "the measured nightly recipe")
+        #expect(try DaemonConfiguration.parse("[training]\nsteps = 0").retrain.steps == nil, "0: as many as the budget allows")
         #expect(configuration.retrain.metric == .lesion)
         #expect(configuration.retrain.softTargetWeight == 0.5)
         #expect(try DaemonConfiguration.parse("").retrain.softTargetWeight == 0, "labels only until cross-validation says otherwise")
@@ -116,6 +120,7 @@ struct PoolTrainingConfigurationTests {
         for (text, expected) in [("[pool]\nmin_teacher_dice = [0.9]", "pool.min_teacher_dice"),
                                  ("[pool]\nthreshold = 1", "unknown key 'pool.threshold'"),
                                  ("[training]\nepsilon = 2", "training.epsilon"),
+                                 ("[training]\nsteps = -5", "training.steps"),
                                  ("[training]\nsoft_target_weight = 1.5", "training.soft_target_weight"),
                                  ("[training]\nmetric = \"lesions\"", "training.metric must be \"volume\" or \"lesion\""),
                                  ("[processing]\nmode = \"fast\"", "processing.mode")] {

@@ -76,6 +76,30 @@ struct TrainerTests {
         #expect(card?["steps"] as? Int == 3)
     }
 
+    @Test("a budget caps a fixed step count: steps that do not fit are planned down, steps that fit run exactly")
+    func budgetCapsFixedSteps() throws {
+        let scratch = try TemporaryDirectory()
+        let cases = try SyntheticCases.write(into: scratch.file("data"), count: 1, size: 16)
+        var tight = Self.configuration(cases, steps: 40)
+        tight.checkpointIntervalSeconds = 3600
+        tight.budgetSeconds = 0.001   // nothing fits: the plan falls to the step after the pace is measured
+        var messages: [String] = []
+        let capped = try Trainer(configuration: tight, runDirectory: scratch.file("tight")) { messages.append($0) }.runLoaded()
+        #expect(capped.steps == 4)
+        #expect(messages.contains { $0.contains("the budget fits 4 of the 40 steps") }, "\(messages)")
+
+        var roomy = Self.configuration(cases, steps: 6)
+        roomy.checkpointIntervalSeconds = 3600
+        roomy.budgetSeconds = 3600
+        let exact = try Trainer(configuration: roomy, runDirectory: scratch.file("roomy")) { _ in }.runLoaded()
+        #expect(exact.steps == 6)
+        var unbounded = roomy
+        unbounded.budgetSeconds = nil
+        _ = try Trainer(configuration: unbounded, runDirectory: scratch.file("unbounded")) { _ in }.runLoaded()
+        #expect(try Self.weights(scratch.file("roomy")) == Self.weights(scratch.file("unbounded")),
+                "a budget the steps fit in must not change the run")
+    }
+
     @Test("a different configuration cannot resume someone else's run")
     func refusesForeignRun() throws {
         let scratch = try TemporaryDirectory()

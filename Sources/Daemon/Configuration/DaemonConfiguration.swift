@@ -230,7 +230,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     private static func parseTraining(_ table: TOMLTable, reader: KeyReader) throws -> RetrainSettings {
-        try reader.check(table, allowed: ["labelled", "holdout", "budget_minutes", "learning_rate", "warmup_steps", "threads",
+        try reader.check(table, allowed: ["labelled", "holdout", "budget_minutes", "steps", "learning_rate", "warmup_steps", "threads",
                                           "precision", "soft_target_weight", "epsilon", "delta", "metric", "keep_versions"], prefix: "training.")
         var settings = RetrainSettings()
         if let value = try reader.strings(table, "labelled", prefix: "training.") { settings.labelled = value }
@@ -239,6 +239,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             settings.holdout = value
         }
         if let value = try reader.number(table, "budget_minutes", prefix: "training.", range: 0.1...10_080) { settings.budgetSeconds = value * 60 }
+        if let value = try reader.integer(table, "steps", prefix: "training.", range: 0...10_000_000) { settings.steps = value == 0 ? nil : value }
         if let value = try reader.number(table, "learning_rate", prefix: "training.", range: 1e-7...1) { settings.learningRate = value }
         if let value = try reader.integer(table, "warmup_steps", prefix: "training.", range: 0...100_000) { settings.warmupSteps = value }
         if let value = try reader.integer(table, "threads", prefix: "training.", range: 1...256) { settings.threads = value }

@@ -9,8 +9,14 @@ public struct RetrainSettings: Sendable, Equatable {
     public var labelled: [String] = ["labelled"]
     /// Case names evaluated (never trained on) by the promotion gate; found in `labelled`.
     public var holdout = ["Brats18_2013_3_1", "Brats18_CBICA_AQN_1", "Brats18_TCIA02_606_1", "Brats18_TCIA10_628_1"]
+    /// The longest a run may train. It caps `steps`: on a machine too slow for them, the run
+    /// plans as many as fit and still ends its schedule in time.
     public var budgetSeconds: Double = 2 * 3600
-    /// Fine-tuning peak learning rate (warm-up then cosine decay over the budget).
+    /// Training steps of one run: the fine-tuning recipe that was measured (models/README.md,
+    /// "Nightly retraining"), the same on every machine. nil (`steps = 0`): as many steps as
+    /// the budget allows, which on a fast machine means a longer, unmeasured recipe.
+    public var steps: Int? = 1500
+    /// Fine-tuning peak learning rate (warm-up then cosine decay over the steps).
     public var learningRate = 0.0002
     public var warmupSteps = 20
     public var threads = 2

@@ -85,8 +85,10 @@ public final class StudentRetraining {
             report("candidate: \(given) (no training)")
         } else {
             let trainingCases = manifest.labelledCases + manifest.pool.map { "\(layout.pool)/\($0.caseIdentifier)" }
+            // `--steps` replaces the recipe's steps and its budget; `--budget` replaces the budget,
+            // which caps the recipe's steps (or, with `steps = 0`, sets them).
             var training = TrainingConfiguration(model: Self.modelName, profile: configuration.profile, trainingCases: trainingCases,
-                                                 holdoutCases: [], steps: options.steps,
+                                                 holdoutCases: [], steps: options.steps ?? configuration.retrain.steps,
                                                  budgetSeconds: options.steps == nil ? (options.budgetSeconds ?? configuration.retrain.budgetSeconds) : nil,
                                                  seed: options.seed ?? UInt64(versions.numbers.max() ?? 1),
                                                  command: "brainseg retrain (run \(runName), from student v\(startingVersion))")

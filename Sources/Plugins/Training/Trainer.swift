@@ -183,11 +183,20 @@ public final class Trainer {
             average?.update(model.parameters, step: step)
             let seconds = Date().timeIntervalSince(stepStart)
             stepSeconds.append(seconds)
-            if totalSteps == 0, stepSeconds.count == 3, let budget = configuration.budgetSeconds {
-                // Plan the step count from the measured pace; recorded in every checkpoint.
+            if totalSteps == 0 || firstStep == 0, stepSeconds.count == 3, let budget = configuration.budgetSeconds {
+                // Plan the step count from the measured pace (recorded in every checkpoint, so a
+                // resumed run keeps it): as many steps as fit, or the fixed count if that fits.
+                // A fixed count is capped in a fresh run only, so a resume never reshapes it.
                 let pace = stepSeconds.sorted()[1]
-                totalSteps = max(step + 1, Int((budget - previousSeconds - Date().timeIntervalSince(start)) / (pace * 1.05)) + step)
-                report("planned \(totalSteps) steps at \(String(format: "%.2f", pace)) s/step for the budget")
+                let fitting = max(step + 1, Int((budget - previousSeconds - Date().timeIntervalSince(start)) / (pace * 1.05)) + step)
+                let paced = String(format: "%.2f", pace)
+                if totalSteps == 0 {
+                    totalSteps = fitting
+                    report("planned \(totalSteps) steps at \(paced) s/step for the budget")
+                } else if fitting < totalSteps {
+                    report("the budget fits \(fitting) of the \(totalSteps) steps at \(paced) s/step: planned \(fitting)")
+                    totalSteps = fitting
+                }
             }
             var entry: [String: Any] = ["step": step, "loss": Double(loss.value[flat: 0]), "lr": Double(optimizer.learningRate),
                                         "seconds_per_step": seconds]

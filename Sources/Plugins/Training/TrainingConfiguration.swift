@@ -12,6 +12,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var holdoutCases: [String]
     /// Fixed step count, or nil to derive it from `budgetSeconds` after the first steps.
     public var steps: Int?
+    /// Wall-time budget. Alone, it sets the step count from the pace of the first steps; with
+    /// `steps`, it caps them: a run whose steps would not fit plans fewer (the schedule still
+    /// ends within the budget), one that fits keeps exactly `steps`.
     public var budgetSeconds: Double?
     /// End the run after this step of the planned schedule (validated, `final/` written): the
     /// learning-rate schedule still spans `steps`. Reproduces a checkpoint chosen from a longer run.
