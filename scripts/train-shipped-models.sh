@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Reproduces the shipped cpu-profile models (models/<name>/1/) from scratch with brainseg itself.
+# Reproduces the shipped cpu-profile models (models/<name>/<version>/) with brainseg itself.
 #
 #   scripts/train-shipped-models.sh student        # one model: writes $RUNS/<model>.../final
-#   scripts/train-shipped-models.sh all            # the four, two at a time
+#   scripts/train-shipped-models.sh all            # the four version-1 models, two at a time
+#   scripts/train-shipped-models.sh student-v2     # the shipped student: v1 + the nightly recipe
+#
+# student-v2 (models/student/2, the student in service since 2026-12-03) is student v1
+# fine-tuned by `brainseg retrain` itself, in a scratch root with an empty pool: the nightly
+# recipe (1500 steps, AdamW 2e-4, 20 warm-up steps, seed 1) on one engine thread, about 45 min.
 #
 # Data: the labelled BraTS 2018 cases in $BRAINSEG_DATA/brats18/labelled (default
 # ../shared/data) minus the promotion gate's frozen hold-out below (4 cases, one low-grade).
@@ -51,6 +56,20 @@ cascade() {
     run cascade cascade --steps 1600 --learning-rate 0.02 --stop-after 585
 }
 
+# The nightly recipe applied to the shipped student v1 on the labelled cases, no pool: the
+# candidate is written to $RUNS/student-v2/models/student/2 whether the gate promotes it or not.
+student_v2() {
+    local root="$RUNS/student-v2"
+    if [ -f "$root/models/student/2/model.json" ]; then return; fi
+    rm -rf "$root"
+    mkdir -p "$root/models/student"
+    cp -r models/student/1 "$root/models/student/1"
+    ln -s 1 "$root/models/student/current"
+    printf '[training]\nthreads = 1\n' > "$root/brainseg.toml"
+    "$BRAINSEG" retrain --root "$root" --config "$root/brainseg.toml" --steps 1500 --seed 1 --labelled "$DATA" --holdout "$HOLDOUT"
+    [ -f "$root/models/student/2/model.json" ] || cp -r "$root"/retrain/run-*/training/final "$root/models/student/2"
+}
+
 case "${1:-}" in
     all)
         (student; resunet_vae) &
@@ -58,9 +77,10 @@ case "${1:-}" in
         wait
         ;;
     student) student ;;
+    student-v2) student_v2 ;;
     unet) unet ;;
     resunet-vae) resunet_vae ;;
     cascade) cascade ;;
-    *) echo "usage: $0 student|unet|resunet-vae|cascade|all" >&2; exit 2 ;;
+    *) echo "usage: $0 student|student-v2|unet|resunet-vae|cascade|all" >&2; exit 2 ;;
 esac
-echo "weights: $RUNS/<model>/final (compare with models/<model>/1/weights.safetensors)"
+echo "weights: $RUNS/<model>/final or $RUNS/student-v2/models/student/2 (compare with models/<model>/<version>/weights.safetensors)"
