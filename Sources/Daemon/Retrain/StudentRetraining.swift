@@ -50,6 +50,14 @@ public final class StudentRetraining {
 
     var retrainFolder: String { "\(layout.root)/retrain" }
 
+    /// How long the candidate trains (`TrainingConfiguration.steps` and `.budgetSeconds`):
+    /// `--steps` replaces the recipe's steps and its budget; `--budget` replaces the budget, which
+    /// caps the recipe's steps (or, with `steps = 0`, sets them).
+    static func length(options: Options, settings: RetrainSettings) -> (steps: Int?, budgetSeconds: Double?) {
+        if let steps = options.steps { return (steps, nil) }
+        return (settings.steps, options.budgetSeconds ?? settings.budgetSeconds)
+    }
+
     public func run() throws -> Outcome {
         let lock = try RetrainLock(path: "\(retrainFolder)/lock")
         defer { withExtendedLifetime(lock) {} }
@@ -85,11 +93,9 @@ public final class StudentRetraining {
             report("candidate: \(given) (no training)")
         } else {
             let trainingCases = manifest.labelledCases + manifest.pool.map { "\(layout.pool)/\($0.caseIdentifier)" }
-            // `--steps` replaces the recipe's steps and its budget; `--budget` replaces the budget,
-            // which caps the recipe's steps (or, with `steps = 0`, sets them).
+            let length = Self.length(options: options, settings: configuration.retrain)
             var training = TrainingConfiguration(model: Self.modelName, profile: configuration.profile, trainingCases: trainingCases,
-                                                 holdoutCases: [], steps: options.steps ?? configuration.retrain.steps,
-                                                 budgetSeconds: options.steps == nil ? (options.budgetSeconds ?? configuration.retrain.budgetSeconds) : nil,
+                                                 holdoutCases: [], steps: length.steps, budgetSeconds: length.budgetSeconds,
                                                  seed: options.seed ?? UInt64(versions.numbers.max() ?? 1),
                                                  command: "brainseg retrain (run \(runName), from student v\(startingVersion))")
             training.learningRate = Float(configuration.retrain.learningRate)
