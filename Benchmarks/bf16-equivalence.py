@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""bf16 equivalence check (issue #12): does bfloat16 inference give the same masks as float32?
+"""Reduced-precision equivalence check (issue #12): does bfloat16 (or int8) inference give the
+same masks as float32?
 
 For each model, segments the real labelled cases with `brainseg segment --models M --precision
-fp32` and `--precision bf16`, scores both with `brainseg eval` against the expert labels, and
-compares the mean Dice per region; then runs the daemon (`brainseg serve`) on the same cases with
-every model in fp32 and in bf16 and compares the pool's confidence scores and admissions from the
-reports. A model passes when each region's mean Dice is within 0.002 of fp32; the pool check
+fp32` and `--precision P` (P = bf16, or int8 with `--precision int8`), scores both with
+`brainseg eval` against the expert labels, and compares the mean Dice per region; then runs the
+daemon (`brainseg serve`) on the same cases with every model in fp32 and in P and compares the
+pool's confidence scores and admissions from the reports. A model passes when each region's mean Dice is within 0.002 of fp32; the pool check
 passes when the mean confidence score is within 0.002 and no admission changes.
 
     Benchmarks/bf16-equivalence.py --brainseg .build/release/brainseg --models-dir models \\
-        ../shared/data/brats18/labelled > Benchmarks/results/bf16-equivalence.md
+        [--precision int8] ../shared/data/brats18/labelled > Benchmarks/results/bf16-equivalence.md
 
 Standard library only. Prints a Markdown report; exits 1 when a check fails.
 """
@@ -23,10 +24,11 @@ parser.add_argument("--brainseg", required=True)
 parser.add_argument("--models-dir", required=True)
 parser.add_argument("--models", default="unet,resunet-vae,cascade,student")
 parser.add_argument("--tolerance", type=float, default=0.002)
+parser.add_argument("--precision", default="bf16", choices=["bf16", "int8"], help="the reduced precision compared with fp32")
 parser.add_argument("--work", help="scratch folder (default: a temporary one, deleted afterwards)")
 parser.add_argument("labelled", help="folder of labelled case folders")
 args = parser.parse_args()
-work = args.work or tempfile.mkdtemp(prefix="brainseg-bf16-")
+work = args.work or tempfile.mkdtemp(prefix=f"brainseg-{args.precision}-")
 cases = sorted(p for p in glob.glob(os.path.join(args.labelled, "*")) if os.path.isdir(p))
 regions = ["WT", "TC", "ET"]
 failed = False
@@ -48,15 +50,16 @@ def segment(model, precision):
     return dice, statistics.median(seconds), time.time() - started
 
 
-print(f"# bf16 equivalence check\n\n{len(cases)} labelled cases from `{args.labelled}`; "
-      f"`brainseg segment --models M --precision fp32|bf16` then `brainseg eval`; tolerance {args.tolerance} "
+P = args.precision
+print(f"# {P} equivalence check\n\n{len(cases)} labelled cases from `{args.labelled}`; "
+      f"`brainseg segment --models M --precision fp32|{P}` then `brainseg eval`; tolerance {args.tolerance} "
       "in mean Dice per region.\n")
-print("| model | mean Dice fp32 WT/TC/ET | mean Dice bf16 WT/TC/ET | largest per-case |ΔDice| | median s/case fp32 → bf16 | verdict |")
+print(f"| model | mean Dice fp32 WT/TC/ET | mean Dice {P} WT/TC/ET | largest per-case |ΔDice| | median s/case fp32 → {P} | verdict |")
 print("|---|---|---|---|---|---|")
 passing = []
 for model in args.models.split(","):
     exact, exact_seconds, _ = segment(model, "fp32")
-    reduced, reduced_seconds, _ = segment(model, "bf16")
+    reduced, reduced_seconds, _ = segment(model, P)
     means = lambda d: "/".join("%.4f" % statistics.mean(d[r]) for r in regions)
     gaps = [abs(statistics.mean(exact[r]) - statistics.mean(reduced[r])) for r in regions]
     worst = max(abs(a - b) for r in regions for a, b in zip(exact[r], reduced[r]))
@@ -74,7 +77,7 @@ def daemon(precision):
     return reports_from_daemon(args.brainseg, root, args.models_dir, cases, extra_config="[models.precision]\n" + table)
 
 
-exact, reduced = daemon("fp32"), daemon("bf16")
+exact, reduced = daemon("fp32"), daemon(P)
 names = sorted(set(exact) & set(reduced))
 score = lambda report: report["confidence"]["score"]
 admitted = lambda report: report["confidence"]["admittedToPool"]
@@ -83,8 +86,8 @@ changed = [n for n in names if admitted(exact[n]) != admitted(reduced[n])]
 mean_gap = abs(statistics.mean(gaps)) if gaps else float("inf")
 pool_ok = len(names) == len(cases) and mean_gap <= args.tolerance and not changed
 failed |= not pool_ok
-print(f"\nPool confidence (`brainseg serve`, every model fp32 vs every model bf16, {len(names)} of {len(cases)} reports): "
-      f"mean score fp32 {statistics.mean(score(exact[n]) for n in names):.4f}, bf16 {statistics.mean(score(reduced[n]) for n in names):.4f}, "
+print(f"\nPool confidence (`brainseg serve`, every model fp32 vs every model {P}, {len(names)} of {len(cases)} reports): "
+      f"mean score fp32 {statistics.mean(score(exact[n]) for n in names):.4f}, {P} {statistics.mean(score(reduced[n]) for n in names):.4f}, "
       f"mean gap {mean_gap:.4f}, largest per-case gap {max(abs(g) for g in gaps):.4f}; admissions changed: "
       f"{', '.join(changed) if changed else 'none'} → {'pass' if pool_ok else 'FAIL'}.")
 print(f"\nModels that pass: {', '.join(passing) if passing else 'none'}.")

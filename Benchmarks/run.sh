@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Runs every benchmark row on our engine and on the reference implementations in ONE invocation
-# and prints a table: per row, the median time of ours (fp32 and bf16), PyTorch's and, for forward
-# rows, ONNX Runtime's; the ratios ours/theirs; our GFLOP/s; peak RSS; the OpenBLAS core and the
-# oneDNN instruction set we ran with.
+# and prints a table: per row, the median time of ours (fp32, bf16 and, for forward rows, int8),
+# PyTorch's and, for forward rows, ONNX Runtime's; the ratios ours/theirs; our GFLOP/s; peak RSS;
+# the OpenBLAS core and the oneDNN instruction set we ran with.
 #
 #   Benchmarks/run.sh                       # all rows, 2 threads, 3 rounds of 3 timed reps
 #   ROUNDS=5 THREADS=1 REPS=3 Benchmarks/run.sh
 #   ROWS=conv3_64 Benchmarks/run.sh         # only rows whose name contains the pattern
-#   BF16=0 Benchmarks/run.sh                # without the bf16 column
+#   BF16=0 INT8=0 Benchmarks/run.sh         # without the bf16 and int8 columns
 #
 # The machine is shared and noisy, so every implementation of a row runs ROUNDS times, interleaved
-# (ours, bf16, torch, ort in round 1; the reverse order in round 2; …), each run a separate process
+# (ours, bf16, int8, torch, ort in round 1; the reverse order in round 2; …), each run a separate process
 # timing REPS repetitions after WARMUP. A time is the median of the rounds' medians, "±" is half the
 # spread (max − min) of the round medians, and a ratio's "≤" is its worst round (ours' slowest
 # over theirs' fastest): a claim holds only when the worst round holds it.
@@ -24,6 +24,7 @@ REPS="${REPS:-3}"
 WARMUP="${WARMUP:-1}"
 ROUNDS="${ROUNDS:-3}"
 BF16="${BF16:-1}"
+INT8="${INT8:-1}"
 OUT="${OUT:-$(mktemp /tmp/brainseg-bench.XXXXXX.jsonl)}"
 
 ROW_LIST=(
@@ -49,12 +50,13 @@ PYTHON="$(Benchmarks/setup-venv.sh | tail -n 1)"
 swift build -c release --product brainseg >&2
 BRAINSEG="$(swift build -c release --show-bin-path)/brainseg"
 
-# One measurement: implementation ours|bf16|torch|ort of a row, appended to $OUT with its round.
+# One measurement: implementation ours|bf16|int8|torch|ort of a row, appended to $OUT with its round.
 measure() {
     local implementation="$1" name="$2" kind="$3" common="$4" round="$5" command
     case "$implementation" in
         ours)  command=("$BRAINSEG" bench "$kind") ;;
         bf16)  command=("$BRAINSEG" bench "$kind" --precision bf16) ;;
+        int8)  command=("$BRAINSEG" bench "$kind" --precision int8) ;;
         torch) command=("$PYTHON" "Benchmarks/torch_$kind.py") ;;
         ort)   command=("$PYTHON" "Benchmarks/onnx_$kind.py") ;;
     esac
@@ -71,6 +73,8 @@ for round in $(seq 1 "$ROUNDS"); do
         if [ -n "${ROWS:-}" ] && [[ "$name" != *"${ROWS}"* ]]; then continue; fi
         implementations=(ours)
         [ "$BF16" = 1 ] && implementations+=(bf16)
+        # int8 is an inference arithmetic: forward rows only.
+        if [ "$INT8" = 1 ] && [[ "$arguments" == *"--mode forward"* ]]; then implementations+=(int8); fi
         implementations+=(torch)
         if [[ "$arguments" == *"--mode forward"* ]] && [ -f "Benchmarks/onnx_$kind.py" ]; then implementations+=(ort); fi
         if [ $((round % 2)) -eq 0 ]; then
@@ -103,15 +107,17 @@ def ratio(ours, theirs):
     worst = max(r["median_s"] for r in ours) / min(r["median_s"] for r in theirs)
     return "%.2f (≤%.2f)" % (median(ours) / median(theirs), worst)
 def rss(results): return "%.0f" % max(r["peak_rss_mb"] for r in results) if results else "-"
-header = ["row", "ours s", "bf16 s", "torch s", "ort s", "ours/torch", "ours/ort", "bf16/torch", "bf16/ort",
-          "bf16 speed-up", "ours GF/s", "bf16 GF/s", "RSS ours", "RSS bf16", "RSS torch", "RSS ort"]
+header = ["row", "ours s", "bf16 s", "int8 s", "torch s", "ort s", "ours/torch", "ours/ort", "bf16/torch", "bf16/ort",
+          "int8/torch", "int8/ort", "bf16 speed-up", "int8 speed-up", "ours GF/s", "bf16 GF/s", "RSS ours", "RSS bf16",
+          "RSS int8", "RSS torch", "RSS ort"]
 table = [header]
 for name in order:
     r = runs[name]
-    o, b, t, x = r.get("ours"), r.get("bf16"), r.get("torch"), r.get("ort")
+    o, b, q, t, x = r.get("ours"), r.get("bf16"), r.get("int8"), r.get("torch"), r.get("ort")
     gflops = lambda results: "%.0f" % (results[0]["gflop"] / median(results)) if results else "-"
-    table.append([name, cell(o), cell(b), cell(t), cell(x), ratio(o, t), ratio(o, x), ratio(b, t), ratio(b, x),
-                  "%.2f×" % (median(o) / median(b)) if o and b else "-", gflops(o), gflops(b), rss(o), rss(b), rss(t), rss(x)])
+    speedup = lambda reduced: "%.2f×" % (median(o) / median(reduced)) if o and reduced else "-"
+    table.append([name, cell(o), cell(b), cell(q), cell(t), cell(x), ratio(o, t), ratio(o, x), ratio(b, t), ratio(b, x),
+                  ratio(q, t), ratio(q, x), speedup(b), speedup(q), gflops(o), gflops(b), rss(o), rss(b), rss(q), rss(t), rss(x)])
 widths = [max(len(row[i]) for row in table) for i in range(len(header))]
 for index, row in enumerate(table):
     print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))

@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -41,15 +42,32 @@ engine &cpu_engine() {
 constexpr size_t alignment = 64;
 size_t aligned(size_t bytes) { return (bytes + alignment - 1) / alignment * alignment; }
 
+/// Which of an int8 call's scales a reorder multiplies by (`Int8Scales`); none in float32/bf16.
+enum class Scaling { none, inputInverse, weightInverse, output };
+
 /// One tensor argument: the engine's plain layout, the primitive's layout, and, when they differ,
-/// the reorder between them (`conversion`) and the workspace offset of the primitive's copy.
+/// the reorder between them (`conversion`), the scales it applies and the workspace offset of
+/// the primitive's copy.
 struct Operand {
     int argument;
     bool isOutput;
     memory::desc plain;
     memory::desc inner;
+    Scaling scaling = Scaling::none;
     size_t offset = 0;
     std::unique_ptr<reorder> conversion;
+};
+
+/// The per-call scales of an int8 forward, at the start of its workspace: 1/s_x (one value),
+/// 1/s_w[oc], s_x·s_w[oc] (the rescaling of the int32 sums) and bias[oc]/(s_x·s_w[oc]) (the bias
+/// in units of the sums, so that oneDNN adds it before the rescaling), Cout values each.
+struct Int8Scales {
+    float *inputInverse, *weightInverse, *output, *bias;
+    int channels;
+    explicit Int8Scales(void *workspace, int channels)
+        : inputInverse(static_cast<float *>(workspace)), weightInverse(inputInverse + 1), output(weightInverse + channels),
+          bias(output + channels), channels(channels) {}
+    static size_t bytes(int channels) { return 4 * (1 + 3 * static_cast<size_t>(channels)); }
 };
 
 struct Entry {
@@ -103,7 +121,7 @@ std::atomic<double> slabBudget{defaultSlabBudget};
 /// touches them), so every slab writes a disjoint part of its result.
 std::vector<Slab> plan(const cdnnl_convolution &c, int pass) {
     const int k = c.kernel, s = c.stride, p = c.padding;
-    const double element = c.precision == CDNNL_BFLOAT16 ? 2 : 4;
+    const double element = c.precision == CDNNL_BFLOAT16 ? 2 : c.precision == CDNNL_INT8 ? 1 : 4;
     const double bytes = element * c.batch *
         (static_cast<double>(c.input_channels) * c.input_depth * c.input_height * c.input_width +
          static_cast<double>(c.output_channels) * c.output_depth * c.output_height * c.output_width) + 4.0 * c.batch *
@@ -144,7 +162,9 @@ std::vector<Slab> plan(const cdnnl_convolution &c, int pass) {
 /// Builds the primitive for `key`; throws dnnl::error or std::runtime_error.
 std::unique_ptr<Entry> makeEntry(const Key &key) {
     const cdnnl_convolution &c = key.convolution;
-    const dt compute = c.precision == CDNNL_BFLOAT16 ? dt::bf16 : dt::f32;
+    const bool int8 = c.precision == CDNNL_INT8;
+    if (int8 && key.pass != CDNNL_FORWARD) throw std::runtime_error("int8 is for the forward pass only");
+    const dt compute = c.precision == CDNNL_BFLOAT16 ? dt::bf16 : int8 ? dt::s8 : dt::f32;
     const Slab &slab = key.slab;
     const memory::dims source = {c.batch, c.input_channels, slab.srcCount, c.input_height, c.input_width};
     const memory::dims destination = {c.batch, c.output_channels, slab.dstCount, c.output_height, c.output_width};
@@ -184,10 +204,11 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
     switch (key.pass) {
     case CDNNL_FORWARD: {
         convolution_forward::primitive_desc pd(forwardDescription(prop_kind::forward_inference, anyDestination), attributes, eng);
-        entry->operands.push_back({DNNL_ARG_SRC, false, plainSource, pd.src_desc()});
-        entry->operands.push_back({DNNL_ARG_WEIGHTS, false, plainWeights, pd.weights_desc()});
+        // int8: the reorders quantize (input, weights) and rescale (output) with the call's scales.
+        entry->operands.push_back({DNNL_ARG_SRC, false, plainSource, pd.src_desc(), int8 ? Scaling::inputInverse : Scaling::none});
+        entry->operands.push_back({DNNL_ARG_WEIGHTS, false, plainWeights, pd.weights_desc(), int8 ? Scaling::weightInverse : Scaling::none});
         if (c.has_bias) entry->operands.push_back({DNNL_ARG_BIAS, false, plainBias, pd.bias_desc()});
-        entry->operands.push_back({DNNL_ARG_DST, true, plainDestination, pd.dst_desc()});
+        entry->operands.push_back({DNNL_ARG_DST, true, plainDestination, pd.dst_desc(), int8 ? Scaling::output : Scaling::none});
         entry->implementation = pd.impl_info_str();
         scratchpad = pd.scratchpad_desc();
         entry->computation = convolution_forward(pd);
@@ -229,12 +250,18 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
 
     size_t offset = 0;
     for (auto &operand : entry->operands) {
-        if (operand.inner == operand.plain) continue;
+        if (operand.inner == operand.plain && operand.scaling == Scaling::none) continue;
         operand.offset = offset;
         offset += aligned(operand.inner.get_size());
         const memory::desc &from = operand.isOutput ? operand.inner : operand.plain;
         const memory::desc &to = operand.isOutput ? operand.plain : operand.inner;
-        reorder::primitive_desc pd(eng, from, eng, to);
+        primitive_attr scaling;
+        // Scale masks: one value (input); per output channel, dimension 0 of oidhw (0 and 1 of
+        // goidhw) for the weights and dimension 1 of ncdhw for the output.
+        if (operand.scaling == Scaling::inputInverse) scaling.set_output_scales(0, {DNNL_RUNTIME_F32_VAL});
+        if (operand.scaling == Scaling::weightInverse) scaling.set_output_scales(c.groups == 1 ? 1 : 3, {DNNL_RUNTIME_F32_VAL});
+        if (operand.scaling == Scaling::output) scaling.set_output_scales(2, {DNNL_RUNTIME_F32_VAL});
+        reorder::primitive_desc pd(eng, from, eng, to, scaling);
         if (pd.scratchpad_desc().get_size() != 0) throw std::runtime_error("reorder needs a scratchpad");
         operand.conversion = std::make_unique<reorder>(pd);
     }
@@ -269,8 +296,9 @@ std::shared_ptr<const Entry> lookup(const cdnnl_convolution *convolution, int pa
     return nullptr;
 }
 
-/// Runs the entry's primitive with `pointers[i]` as the plain data of operand i.
-int execute(const Entry &entry, const std::vector<void *> &pointers, void *workspace, int threads) {
+/// Runs the entry's primitive with `pointers[i]` as the plain data of operand i (and, for int8,
+/// the call's `scales`).
+int execute(const Entry &entry, const std::vector<void *> &pointers, void *workspace, int threads, const Int8Scales *scales) {
     try {
         omp_set_num_threads(threads < 1 ? 1 : threads);
         engine &eng = cpu_engine();
@@ -279,6 +307,21 @@ int execute(const Entry &entry, const std::vector<void *> &pointers, void *works
         base += (alignment - reinterpret_cast<uintptr_t>(base) % alignment) % alignment;
         std::unordered_map<int, memory> arguments;
         std::vector<std::pair<size_t, memory>> outputs;
+        // Runs operand's conversion from → to, with its scales when it has any.
+        auto convert = [&](const Operand &operand, memory from, memory to) {
+            if (operand.scaling == Scaling::none) {
+                operand.conversion->execute(queue, from, to);
+                return;
+            }
+            if (!scales) throw std::runtime_error("an int8 convolution needs its scales");
+            float *values = operand.scaling == Scaling::inputInverse ? scales->inputInverse
+                          : operand.scaling == Scaling::weightInverse ? scales->weightInverse : scales->output;
+            const memory::dim count = operand.scaling == Scaling::inputInverse ? 1 : scales->channels;
+            memory factors(memory::desc({count}, dt::f32, tag::x), eng, values);
+            // reorder's own execute(stream, from, to) hides the general one.
+            static_cast<const primitive &>(*operand.conversion).execute(
+                queue, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_ATTR_OUTPUT_SCALES, factors}});
+        };
         for (size_t index = 0; index < entry.operands.size(); index++) {
             const Operand &operand = entry.operands[index];
             memory plain(operand.plain, eng, pointers[index]);
@@ -287,7 +330,7 @@ int execute(const Entry &entry, const std::vector<void *> &pointers, void *works
                 continue;
             }
             memory inner(operand.inner, eng, base + operand.offset);
-            if (!operand.isOutput) operand.conversion->execute(queue, plain, inner);
+            if (!operand.isOutput) convert(operand, plain, inner);
             arguments.emplace(operand.argument, inner);
             if (operand.isOutput) outputs.emplace_back(index, plain);
         }
@@ -297,7 +340,7 @@ int execute(const Entry &entry, const std::vector<void *> &pointers, void *works
         entry.computation.execute(queue, arguments);
         for (auto &[index, plain] : outputs) {
             const Operand &operand = entry.operands[index];
-            operand.conversion->execute(queue, arguments.at(operand.argument), plain);
+            convert(operand, arguments.at(operand.argument), plain);
         }
         queue.wait();
         return 0;
@@ -309,27 +352,63 @@ int execute(const Entry &entry, const std::vector<void *> &pointers, void *works
     return -1;
 }
 
-/// Bytes of the weight-gradient partials of the slabs after the first (they are summed).
-size_t partialBytes(const cdnnl_convolution &c, int pass) {
+/// Bytes at the start of the workspace, before the slabs' copies: an int8 forward's scales, or
+/// the weight-gradient partials of the slabs after the first (they are summed).
+size_t prefixBytes(const cdnnl_convolution &c, int pass) {
+    if (pass == CDNNL_FORWARD && c.precision == CDNNL_INT8) return aligned(Int8Scales::bytes(c.output_channels));
     if (pass != CDNNL_BACKWARD_WEIGHTS) return 0;
     const size_t weights = static_cast<size_t>(c.output_channels) * (c.input_channels / c.groups) * c.kernel * c.kernel * c.kernel;
     return aligned(4 * (weights + static_cast<size_t>(c.output_channels)));
 }
 
 /// Runs `pass` slab by slab: `pointers(slab)` gives each operand's plain data for that slab.
-/// The workspace starts with the weight-gradient partials (when any), then the slab's copies.
+/// The workspace starts with `prefixBytes` (int8 scales, weight-gradient partials), then the
+/// slab's copies.
 template <typename Pointers, typename AfterSlab>
-int run(const cdnnl_convolution *convolution, int pass, int threads, void *workspace, Pointers pointers, AfterSlab afterSlab) {
-    const size_t partials = partialBytes(*convolution, pass);
-    char *slabWorkspace = static_cast<char *>(workspace) + partials;
+int run(const cdnnl_convolution *convolution, int pass, int threads, void *workspace, Pointers pointers, AfterSlab afterSlab,
+        const Int8Scales *scales = nullptr) {
+    const size_t prefix = prefixBytes(*convolution, pass);
+    char *slabWorkspace = static_cast<char *>(workspace) + prefix;
     const std::vector<Slab> slabs = plan(*convolution, pass);
     for (size_t index = 0; index < slabs.size(); index++) {
         const std::shared_ptr<const Entry> entry = lookup(convolution, pass, threads, slabs[index]);
         if (!entry) return -1;
-        if (execute(*entry, pointers(slabs[index], index), slabWorkspace, threads) != 0) return -1;
+        if (execute(*entry, pointers(slabs[index], index), slabWorkspace, threads, scales) != 0) return -1;
         afterSlab(index);
     }
     return 0;
+}
+/// The largest |x| of `count` floats (16 running maxima, so that the loop vectorizes).
+float largestMagnitude(const float *values, size_t count) {
+    float lanes[16] = {0};
+    size_t index = 0;
+    for (; index + 16 <= count; index += 16)
+        for (int lane = 0; lane < 16; lane++) {
+            const float magnitude = std::fabs(values[index + lane]);
+            lanes[lane] = magnitude > lanes[lane] ? magnitude : lanes[lane];
+        }
+    float largest = 0;
+    for (; index < count; index++) largest = std::max(largest, std::fabs(values[index]));
+    for (float lane : lanes) largest = std::max(largest, lane);
+    return largest;
+}
+
+/// The symmetric int8 step for values up to `largest` (1 for an all-zero tensor, whose
+/// quantization is exact whatever the step).
+float int8Step(float largest) { return largest > 0 ? largest / 127 : 1; }
+
+/// Fills `scales` for one int8 forward call from its input, weights and bias.
+void prepareInt8(const cdnnl_convolution &c, const float *input, const float *weight, const float *bias, const Int8Scales &scales) {
+    const size_t inputCount = static_cast<size_t>(c.batch) * c.input_channels * c.input_depth * c.input_height * c.input_width;
+    const float inputStep = int8Step(largestMagnitude(input, inputCount));
+    scales.inputInverse[0] = 1 / inputStep;
+    const size_t perChannel = static_cast<size_t>(c.input_channels / c.groups) * c.kernel * c.kernel * c.kernel;
+    for (int channel = 0; channel < c.output_channels; channel++) {
+        const float weightStep = int8Step(largestMagnitude(weight + channel * perChannel, perChannel));
+        scales.weightInverse[channel] = 1 / weightStep;
+        scales.output[channel] = inputStep * weightStep;
+        scales.bias[channel] = bias ? bias[channel] / scales.output[channel] : 0;
+    }
 }
 } // namespace
 
@@ -342,7 +421,7 @@ long cdnnl_convolution_workspace_bytes(const cdnnl_convolution *convolution, cdn
         if (!entry) return -1;
         largest = std::max(largest, entry->totalBytes);
     }
-    return static_cast<long>(largest + partialBytes(*convolution, pass));
+    return static_cast<long>(largest + prefixBytes(*convolution, pass));
 }
 
 int cdnnl_convolution_forward(const cdnnl_convolution *convolution, const float *input,
@@ -350,12 +429,15 @@ int cdnnl_convolution_forward(const cdnnl_convolution *convolution, const float 
     const cdnnl_convolution &c = *convolution;
     const size_t inputPlane = static_cast<size_t>(c.input_height) * c.input_width;
     const size_t outputPlane = static_cast<size_t>(c.output_height) * c.output_width;
+    const bool int8 = c.precision == CDNNL_INT8;
+    const Int8Scales scales(workspace, c.output_channels);
+    if (int8) prepareInt8(c, input, weight, c.has_bias ? bias : nullptr, scales);
     return run(convolution, CDNNL_FORWARD, threads, workspace, [&](const Slab &slab, size_t) {
         std::vector<void *> pointers = {const_cast<float *>(input) + slab.srcStart * inputPlane, const_cast<float *>(weight)};
-        if (c.has_bias) pointers.push_back(const_cast<float *>(bias));
+        if (c.has_bias) pointers.push_back(int8 ? scales.bias : const_cast<float *>(bias));
         pointers.push_back(output + slab.dstStart * outputPlane);
         return pointers;
-    }, [](size_t) {});
+    }, [](size_t) {}, int8 ? &scales : nullptr);
 }
 
 int cdnnl_convolution_backward_data(const cdnnl_convolution *convolution, const float *output_gradient,

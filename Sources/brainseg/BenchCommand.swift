@@ -52,10 +52,11 @@ struct ConvBenchCommand: AsyncParsableCommand {
     var forwardMethod: ConvolutionTuning.ForwardMethod = ConvolutionTuning.default.forwardMethod
     @Option(help: "Convolution kernels: onednn or engine (the engine's own).")
     var backend: ConvolutionTuning.Backend = ConvolutionTuning.default.backend
-    @Option(help: "Convolution arithmetic: fp32 or bf16 (bf16 needs --backend onednn).") var precision: ComputePrecision = .float32
+    @Option(help: "Convolution arithmetic: fp32, bf16, or int8 (forward only); bf16 and int8 need --backend onednn.") var precision: ComputePrecision = .float32
     @Flag(help: "Print one JSON object (the only output format for now).") var json = false
 
     func validate() throws {
+        guard mode == .forward || precision.isTrainable else { throw ValidationError("--precision \(precision.rawValue) is for the forward pass only") }
         guard inChannels > 0, outChannels > 0, size > 0, kernel > 0, stride > 0, batch > 0, reps > 0, warmup >= 0, threads > 0, tile > 0 else {
             throw ValidationError("sizes, counts and threads must be positive")
         }

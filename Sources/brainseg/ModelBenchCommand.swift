@@ -27,12 +27,13 @@ struct ModelBenchCommand: AsyncParsableCommand {
     @Option(help: "Engine threads.") var threads: Int = 2
     @Option(help: "Convolution kernels: onednn or engine (the engine's own).")
     var backend: ConvolutionTuning.Backend = ConvolutionTuning.default.backend
-    @Option(help: "Convolution arithmetic: fp32 or bf16 (bf16 needs --backend onednn).") var precision: ComputePrecision = .float32
+    @Option(help: "Convolution arithmetic: fp32, bf16, or int8 (forward only); bf16 and int8 need --backend onednn.") var precision: ComputePrecision = .float32
     @Flag(name: .customLong("operations"), help: "After timing, profile one more repetition per operation (`OperationProfile`): a table on standard error and \"profile\" in the JSON.")
     var operations = false
     @Flag(help: "Print one JSON object (the only output format).") var json = false
 
     func run() async throws {
+        guard mode == .forward || precision.isTrainable else { throw ValidationError("--precision \(precision.rawValue) is for the forward pass only") }
         guard let network = ModelRegistry.make(model, profile: modelProfile) else { throw ModelRegistry.UnknownModel(name: model) }
         let sizes = try shape.map { text -> [Int] in
             let parts = text.split(separator: ",").compactMap { Int($0) }

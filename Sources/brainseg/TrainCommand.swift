@@ -94,6 +94,7 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.warmupSteps = warmup
             configuration.initialWeights = initial
             configuration.threads = threads
+            guard precision.isTrainable else { throw ValidationError("--precision \(precision.rawValue) is for inference only; train in fp32 or bf16") }
             configuration.precision = precision == .float32 ? nil : precision
             guard (0...1).contains(softTargetWeight) else { throw ValidationError("--soft-target-weight must be within 0...1") }
             configuration.softTargetWeight = softTargetWeight == 0 ? nil : softTargetWeight

@@ -22,7 +22,7 @@ struct DaemonConfigurationTests {
             [models]
             ensemble = ["unet", "student"]
             weights = { unet = 2.0, student = 1 }
-            precision = { unet = "bf16", student = "fp32" }
+            precision = { unet = "bf16", student = "fp32", cascade = "int8" }
             student_alongside = false
             [watch]
             quiescence_seconds = 5
@@ -35,7 +35,8 @@ struct DaemonConfigurationTests {
         #expect(configuration.ensemble == ["unet", "student"])
         #expect(configuration.ensembleWeights == ["unet": 2, "student": 1])
         #expect(configuration.precision["unet"] == .bfloat16 && configuration.precision["student"] == .float32)
-        #expect(configuration.precision["cascade"] == DaemonConfiguration().precision["cascade"])
+        #expect(configuration.precision["cascade"] == .int8)
+        #expect(configuration.precision["resunet-vae"] == DaemonConfiguration().precision["resunet-vae"])
         #expect(!configuration.studentAlongside)
         #expect(configuration.quiescenceSeconds == 5 && configuration.watchMode == .poll)
         #expect(configuration.labels == .brats2023 && configuration.stopTimeoutSeconds == 120)
@@ -51,7 +52,9 @@ struct DaemonConfigurationTests {
               ("[processing]\nmax_attempts = 0", "'processing.max_attempts' must be between"),
               ("[models]\nprofile = \"gpu\"", "models.profile"),
               ("[models.precision]\nvnet = \"bf16\"", "unknown model 'vnet'"),
-              ("[models.precision]\nunet = \"fp16\"", "models.precision.unet must be \"fp32\" or \"bf16\""),
+              ("[models.precision]\nunet = \"fp16\"", "models.precision.unet must be \"fp32\", \"bf16\" or \"int8\""),
+              // int8 is an inference arithmetic: the nightly retrain's steps cannot use it.
+              ("[training]\nprecision = \"int8\"", "training.precision must be \"fp32\" or \"bf16\", not \"int8\""),
               ("root = ", "invalid TOML"),
           ])
     func errors(_ text: String, _ expected: String) {

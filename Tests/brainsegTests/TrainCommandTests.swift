@@ -98,6 +98,16 @@ struct TrainCommandTests {
         #expect(refused.status != 0 && refused.standardError.contains("--gamma"))
     }
 
+    @Test("--precision int8 is refused before anything is trained: it is an inference arithmetic")
+    func int8Refused() throws {
+        let scratch = try TemporaryDirectory()
+        try SyntheticCases.write(into: scratch.file("data"), count: 1, size: 16)
+        let refused = try ExecutableRunner.run(Self.arguments(data: scratch.file("data"), run: scratch.file("run"), cache: scratch.file("cache"))
+                                               + ["--precision", "int8"], timeout: 60)
+        #expect(refused.status != 0 && refused.standardError.contains("for inference only"), "stderr: \(refused.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("run/config.json")))
+    }
+
     /// The part of a run's config.json this suite reads.
     struct TrainingConfigurationProbe: Decodable {
         struct Augmentation: Decodable {

@@ -5,7 +5,8 @@
 // Contract: every tensor crosses this interface as dense row-major float32 in the engine's own
 // layout (input N×Cin×D×H×W, weight Cout×Cin/G×k×k×k, bias [Cout], output N×Cout×Do×Ho×Wo).
 // Inside, oneDNN picks its blocked layouts; the conversions (and, for bf16, the rounding to
-// bfloat16 of input and weight; accumulation and output stay float32) happen in the caller's
+// bfloat16 of input and weight, for int8 their quantization; accumulation and output stay
+// float32) happen in the caller's
 // workspace, whose size `cdnnl_convolution_workspace_bytes` gives; a large convolution runs as
 // slabs along depth, so that workspace stays near 32 MiB. Nothing is allocated per
 // call, and no state is kept but an immutable cache of primitives per shape, so calls from
@@ -20,8 +21,12 @@
 extern "C" {
 #endif
 
-/// Arithmetic of the multiply-adds (accumulation is float32 in both).
-typedef enum { CDNNL_FLOAT32 = 0, CDNNL_BFLOAT16 = 1 } cdnnl_precision;
+/// Arithmetic of the multiply-adds. float32 and bfloat16 accumulate in float32. CDNNL_INT8 is
+/// for the forward pass only (the backward passes refuse it): the input is quantized to int8
+/// with one symmetric scale for the whole tensor (max |x| maps to 127), the weights with one
+/// scale per output channel; products are summed in int32, the sum is rescaled to float32 and
+/// the bias added in float32. The scales are computed on every call from the data it is given.
+typedef enum { CDNNL_FLOAT32 = 0, CDNNL_BFLOAT16 = 1, CDNNL_INT8 = 2 } cdnnl_precision;
 
 /// Which computation. oneDNN's convolutions compute the same forward for inference and
 /// training; the backward passes build their own forward hint.

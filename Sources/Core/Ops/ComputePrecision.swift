@@ -1,12 +1,23 @@
 /// The arithmetic of a convolution's multiply-adds. Accumulation, outputs, gradients and
-/// everything that is not a convolution stay float32 in both.
+/// everything that is not a convolution stay float32 in all of them.
 ///
 /// - `float32`: the reference.
 /// - `bfloat16`: inputs and weights rounded to bfloat16 (8 bits of mantissa) inside the
 ///   convolution, on CPUs with AVX-512 BF16 through oneDNN (`ConvolutionBackend.oneDNN`); the
 ///   engine's own kernels compute such a convolution in float32. A model uses it only where the
-///   equivalence check (`Benchmarks/bf16-equivalence.sh`) showed the same masks.
+///   equivalence check (`Benchmarks/bf16-equivalence.py`) showed the same masks.
+/// - `int8`: inference only. Each forward convolution's input is quantized to int8 with one
+///   symmetric scale per call (its largest |x| maps to 127), its weights with one scale per
+///   output channel; products are summed in int32 (AVX-512 VNNI through oneDNN) and rescaled to
+///   float32, where the bias is added. Convolutions with fewer than
+///   `OneDNNConvolution.int8MinimumInputChannels` input channels (the first layer, which sees
+///   the z-scored images with their outliers), every backward pass and the engine's own kernels
+///   compute in float32. Training refuses it.
 public enum ComputePrecision: String, Sendable, CaseIterable, Codable {
     case float32 = "fp32"
     case bfloat16 = "bf16"
+    case int8 = "int8"
+
+    /// Whether training steps may run at this precision (not int8: its rounding has no gradient).
+    public var isTrainable: Bool { self != .int8 }
 }

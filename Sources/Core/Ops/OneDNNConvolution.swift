@@ -2,7 +2,8 @@ import CDNNL
 
 /// `Convolution3D`'s kernels on oneDNN (libdnnl 2.6, Debian's `libdnnl-dev`), the library under
 /// PyTorch's CPU convolutions: JIT-generated AVX-512 direct convolutions on blocked channel
-/// layouts (nCdhw16c), and bfloat16 ones on CPUs with AVX-512 BF16.
+/// layouts (nCdhw16c), bfloat16 ones on CPUs with AVX-512 BF16 and int8 ones (AVX-512 VNNI)
+/// for inference.
 ///
 /// Tensors stay in the engine's plain N×C×D×H×W layout; the shim (`Sources/CDNNL`) reorders
 /// inputs into oneDNN's layouts and results back, inside a workspace from `BufferPool`, so the
@@ -20,7 +21,8 @@ public enum OneDNNConvolution {
         geometry: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, precision: ComputePrecision
     ) -> Bool {
-        let description = Self.description(geometry, hasBias: bias != nil, precision: precision)
+        let arithmetic = precision == .int8 && geometry.inputChannels / geometry.groups < int8MinimumInputChannels ? .float32 : precision
+        let description = Self.description(geometry, hasBias: bias != nil, precision: arithmetic)
         return withWorkspace(description, CDNNL_FORWARD) { description, workspace, threads in
             cdnnl_convolution_forward(description, input, weight, bias, output, workspace, threads)
         }
@@ -31,7 +33,7 @@ public enum OneDNNConvolution {
         geometry: ConvolutionGeometry, outputGradient: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         inputGradient: UnsafeMutablePointer<Float>, precision: ComputePrecision
     ) -> Bool {
-        let description = Self.description(geometry, hasBias: false, precision: precision)
+        let description = Self.description(geometry, hasBias: false, precision: precision.backward)
         return withWorkspace(description, CDNNL_BACKWARD_DATA) { description, workspace, threads in
             cdnnl_convolution_backward_data(description, outputGradient, weight, inputGradient, workspace, threads)
         }
@@ -42,7 +44,7 @@ public enum OneDNNConvolution {
         geometry: ConvolutionGeometry, outputGradient: UnsafePointer<Float>, input: UnsafePointer<Float>,
         weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>?, precision: ComputePrecision
     ) -> Bool {
-        let description = Self.description(geometry, hasBias: biasGradient != nil, precision: precision)
+        let description = Self.description(geometry, hasBias: biasGradient != nil, precision: precision.backward)
         return withWorkspace(description, CDNNL_BACKWARD_WEIGHTS) { description, workspace, threads in
             cdnnl_convolution_backward_weights(description, outputGradient, input, weightGradient, biasGradient, workspace, threads)
         }
@@ -85,6 +87,16 @@ public enum OneDNNConvolution {
     /// Whether this CPU runs bfloat16 convolutions natively (AVX-512 BF16 or AMX).
     public static var hasNativeBFloat16: Bool { ["avx512_core_bf16", "avx512_core_amx"].contains(instructionSet) }
 
+    /// Whether this CPU has int8 dot-product instructions (VNNI; every AVX-512 BF16 CPU has them).
+    public static var hasInt8DotProduct: Bool {
+        ["avx2_vnni", "avx512_core_vnni", "avx512_core_bf16", "avx512_core_amx"].contains(instructionSet)
+    }
+
+    /// int8 convolutions with fewer input channels (per group) than this run in float32: the
+    /// first layer of every model (4 modalities) sees the z-scored images, whose outliers would
+    /// make one scale per tensor coarse, and costs little.
+    public static let int8MinimumInputChannels = 8
+
     private static var threads: Int { max(1, Parallel.threadCount) }
 
     private static func description(_ geometry: ConvolutionGeometry, hasBias: Bool, precision: ComputePrecision) -> cdnnl_convolution {
@@ -95,7 +107,7 @@ public enum OneDNNConvolution {
             output_depth: Int32(geometry.outputDepth), output_height: Int32(geometry.outputHeight),
             output_width: Int32(geometry.outputWidth), kernel: Int32(geometry.kernel), stride: Int32(geometry.stride),
             padding: Int32(geometry.padding), has_bias: hasBias ? 1 : 0,
-            precision: precision == .bfloat16 ? CDNNL_BFLOAT16 : CDNNL_FLOAT32)
+            precision: precision == .bfloat16 ? CDNNL_BFLOAT16 : precision == .int8 ? CDNNL_INT8 : CDNNL_FLOAT32)
     }
 
     /// Runs `body(description, workspace, threads)` with a pooled workspace of the size the pass
@@ -121,4 +133,9 @@ extension OneDNNConvolution {
         guard tensor != nil else { return body(nil) }
         return tensor!.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
     }
+}
+
+private extension ComputePrecision {
+    /// The arithmetic of the backward passes: int8 is for inference only.
+    var backward: ComputePrecision { self == .int8 ? .float32 : self }
 }

@@ -151,7 +151,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
                     }
                     let text = try reader.string(precision, key, prefix: "models.precision.") ?? ""
                     guard let value = ComputePrecision(rawValue: text) else {
-                        throw Problem("\(source): models.precision.\(key) must be \"fp32\" or \"bf16\", not \"\(text)\"")
+                        throw Problem("\(source): models.precision.\(key) must be \"fp32\", \"bf16\" or \"int8\", not \"\(text)\"")
                     }
                     configuration.precision[key] = value
                 }
@@ -244,7 +244,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         if let value = try reader.integer(table, "warmup_steps", prefix: "training.", range: 0...100_000) { settings.warmupSteps = value }
         if let value = try reader.integer(table, "threads", prefix: "training.", range: 1...256) { settings.threads = value }
         if let text = try reader.string(table, "precision", prefix: "training.") {
-            guard let value = ComputePrecision(rawValue: text) else {
+            guard let value = ComputePrecision(rawValue: text), value.isTrainable else {
                 throw Problem("\(reader.source): training.precision must be \"fp32\" or \"bf16\", not \"\(text)\"")
             }
             settings.precision = value

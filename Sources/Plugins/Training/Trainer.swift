@@ -53,6 +53,9 @@ public final class Trainer {
         self.configuration = configuration
         self.runDirectory = runDirectory
         self.report = report
+        guard configuration.precision?.isTrainable ?? true else {
+            throw TrainingError("precision \(configuration.precision!.rawValue) is for inference only; training runs in fp32 or bf16")
+        }
         guard let model = Self.makeModel(configuration) else { throw ModelRegistry.UnknownModel(name: configuration.model) }
         self.model = model
         patchSize = configuration.patchSize ?? TrainingConfiguration.defaultPatchSize(for: model)

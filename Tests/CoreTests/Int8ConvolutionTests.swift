@@ -1,0 +1,124 @@
+@testable import Core
+import Testing
+import TestSupport
+
+/// int8 inference convolutions (`ComputePrecision.int8`, oneDNN's VNNI kernels): exact where
+/// the quantization is exact, within a stated error of float32 elsewhere, independent of how the
+/// work is cut into slabs, and float32 wherever int8 does not apply.
+///
+/// Stated tolerance: one symmetric scale per input tensor (step max|x| / 127) and one per output
+/// channel of the weights (step max|w| / 127) round each operand by at most half a step; over
+/// the random tensors below that is below 2 % of the output's range (`relativeError`:
+/// max |a − b| / max(1, max |b|)), and above 10⁻⁵ so that the test fails if float32 ran instead.
+@Suite("int8 convolution")
+struct Int8ConvolutionTests {
+    static let int8 = ConvolutionTuning.default.with(precision: .int8)
+
+    /// Network shapes with at least `int8MinimumInputChannels` input channels: 3×3×3 "same" and
+    /// stride 2, the student's 2×2×2 stride-2 downsampling, a 1×1×1 head, a grouped convolution.
+    static let shapes: [(input: [Int], weight: [Int], stride: Int, padding: Int, groups: Int)] = [
+        ([1, 16, 9, 10, 11], [16, 16, 3, 3, 3], 1, 1, 1),
+        ([2, 16, 8, 8, 8], [32, 16, 3, 3, 3], 2, 1, 1),
+        ([1, 16, 8, 10, 6], [32, 16, 2, 2, 2], 2, 0, 1),
+        ([1, 32, 5, 6, 7], [3, 32, 1, 1, 1], 1, 0, 1),
+        ([1, 16, 6, 6, 6], [16, 8, 3, 3, 3], 1, 1, 2),
+    ]
+
+    static func forward(_ input: Tensor, _ weight: Tensor, _ bias: Tensor?, _ shape: (input: [Int], weight: [Int], stride: Int, padding: Int, groups: Int),
+                        _ tuning: ConvolutionTuning) -> Tensor {
+        Convolution3D.forward(input: input, weight: weight, bias: bias, stride: shape.stride, padding: shape.padding,
+                              groups: shape.groups, tuning: tuning)
+    }
+
+    @Test("int8 runs oneDNN's int8 kernel and is within 2 % of float32 (and is not float32)",
+          .enabled(if: OneDNNConvolution.hasInt8DotProduct, "this CPU has no int8 dot-product instructions (VNNI)"))
+    func tolerance() {
+        var random = SeededRandom(seed: 21)
+        for shape in Self.shapes {
+            let input = Tensor.randomNormal(shape: shape.input, random: &random)
+            let weight = Tensor.randomNormal(shape: shape.weight, scale: 0.2, random: &random)
+            let bias = Tensor.randomNormal(shape: [shape.weight[0]], random: &random)
+            let geometry = ConvolutionGeometry(inputShape: shape.input, weightShape: shape.weight, biasShape: nil,
+                                               stride: shape.stride, padding: shape.padding, groups: shape.groups)
+            let implementation = OneDNNConvolution.implementation(of: geometry, precision: .int8) ?? "refused"
+            #expect(implementation.contains("vnni") || implementation.contains("amx"), "\(geometry): \(implementation)")
+            let error = relativeError(Self.forward(input, weight, bias, shape, Self.int8), Self.forward(input, weight, bias, shape, .default))
+            #expect(error < 2e-2 && error > 1e-5, "\(geometry): relative error \(error)")
+        }
+    }
+
+    @Test("exact where the quantization is exact: integer inputs and weights whose largest magnitude is 127")
+    func exactOnTheGrid() {
+        var random = SeededRandom(seed: 22)
+        for shape in Self.shapes {
+            // Steps of exactly 1: every value is on the int8 grid, and float32 sums these
+            // integers exactly (|sum| < 2²⁴), so both arithmetics give the same numbers.
+            var input = Tensor.randomUniform(shape: shape.input, low: -127, high: 127, random: &random).map { $0.rounded() }
+            input[flat: 0] = 127
+            var weight = Tensor.randomUniform(shape: shape.weight, low: -127, high: 127, random: &random).map { $0.rounded() }
+            let perChannel = weight.count / shape.weight[0]
+            for channel in 0..<shape.weight[0] { weight[flat: channel * perChannel] = channel % 2 == 0 ? 127 : -127 }
+            let bias = Tensor.randomUniform(shape: [shape.weight[0]], low: -5, high: 5, random: &random).map { $0.rounded() }
+            let difference = Self.forward(input, weight, bias, shape, Self.int8).maximumAbsoluteDifference(Self.forward(input, weight, bias, shape, .default))
+            #expect(difference == 0, "\(shape.input) ⊛ \(shape.weight): \(difference)")
+        }
+    }
+
+    @Test("the same result in one piece and in slabs of one plane (the scales are the whole tensor's)")
+    func slabsAgree() {
+        var random = SeededRandom(seed: 23)
+        for shape in Self.shapes {
+            let input = Tensor.randomNormal(shape: shape.input, random: &random)
+            let weight = Tensor.randomNormal(shape: shape.weight, scale: 0.2, random: &random)
+            let bias = Tensor.randomNormal(shape: [shape.weight[0]], random: &random)
+            let whole = Self.forward(input, weight, bias, shape, Self.int8)
+            OneDNNConvolution.setSlabBudget(bytes: 1)
+            let sliced = Self.forward(input, weight, bias, shape, Self.int8)
+            OneDNNConvolution.setSlabBudget(bytes: nil)
+            #expect(sliced.maximumAbsoluteDifference(whole) == 0, "\(shape.input)")
+        }
+    }
+
+    @Test("float32 wherever int8 does not apply: the first layer (4 channels), the backward passes, the engine's kernels")
+    func float32Elsewhere() {
+        var random = SeededRandom(seed: 24)
+        let first = (input: [1, 4, 9, 10, 11], weight: [16, 4, 3, 3, 3], stride: 1, padding: 1, groups: 1)
+        let input = Tensor.randomNormal(shape: first.input, random: &random)
+        let weight = Tensor.randomNormal(shape: first.weight, scale: 0.2, random: &random)
+        #expect(Self.forward(input, weight, nil, first, Self.int8).maximumAbsoluteDifference(Self.forward(input, weight, nil, first, .default)) == 0)
+        let onEngine = Self.forward(input, weight, nil, first, ConvolutionTuning.default.onEngine)
+        #expect(Self.forward(input, weight, nil, first, Self.int8.onEngine).maximumAbsoluteDifference(onEngine) == 0)
+
+        let shape = Self.shapes[0]
+        let wide = Tensor.randomNormal(shape: shape.input, random: &random)
+        let wideWeight = Tensor.randomNormal(shape: shape.weight, scale: 0.2, random: &random)
+        let gradient = Tensor.randomNormal(shape: Self.forward(wide, wideWeight, nil, shape, .default).shape, random: &random)
+        func inputGradient(_ tuning: ConvolutionTuning) -> Tensor {
+            Convolution3D.backwardInput(outputGradient: gradient, weight: wideWeight, inputShape: shape.input, padding: shape.padding, tuning: tuning)
+        }
+        func weightGradient(_ tuning: ConvolutionTuning) -> Tensor {
+            Convolution3D.backwardWeight(outputGradient: gradient, input: wide, weightShape: shape.weight, includeBias: false,
+                                         padding: shape.padding, tuning: tuning).weight
+        }
+        #expect(inputGradient(Self.int8).maximumAbsoluteDifference(inputGradient(.default)) == 0)
+        #expect(weightGradient(Self.int8).maximumAbsoluteDifference(weightGradient(.default)) == 0)
+    }
+
+    @Test("an all-zero input gives the bias (up to the rounding of dividing it by the scale and multiplying back)")
+    func zeroInput() {
+        let shape = Self.shapes[0]
+        var random = SeededRandom(seed: 25)
+        let weight = Tensor.randomNormal(shape: shape.weight, scale: 0.2, random: &random)
+        let bias = Tensor.randomNormal(shape: [shape.weight[0]], random: &random)
+        let output = Self.forward(Tensor(shape: shape.input), weight, bias, shape, Self.int8)
+        let plane = output.count / shape.weight[0]
+        let worst = (0..<output.count).map { abs(output[flat: $0] - bias[flat: ($0 / plane) % shape.weight[0]]) }.max()!
+        #expect(worst <= 4e-7 * max(1, bias.maximumAbsoluteDifference(Tensor(shape: bias.shape))), "largest difference \(worst)")
+    }
+
+    @Test("training refuses int8 (its rounding has no gradient); inference precisions are trainable otherwise")
+    func trainability() {
+        #expect(!ComputePrecision.int8.isTrainable)
+        #expect(ComputePrecision.float32.isTrainable && ComputePrecision.bfloat16.isTrainable)
+    }
+}
