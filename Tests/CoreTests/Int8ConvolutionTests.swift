@@ -14,13 +14,14 @@ import TestSupport
 struct Int8ConvolutionTests {
     static let int8 = ConvolutionTuning.default.with(precision: .int8)
 
-    /// Network shapes with at least `int8MinimumInputChannels` input channels: 3×3×3 "same" and
-    /// stride 2, the student's 2×2×2 stride-2 downsampling, a 1×1×1 head, a grouped convolution.
+    /// Network shapes with at least `int8MinimumChannels` input and output channels: 3×3×3
+    /// "same" and stride 2, the student's 2×2×2 stride-2 downsampling, a 1×1×1 convolution, a
+    /// grouped convolution.
     static let shapes: [(input: [Int], weight: [Int], stride: Int, padding: Int, groups: Int)] = [
         ([1, 16, 9, 10, 11], [16, 16, 3, 3, 3], 1, 1, 1),
         ([2, 16, 8, 8, 8], [32, 16, 3, 3, 3], 2, 1, 1),
         ([1, 16, 8, 10, 6], [32, 16, 2, 2, 2], 2, 0, 1),
-        ([1, 32, 5, 6, 7], [3, 32, 1, 1, 1], 1, 0, 1),
+        ([1, 32, 5, 6, 7], [8, 32, 1, 1, 1], 1, 0, 1),
         ([1, 16, 6, 6, 6], [16, 8, 3, 3, 3], 1, 1, 2),
     ]
 
@@ -79,13 +80,18 @@ struct Int8ConvolutionTests {
         }
     }
 
-    @Test("float32 wherever int8 does not apply: the first layer (4 channels), the backward passes, the engine's kernels")
+    @Test("float32 wherever int8 does not apply: the first layer (4 channels in), a head (3 out), the backward passes, the engine's kernels")
     func float32Elsewhere() {
         var random = SeededRandom(seed: 24)
         let first = (input: [1, 4, 9, 10, 11], weight: [16, 4, 3, 3, 3], stride: 1, padding: 1, groups: 1)
         let input = Tensor.randomNormal(shape: first.input, random: &random)
         let weight = Tensor.randomNormal(shape: first.weight, scale: 0.2, random: &random)
         #expect(Self.forward(input, weight, nil, first, Self.int8).maximumAbsoluteDifference(Self.forward(input, weight, nil, first, .default)) == 0)
+        let head = (input: [1, 32, 5, 6, 7], weight: [3, 32, 1, 1, 1], stride: 1, padding: 0, groups: 1)
+        let features = Tensor.randomNormal(shape: head.input, random: &random)
+        let headWeight = Tensor.randomNormal(shape: head.weight, scale: 0.2, random: &random)
+        #expect(Self.forward(features, headWeight, nil, head, Self.int8)
+            .maximumAbsoluteDifference(Self.forward(features, headWeight, nil, head, .default)) == 0)
         let onEngine = Self.forward(input, weight, nil, first, ConvolutionTuning.default.onEngine)
         #expect(Self.forward(input, weight, nil, first, Self.int8.onEngine).maximumAbsoluteDifference(onEngine) == 0)
 
@@ -120,5 +126,13 @@ struct Int8ConvolutionTests {
     func trainability() {
         #expect(!ComputePrecision.int8.isTrainable)
         #expect(ComputePrecision.float32.isTrainable && ComputePrecision.bfloat16.isTrainable)
+    }
+
+    @Test("on this machine: int8 where the CPU has VNNI, else what bf16 runs as; bf16 as BFloat16Choice decides; fp32 stays")
+    func onThisMachine() {
+        let bfloat16 = BFloat16Choice.effective(.bfloat16)
+        #expect(ComputePrecision.int8.onThisMachine == (OneDNNConvolution.hasInt8DotProduct ? .int8 : bfloat16))
+        #expect(ComputePrecision.bfloat16.onThisMachine == bfloat16)
+        #expect(ComputePrecision.float32.onThisMachine == .float32)
     }
 }

@@ -13,6 +13,8 @@ struct DaemonConfigurationTests {
         #expect(configuration.ensemble == ["unet", "resunet-vae", "cascade"])
         #expect(configuration.studentAlongside)
         #expect(configuration.quiescenceSeconds == 30 && configuration.marker == "READY")
+        // Each model's fastest arithmetic that passed its equivalence check on real cases.
+        #expect(configuration.precision == ["unet": .bfloat16, "resunet-vae": .int8, "cascade": .int8, "student": .bfloat16])
     }
 
     @Test("every key optional; values read with their types")

@@ -1,4 +1,5 @@
 import Core
+import Daemon
 import Foundation
 import Testing
 import TestSupport
@@ -52,15 +53,22 @@ struct DaemonEndToEndTests {
             let report = try String(contentsOfFile: "\(daemon.output(name))/\(name)_report.json", encoding: .utf8)
             #expect(report.contains("\"sha256\""))
             #expect(report.contains("\"evaluation\""), "synthetic cases carry a _seg: Dice is reported")
-            // Every model records the arithmetic it ran in: the default asks for bf16, which the
-            // daemon uses only where it is native and measured faster (it logs which at start).
+            // Every model records the arithmetic it ran in: the default asks for int8 (models that
+            // passed its check) or bf16; int8 runs where the CPU has VNNI, bf16 only where it is
+            // native and measured faster (the daemon logs which at start).
             let parsed = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any])
             let models = try #require(parsed["models"] as? [[String: Any]])
             let usesBFloat16 = daemon.log.contains("bf16 on:")
             #expect(usesBFloat16 || daemon.log.contains("bf16 off:"), "the start-up log says whether bf16 is used: \(daemon.log)")
             #expect(!usesBFloat16 || OneDNNConvolution.hasNativeBFloat16)
-            let expected = usesBFloat16 ? "bf16" : "fp32"
-            #expect(!models.isEmpty && models.allSatisfy { $0["precision"] as? String == expected }, "\(models)")
+            #expect(DaemonConfiguration.int8Checked.isEmpty || daemon.log.contains(OneDNNConvolution.hasInt8DotProduct ? "int8 on:" : "int8 off:"))
+            for model in models {
+                let name = try #require(model["name"] as? String)
+                let asksInt8 = DaemonConfiguration().precision[name] == .int8
+                let expected = asksInt8 && OneDNNConvolution.hasInt8DotProduct ? "int8" : usesBFloat16 ? "bf16" : "fp32"
+                #expect(model["precision"] as? String == expected, "\(name): \(models)")
+            }
+            #expect(!models.isEmpty)
         }
         #expect(daemon.waitForNotification(linePrefix: "WATCHDOG=1", timeout: 10) != nil, "no WATCHDOG ping in \(daemon.notifications)")
         #expect(DaemonHarness.wait(timeout: 30) {

@@ -21,7 +21,7 @@ public enum OneDNNConvolution {
         geometry: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         output: UnsafeMutablePointer<Float>, precision: ComputePrecision
     ) -> Bool {
-        let arithmetic = precision == .int8 && geometry.inputChannels / geometry.groups < int8MinimumInputChannels ? .float32 : precision
+        let arithmetic = precision == .int8 && !runsInInt8(geometry) ? .float32 : precision
         let description = Self.description(geometry, hasBias: bias != nil, precision: arithmetic)
         return withWorkspace(description, CDNNL_FORWARD) { description, workspace, threads in
             cdnnl_convolution_forward(description, input, weight, bias, output, workspace, threads)
@@ -92,10 +92,17 @@ public enum OneDNNConvolution {
         ["avx2_vnni", "avx512_core_vnni", "avx512_core_bf16", "avx512_core_amx"].contains(instructionSet)
     }
 
-    /// int8 convolutions with fewer input channels (per group) than this run in float32: the
-    /// first layer of every model (4 modalities) sees the z-scored images, whose outliers would
-    /// make one scale per tensor coarse, and costs little.
-    public static let int8MinimumInputChannels = 8
+    /// int8 convolutions with fewer input channels (per group) or fewer output channels than
+    /// this run in float32: the first layer of every model (4 modalities) sees the z-scored
+    /// images, whose outliers would make one scale per tensor coarse, and the output heads
+    /// (3 or 4 channels) write the logits that are thresholded into the mask, so their rounding
+    /// would move voxels across the threshold directly. Both cost little.
+    public static let int8MinimumChannels = 8
+
+    /// Whether a convolution asked for int8 runs in int8 (else float32).
+    static func runsInInt8(_ geometry: ConvolutionGeometry) -> Bool {
+        geometry.inputChannels / geometry.groups >= int8MinimumChannels && geometry.outputChannels >= int8MinimumChannels
+    }
 
     private static var threads: Int { max(1, Parallel.threadCount) }
 

@@ -4,7 +4,7 @@ import Logging
 /// The start-up checks `brainseg serve` and `brainseg retrain` share: a warning when oneDNN
 /// cannot build its convolution kernels here (`OneDNNConvolution.unavailableReason`), which
 /// leaves every convolution on the engine's own, slower kernels; and whether the models
-/// configured for bfloat16 run in it on this CPU (`BFloat16Choice`).
+/// configured for bfloat16 or int8 run in it on this CPU (`ComputePrecision.onThisMachine`).
 enum ConvolutionKernelCheck {
     /// Logs the warning, if any; `work` says what runs slower ("running", "training"), `unit`
     /// names the systemd unit whose MemoryDenyWriteExecute must be off.
@@ -13,10 +13,18 @@ enum ConvolutionKernelCheck {
         logger.warning("oneDNN cannot build its convolution kernels (\(reason)); \(work) on the engine's own, about 2.5× slower. Under systemd, MemoryDenyWriteExecute must be off (see systemd/\(unit)).")
     }
 
-    /// Logs whether bfloat16 is used here when any of `precision`'s models asks for it.
-    static func reportBFloat16(_ logger: Logger, precision: [String: ComputePrecision]) {
-        let asking = precision.filter { $0.value == .bfloat16 }.keys.sorted()
-        guard !asking.isEmpty else { return }
-        logger.info("\(BFloat16Choice.current.reason) (asked for by \(asking.joined(separator: ", ")))")
+    /// Logs whether bfloat16 and int8 are used here when any of `precision`'s models asks for them.
+    static func reportReducedPrecision(_ logger: Logger, precision: [String: ComputePrecision]) {
+        let int8 = precision.filter { $0.value == .int8 }.keys.sorted()
+        if !int8.isEmpty {
+            let isa = OneDNNConvolution.instructionSet
+            let line = OneDNNConvolution.hasInt8DotProduct
+                ? "int8 on: this CPU has int8 dot products (oneDNN ISA \(isa))"
+                : "int8 off: this CPU has no int8 dot products (oneDNN ISA \(isa)); these models run as bf16 would"
+            logger.info("\(line) (asked for by \(int8.joined(separator: ", ")))")
+        }
+        let bfloat16 = precision.filter { $0.value == .bfloat16 || ($0.value == .int8 && !OneDNNConvolution.hasInt8DotProduct) }.keys.sorted()
+        guard !bfloat16.isEmpty else { return }
+        logger.info("\(BFloat16Choice.current.reason) (asked for by \(bfloat16.joined(separator: ", ")))")
     }
 }

@@ -9,7 +9,8 @@ public struct SegmentationOptions: Sendable {
     public var memberWeights: [String: Double] = [:]
     /// Convolution arithmetic by model name (float32 when absent). bfloat16 runs only where it
     /// is native and measured faster than float32 (`BFloat16Choice.current`); elsewhere float32
-    /// is used, which gives the same masks (the equivalence check) in less time.
+    /// is used, which gives the same masks (the equivalence check) in less time. int8 runs where
+    /// the CPU has VNNI, else as bfloat16 would (`ComputePrecision.onThisMachine`).
     public var memberPrecision: [String: ComputePrecision] = [:]
     /// Inputs with more voxels than this run as Gaussian-weighted sliding windows.
     public var maximumWholeVolumeVoxels = 128 * 128 * 128
@@ -18,10 +19,10 @@ public struct SegmentationOptions: Sendable {
     public var labels = LabelMapBuilder.Settings()
     public init() {}
 
-    /// The precision the model named `name` runs at here: `memberPrecision`, with bfloat16
-    /// falling back to float32 where it does not pay off (`BFloat16Choice.current`).
+    /// The precision the model named `name` runs at here: `memberPrecision`, with the
+    /// fall-backs of `ComputePrecision.onThisMachine`.
     public func precision(of name: String) -> ComputePrecision {
-        BFloat16Choice.effective(memberPrecision[name] ?? .float32)
+        (memberPrecision[name] ?? .float32).onThisMachine
     }
 }
 
