@@ -3,10 +3,10 @@
 the ensemble, mean and median Dice and mean HD95 per region, through `brainseg segment` and
 `brainseg eval` (the pipeline a hospital runs).
 
-  scripts/model-table.py gate MODELS_DIR [--out DIR]
+  scripts/model-table.py gate MODELS_DIR [--out DIR] [--precision P]
       The gate's frozen hold-out (4 cases, one low-grade), segmented with the models in
       MODELS_DIR (<model>/<version>/): unet, resunet-vae, cascade, the teachers' ensemble, the
-      student, each through `brainseg segment --models …`.
+      four-member ensemble (teachers + student), the student, each through `brainseg segment --models …`.
   scripts/model-table.py cv ROW=MODEL:RECIPE[+MODEL:RECIPE…] … [--folds 1,2] [--out DIR]
       Cross-validated: each row's members are the fold models of the recipes (scripts/
       cross-validate.sh); every fold is segmented by models trained without it, and the 13
@@ -26,11 +26,13 @@ import tempfile
 from cv_protocol import DATA, FOLDS, GATE, REGIONS, RUNS, brainseg
 
 
-def segment_and_score(cases, models, models_dir, out):
-    """Segments `cases` with the ensemble `models` and returns eval's per-case metrics."""
+def segment_and_score(cases, models, models_dir, out, precision=None):
+    """Segments `cases` with the ensemble `models` (at `precision`, else the daemon's defaults)
+    and returns eval's per-case metrics."""
     pred = os.path.join(out, "pred")
+    extra = ["--precision", precision] if precision else []
     subprocess.run([brainseg(), "segment", *[os.path.join(DATA, c) for c in cases], "--out", pred,
-                    "--models", ",".join(models), "--models-dir", models_dir], check=True, capture_output=True)
+                    "--models", ",".join(models), "--models-dir", models_dir, *extra], check=True, capture_output=True)
     result = subprocess.run([brainseg(), "eval", "--pred", pred, "--truth", DATA, "--json"], check=True, capture_output=True, text=True)
     return json.loads(result.stdout)["cases"]
 
@@ -52,12 +54,15 @@ HEADER = ("| model | cases | Dice WT mean (median) | Dice TC | Dice ET | HD95 WT
 
 def gate(arguments):
     configurations = [("UNet", ["unet"]), ("ResUNet-VAE", ["resunet-vae"]), ("Cascade", ["cascade"]),
-                      ("Ensemble (three teachers)", ["unet", "resunet-vae", "cascade"]), ("Student", ["student"])]
+                      ("Ensemble (three teachers)", ["unet", "resunet-vae", "cascade"]),
+                      ("Ensemble (three teachers + student)", ["unet", "resunet-vae", "cascade", "student"]),
+                      ("Student", ["student"])]
     out = arguments.out or tempfile.mkdtemp(prefix="gate-table-")
     print(HEADER)
     per_case = {}
     for label, models in configurations:
-        cases = segment_and_score(GATE, models, os.path.abspath(arguments.models_dir), os.path.join(out, "-".join(models)))
+        cases = segment_and_score(GATE, models, os.path.abspath(arguments.models_dir), os.path.join(out, "-".join(models)),
+                                  arguments.precision)
         per_case[label] = cases
         print(row(label, cases), flush=True)
     print_per_case(per_case)
@@ -118,6 +123,7 @@ def main():
     g = commands.add_parser("gate")
     g.add_argument("models_dir")
     g.add_argument("--out")
+    g.add_argument("--precision", help="fp32, bf16, int8 or per model (segment --precision); default: the daemon's defaults")
     c = commands.add_parser("cv")
     c.add_argument("rows", nargs="+", help="LABEL=MODEL:RECIPE[+MODEL:RECIPE…]")
     c.add_argument("--out")

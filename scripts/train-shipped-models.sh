@@ -4,10 +4,15 @@
 #   scripts/train-shipped-models.sh student        # one model: writes $RUNS/<model>.../final
 #   scripts/train-shipped-models.sh all            # the four version-1 models, two at a time
 #   scripts/train-shipped-models.sh student-v2     # the shipped student: v1 + the nightly recipe
+#   scripts/train-shipped-models.sh resunet-vae-v2 # the shipped resunet-vae: v1 + the same fine-tune
 #
 # student-v2 (models/student/2, the student in service since 2026-12-03) is student v1
 # fine-tuned by `brainseg retrain` itself, in a scratch root with an empty pool: the nightly
 # recipe (1500 steps, AdamW 2e-4, 20 warm-up steps, seed 1) on one engine thread, about 45 min.
+# resunet-vae-v2 (models/resunet-vae/2, shipped 2026-12-03) is resunet-vae v1 fine-tuned the same
+# way by `brainseg train --init` (1500 steps, AdamW 2e-4, decay 0.01, 20 warm-up steps, seed 1,
+# one thread; 40-67 min), the last step shipped. The same fine-tune of unet and of the cascade
+# (SGD 0.004) was worse on the gate and is not shipped (models/README.md, "Fine-tuned teachers").
 #
 # Data: the labelled BraTS 2018 cases in $BRAINSEG_DATA/brats18/labelled (default
 # ../shared/data) minus the promotion gate's frozen hold-out below (4 cases, one low-grade).
@@ -55,6 +60,9 @@ resunet_vae() {
 cascade() {
     run cascade cascade --steps 1600 --learning-rate 0.02 --stop-after 585
 }
+resunet_vae_v2() {
+    run resunet-vae-v2 resunet-vae --init models/resunet-vae/1 --steps 1500 --warmup 20 --learning-rate 0.0002 --weight-decay 0.01
+}
 
 # The nightly recipe applied to the shipped student v1 on the labelled cases, no pool: the
 # candidate is written to $RUNS/student-v2/models/student/2 whether the gate promotes it or not.
@@ -80,7 +88,8 @@ case "${1:-}" in
     student-v2) student_v2 ;;
     unet) unet ;;
     resunet-vae) resunet_vae ;;
+    resunet-vae-v2) resunet_vae_v2 ;;
     cascade) cascade ;;
-    *) echo "usage: $0 student|student-v2|unet|resunet-vae|cascade|all" >&2; exit 2 ;;
+    *) echo "usage: $0 student|student-v2|unet|resunet-vae|resunet-vae-v2|cascade|all" >&2; exit 2 ;;
 esac
 echo "weights: $RUNS/<model>/final or $RUNS/student-v2/models/student/2 (compare with models/<model>/<version>/weights.safetensors)"
