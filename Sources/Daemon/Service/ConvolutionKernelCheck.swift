@@ -23,7 +23,8 @@ enum ConvolutionKernelCheck {
                 : "int8 off: this CPU has no int8 dot products (oneDNN ISA \(isa)); these models run as bf16 would"
             logger.info("\(line) (asked for by \(int8.joined(separator: ", ")))")
         }
-        let bfloat16 = precision.filter { $0.value == .bfloat16 || ($0.value == .int8 && !OneDNNConvolution.hasInt8DotProduct) }.keys.sorted()
+        // Every reduced precision that does not end as int8 went through the bf16 decision.
+        let bfloat16 = precision.filter { $0.value != .float32 && $0.value.onThisMachine != .int8 }.keys.sorted()
         guard !bfloat16.isEmpty else { return }
         logger.info("\(BFloat16Choice.current.reason) (asked for by \(bfloat16.joined(separator: ", ")))")
     }
