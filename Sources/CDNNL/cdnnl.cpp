@@ -112,8 +112,11 @@ int rightPadding(int outputSize, int inputSize, const cdnnl_convolution &c) {
 }
 
 /// Blocked bytes (input and output copies) a slab may hold; above it, a convolution is split.
+/// Per thread: a call sizes its workspace and then plans its slabs again when it runs, so a
+/// budget that changed in between (another thread's test setting it) would run a plan larger
+/// than the workspace it was given. The caller's thread does both, so each call sees one budget.
 constexpr double defaultSlabBudget = 32.0 * (1 << 20);
-std::atomic<double> slabBudget{defaultSlabBudget};
+thread_local double slabBudget = defaultSlabBudget;
 
 /// The slabs of one pass: one for a small convolution, else equal runs of planes. The forward
 /// and weight-gradient passes split the output planes (each slab reads its halo of input

@@ -74,8 +74,9 @@ const char *cdnnl_convolution_implementation(const cdnnl_convolution *convolutio
 /// itself once it holds 1024 entries.
 void cdnnl_clear_cache(void);
 
-/// Bytes of blocked copies above which a convolution runs as slabs along depth (default 32 MiB;
-/// 0 restores it). Results do not depend on it; tests set it tiny to exercise the slabs.
+/// Bytes of blocked copies above which a convolution called from this thread runs as slabs
+/// along depth (default 32 MiB; 0 restores it; other threads keep theirs). Results do not
+/// depend on it; tests set it tiny to exercise the slabs.
 void cdnnl_set_slab_budget(long bytes);
 
 /// The instruction set oneDNN dispatches to on this CPU (e.g. "avx512_core_bf16").

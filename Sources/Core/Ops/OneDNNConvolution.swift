@@ -67,9 +67,10 @@ public enum OneDNNConvolution {
     /// the daemon's idle-time memory release.
     public static func releaseCachedKernels() { cdnnl_clear_cache() }
 
-    /// Sets the size of the blocked copies above which a convolution runs as slabs along depth
-    /// (nil: the default, 32 MiB). Results do not depend on it; tests make it tiny so that
-    /// even small convolutions run as many slabs.
+    /// Sets the size of the blocked copies above which a convolution called from this thread
+    /// runs as slabs along depth (nil: the default, 32 MiB; other threads keep theirs, so tests
+    /// running side by side cannot change each other's plans). Results do not depend on it;
+    /// tests make it tiny so that even small convolutions run as many slabs.
     static func setSlabBudget(bytes: Int?) { cdnnl_set_slab_budget(bytes ?? 0) }
 
     /// nil when oneDNN can build its kernels here; else why not (oneDNN generates its kernels at
