@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <algorithm>
 #include <cmath>
-#include <atomic>
 #include <cstring>
 #include <map>
 #include <memory>
