@@ -27,6 +27,15 @@ struct OneDNNConvolutionTests {
         }
     }
 
+    @Test("grouped convolutions with narrow groups (the cascade's encoders) run on a direct kernel, as their dense equivalent")
+    func narrowGroupsRunDense() {
+        for (input, weight) in [([1, 16, 8, 8, 8], [16, 4, 3, 3, 3]), ([1, 4, 8, 8, 8], [16, 1, 3, 3, 3])] {
+            let geometry = ConvolutionGeometry(inputShape: input, weightShape: weight, biasShape: nil, stride: 1, padding: 1, groups: 4)
+            let implementation = OneDNNConvolution.implementation(of: geometry, precision: .float32) ?? "refused"
+            #expect(!implementation.contains("gemm") && !implementation.contains("ref"), "\(geometry): \(implementation)")
+        }
+    }
+
     @Test("split into slabs along depth (one plane each), every pass runs on oneDNN and matches the direct Double convolution",
           arguments: ConvolutionCase.all)
     func slabs(_ configuration: ConvolutionCase) {
