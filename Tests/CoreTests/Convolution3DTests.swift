@@ -99,6 +99,8 @@ let convolutionTunings: [ConvolutionTuning] = [
     ConvolutionTuning(tileVoxels: 13, threading: .blas, inputGradientMethod: .col2im, forwardMethod: .im2col, backend: .engine),
     ConvolutionTuning(tileVoxels: 1024, threading: .engine, forwardMethod: .shiftedSlab, backend: .engine),
     ConvolutionTuning(tileVoxels: 11, threading: .engine, forwardMethod: .shiftedSlab, backend: .engine),
+    // Weight-gradient chunks of two planes, the last one shorter.
+    ConvolutionTuning(tileVoxels: 1024, threading: .engine, forwardMethod: .shiftedSlab, weightTileVoxels: 50, backend: .engine),
     ConvolutionTuning(tileVoxels: 3, threading: .blas, forwardMethod: .shiftedSlab, backend: .engine),
 ]
 

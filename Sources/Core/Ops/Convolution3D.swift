@@ -126,7 +126,10 @@ public enum Convolution3D {
                                            stride: stride, padding: padding, groups: groups)
         precondition(outputGradient.shape == geometry.outputShape,
                      "conv3d backwardWeight: output gradient \(outputGradient.shape), expected \(geometry.outputShape) for \(geometry)")
-        if tuning.backend == .oneDNN {
+        let shiftedSlab = geometry.stride == 1 && !geometry.isPointwise && tuning.forwardMethod == .shiftedSlab
+        // oneDNN unless its kernel is an im2col GEMM and the shifted slab can run instead (see
+        // `ShiftedSlabConvolution.backwardWeights`).
+        if tuning.backend == .oneDNN && !(shiftedSlab && OneDNNConvolution.weightGradientIsGEMM(geometry, precision: tuning.precision)) {
             var weightGradient = Tensor(uninitializedShape: weightShape)
             var biasGradient = includeBias ? Tensor(uninitializedShape: [geometry.outputChannels]) : nil
             let done = outputGradient.withUnsafeBufferPointer { gradientBuffer in
@@ -141,6 +144,22 @@ public enum Convolution3D {
                 }
             }
             if done { return (weightGradient, biasGradient) }
+        }
+        if shiftedSlab {
+            var weightGradient = Tensor(uninitializedShape: weightShape)
+            var biasGradient = includeBias ? Tensor(uninitializedShape: [geometry.outputChannels]) : nil
+            outputGradient.withUnsafeBufferPointer { gradientBuffer in
+                input.withUnsafeBufferPointer { inputBuffer in
+                    weightGradient.withUnsafeMutableBufferPointer { weightBuffer in
+                        OneDNNConvolution.withOptionalMutablePointer(&biasGradient) { biasPointer in
+                            ShiftedSlabConvolution.backwardWeights(geometry: geometry, outputGradient: gradientBuffer.baseAddress!,
+                                                                   input: inputBuffer.baseAddress!, weightGradient: weightBuffer.baseAddress!,
+                                                                   biasGradient: biasPointer, tuning: tuning)
+                        }
+                    }
+                }
+            }
+            return (weightGradient, biasGradient)
         }
         let weightCount = geometry.outputChannels * geometry.columnRows
         let partialCount = weightCount + geometry.outputChannels

@@ -21,7 +21,7 @@ public struct ConvolutionTuning: Sendable, Equatable {
         case col2im
     }
 
-    /// How a stride-1 forward convolution (and so a stride-1 input gradient) builds its GEMMs.
+    /// How a stride-1 forward convolution (and so a stride-1 input gradient and weight gradient) builds its GEMMs.
     public enum ForwardMethod: String, Sendable, CaseIterable {
         /// im2col of each tile (K = Cin/G·k³), one GEMM per tile.
         case im2col

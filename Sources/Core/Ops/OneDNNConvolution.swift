@@ -57,6 +57,16 @@ public enum OneDNNConvolution {
         return cdnnl_convolution_implementation(&description, CDNNL_FORWARD, Int32(threads)).map { String(cString: $0) }
     }
 
+    /// Whether oneDNN's weight gradient for this convolution is an im2col GEMM (its fallback
+    /// when it has no direct kernel: every 3D weight gradient on CPUs without AVX-512, at
+    /// 5–25 GFLOP/s for narrow layers) or missing.
+    static func weightGradientIsGEMM(_ geometry: ConvolutionGeometry, precision: ComputePrecision) -> Bool {
+        var description = Self.description(geometry, hasBias: false, precision: precision.backward)
+        guard let name = cdnnl_convolution_implementation(&description, CDNNL_BACKWARD_WEIGHTS, Int32(threads)) else { return true }
+        let implementation = String(cString: name)
+        return implementation.contains("gemm") || implementation.contains("ref")
+    }
+
     /// The instruction set oneDNN dispatches to here (printed with every benchmark).
     public static var instructionSet: String { String(cString: cdnnl_isa()) }
 
