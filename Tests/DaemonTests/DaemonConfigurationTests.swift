@@ -109,6 +109,7 @@ struct PoolTrainingConfigurationTests {
             epsilon = 0.01
             metric = "lesion"
             soft_target_weight = 0.5
+            weight_average_decay = 0.995
             """)
         #expect(configuration.inferenceMode == .studentFirst)
         #expect(configuration.pool.maximumEntries == 50 && configuration.pool.minimumTeacherDice == [0.9, 0.8, 0.7])
@@ -120,6 +121,8 @@ struct PoolTrainingConfigurationTests {
         #expect(try DaemonConfiguration.parse("[training]\nsteps = 0").retrain.steps == nil, "0: as many as the budget allows")
         #expect(configuration.retrain.metric == .lesion)
         #expect(configuration.retrain.softTargetWeight == 0.5)
+        #expect(configuration.retrain.weightAverageDecay == 0.995)
+        #expect(try DaemonConfiguration.parse("[training]\nweight_average_decay = 0").retrain.weightAverageDecay == nil, "0: the last step's weights")
         #expect(try DaemonConfiguration.parse("").retrain.softTargetWeight == 0, "labels only until cross-validation says otherwise")
         #expect(try DaemonConfiguration.parse("").retrain.metric == .volume, "volume-wise Dice stays the default")
         for (text, expected) in [("[pool]\nmin_teacher_dice = [0.9]", "pool.min_teacher_dice"),
@@ -127,6 +130,7 @@ struct PoolTrainingConfigurationTests {
                                  ("[training]\nepsilon = 2", "training.epsilon"),
                                  ("[training]\nsteps = -5", "training.steps"),
                                  ("[training]\nsoft_target_weight = 1.5", "training.soft_target_weight"),
+                                 ("[training]\nweight_average_decay = 1", "training.weight_average_decay"),
                                  ("[training]\nmetric = \"lesions\"", "training.metric must be \"volume\" or \"lesion\""),
                                  ("[processing]\nmode = \"fast\"", "processing.mode")] {
             #expect { try DaemonConfiguration.parse(text) } throws: { error in "\(error)".contains(expected) }

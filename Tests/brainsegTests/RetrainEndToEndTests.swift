@@ -26,6 +26,7 @@ struct RetrainEndToEndTests {
         labelled = ["\(labelled)"]
         holdout = ["case0", "case1"]
         threads = 2
+        weight_average_decay = 0.9
         """
     }
 
@@ -82,6 +83,10 @@ struct RetrainEndToEndTests {
         let decision = Self.json(retrain.standardOutput) as? [String: Any]
         #expect(decision?["promoted"] != nil, "\(retrain.standardOutput)")
         #expect((decision?["trainingSteps"] as? Int ?? 0) > 0)
+        // The candidate is the run's weight average ([training] weight_average_decay).
+        let runConfiguration = (try? String(contentsOfFile: "\(root)/retrain/\(decision?["run"] as? String ?? "?")/training/config.json",
+                                            encoding: .utf8)) ?? ""
+        #expect(runConfiguration.contains("\"weightAverageDecay\" : 0.9"), "\(runConfiguration)")
         let versionAfterRetrain = Self.currentStudent(root)!
 
         // A candidate with zeroed weights (outputs 0.5 everywhere: no tumour) is rejected.

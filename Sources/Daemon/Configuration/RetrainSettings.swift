@@ -28,6 +28,10 @@ public struct RetrainSettings: Sendable, Equatable {
     /// region targets are (1 − w) · pseudo-label + w · the teachers' probabilities. 0 (labels
     /// only) until a cross-validated comparison shows a weight that beats it (models/README.md).
     public var softTargetWeight = 0.0
+    /// Decay of the exponential moving average of the weights that becomes the candidate
+    /// (`TrainingConfiguration.weightAverageDecay`, `WeightAverage`); nil (`0` in the file): the
+    /// raw weights of the last step.
+    public var weightAverageDecay: Double?
     /// Promotion: mean Dice over WT/TC/ET ≥ current − epsilon …
     public var epsilon = 0.0
     /// … and no region's Dice drops by more than delta.

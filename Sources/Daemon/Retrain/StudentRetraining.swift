@@ -103,6 +103,7 @@ public final class StudentRetraining {
             training.threads = configuration.retrain.threads
             training.precision = configuration.retrain.precision == .float32 ? nil : configuration.retrain.precision
             training.softTargetWeight = configuration.retrain.softTargetWeight > 0 ? Float(configuration.retrain.softTargetWeight) : nil
+            training.weightAverageDecay = configuration.retrain.weightAverageDecay.map(Float.init)
             training.initialWeights = currentFolder
             training.cacheDirectory = "\(retrainFolder)/cache"
             training.checkpointIntervalSeconds = 300
