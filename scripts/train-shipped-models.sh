@@ -5,6 +5,7 @@
 #   scripts/train-shipped-models.sh all            # the four version-1 models, two at a time
 #   scripts/train-shipped-models.sh student-v2     # the shipped student: v1 + the nightly recipe
 #   scripts/train-shipped-models.sh resunet-vae-v2 # the shipped resunet-vae: v1 + the same fine-tune
+#   scripts/train-shipped-models.sh cascade-v2     # the shipped cascade: the complete 1600-step schedule
 #
 # student-v2 (models/student/2, the student in service since 2026-12-03) is student v1
 # fine-tuned by `brainseg retrain` itself, in a scratch root with an empty pool: the nightly
@@ -13,6 +14,10 @@
 # way by `brainseg train --init` (1500 steps, AdamW 2e-4, decay 0.01, 20 warm-up steps, seed 1,
 # one thread; 40-67 min), the last step shipped. The same fine-tune of unet and of the cascade
 # (SGD 0.004) was worse on the gate and is not shipped (models/README.md, "Fine-tuned teachers").
+# cascade-v2 (models/cascade/2, shipped 2026-12-06) is the cascade recipe run to the end of its
+# 1600-step schedule instead of stopping at step 585, from scratch on the 13 non-gate cases, the
+# last step shipped (cross-validated first: models/README.md, "Cascade on its complete schedule";
+# about 25 min at one thread on an AMD Zen 4).
 #
 # Data: the labelled BraTS 2018 cases in $BRAINSEG_DATA/brats18/labelled (default
 # ../shared/data) minus the promotion gate's frozen hold-out below (4 cases, one low-grade).
@@ -60,6 +65,9 @@ resunet_vae() {
 cascade() {
     run cascade cascade --steps 1600 --learning-rate 0.02 --stop-after 585
 }
+cascade_v2() {
+    run cascade-v2 cascade --steps 1600 --learning-rate 0.02
+}
 resunet_vae_v2() {
     run resunet-vae-v2 resunet-vae --init models/resunet-vae/1 --steps 1500 --warmup 20 --learning-rate 0.0002 --weight-decay 0.01
 }
@@ -90,6 +98,7 @@ case "${1:-}" in
     resunet-vae) resunet_vae ;;
     resunet-vae-v2) resunet_vae_v2 ;;
     cascade) cascade ;;
-    *) echo "usage: $0 student|student-v2|unet|resunet-vae|resunet-vae-v2|cascade|all" >&2; exit 2 ;;
+    cascade-v2) cascade_v2 ;;
+    *) echo "usage: $0 student|student-v2|unet|resunet-vae|resunet-vae-v2|cascade|cascade-v2|all" >&2; exit 2 ;;
 esac
 echo "weights: $RUNS/<model>/final or $RUNS/student-v2/models/student/2 (compare with models/<model>/<version>/weights.safetensors)"

@@ -32,7 +32,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// Models whose int8 equivalence check passed with their shipped weights (the same rule as
     /// `bfloat16Checked`; `Benchmarks/bf16-equivalence.py --precision int8`,
-    /// Benchmarks/results/2026-12-03-int8-equivalence*.md). unet, student v2 and resunet-vae v2
+    /// Benchmarks/results/2026-12-03-int8-equivalence*.md; cascade v2:
+    /// 2026-12-06-int8-equivalence-cascade-v2.md). unet, student v2 and resunet-vae v2
     /// moved single uncertain cases by 0.06–0.11 Dice and their mean by 0.003–0.006, above the
     /// 0.002 allowed, so they stay on bf16 (resunet-vae v1 had passed).
     public static let int8Checked: Set<String> = ["cascade"]
