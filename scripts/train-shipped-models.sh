@@ -17,7 +17,7 @@
 # cascade-v2 (models/cascade/2, shipped 2026-12-06) is the cascade recipe run to the end of its
 # 1600-step schedule instead of stopping at step 585, from scratch on the 13 non-gate cases, the
 # last step shipped (cross-validated first: models/README.md, "Cascade on its complete schedule";
-# about 25 min at one thread on an AMD Zen 4).
+# 27 min at one thread on an AMD Zen 4, a second run beside it).
 #
 # Data: the labelled BraTS 2018 cases in $BRAINSEG_DATA/brats18/labelled (default
 # ../shared/data) minus the promotion gate's frozen hold-out below (4 cases, one low-grade).
