@@ -38,8 +38,13 @@ CANDIDATE_FLOOR = 0.2
 WEIGHT_GRID = [0.0, 1.0, 2.0]
 THRESHOLD_GRID = [0.3, 0.4, 0.5, 0.6]
 MIN_ENHANCING_GRID = [32, 100, 250, 500, 1000]
-COMPONENT_FRACTION_GRID = [0.0, 0.05, 0.1, 0.2]
-DEFAULT = {"threshold": [0.5, 0.5, 0.5], "min_enhancing": 32, "component_fraction": 0.1}
+# Component filters: (basis, fraction) removes the tumour components smaller than fraction × the
+# total tumour volume ("total", brainseg's rule) or × the largest component ("largest"; 1.0 keeps
+# the largest component only).
+COMPONENT_GRID = [("total", 0.0), ("total", 0.05), ("total", 0.1), ("total", 0.2),
+                  ("largest", 0.25), ("largest", 0.5), ("largest", 1.0)]
+DEFAULT = {"threshold": [0.5, 0.5, 0.5], "min_enhancing": 32, "component_fraction": 0.1, "component_basis": "total"}
+LARGEST_ONLY = dict(DEFAULT, component_fraction=1.0, component_basis="largest")
 
 
 def parse_members(pairs):
@@ -122,11 +127,11 @@ class Case:
         et = p[2] > te
         lab[et] = 4 if et.sum() > setting["min_enhancing"] else 1
         if components and setting["component_fraction"] > 0:
-            lab = self.remove_small_components(lab, setting["component_fraction"])
+            lab = self.remove_small_components(lab, setting["component_fraction"], setting["component_basis"])
         lab[self.outside] = 0
         return lab
 
-    def remove_small_components(self, lab, fraction):
+    def remove_small_components(self, lab, fraction, basis):
         volume = np.zeros(int(np.prod(self.shape)), dtype=bool)
         volume[self.index[lab != 0]] = True
         ids, count = ndimage.label(volume.reshape(self.shape), structure=np.ones((3, 3, 3)))
@@ -134,7 +139,8 @@ class Case:
             return lab
         ids = ids.ravel()[self.index]
         sizes = np.bincount(ids)[1:]
-        keep = np.concatenate([[False], sizes >= sizes.sum() * fraction])
+        reference = sizes.sum() if basis == "total" else sizes.max()
+        keep = np.concatenate([[False], sizes >= reference * fraction])
         out = lab.copy()
         out[(ids > 0) & ~keep[ids]] = 0
         return out
@@ -209,8 +215,8 @@ def with_postprocessing(inner):
         weights, setting = inner(cases)
         best = None
         for minimum in MIN_ENHANCING_GRID:
-            for fraction in COMPONENT_FRACTION_GRID:
-                candidate = dict(setting, min_enhancing=minimum, component_fraction=fraction)
+            for basis, fraction in COMPONENT_GRID:
+                candidate = dict(setting, min_enhancing=minimum, component_fraction=fraction, component_basis=basis)
                 value = mean_dice(score(cases, weights, candidate))
                 if best is None or value > best[0] + 1e-12:
                     best = (value, candidate)
@@ -242,7 +248,8 @@ def summary(scores):
 
 def describe(weights, setting):
     w = "; ".join(f"{region} " + ",".join(f"{m}={v:g}" for m, v in weights[r].items()) for r, region in enumerate(REGIONS))
-    return f"weights {w}; thresholds {setting['threshold']}; min ET {setting['min_enhancing']}; component fraction {setting['component_fraction']}"
+    return (f"weights {w}; thresholds {setting['threshold']}; min ET {setting['min_enhancing']}; "
+            f"components ≥ {setting['component_fraction']} × {setting['component_basis']}")
 
 
 def analyse(members, arguments):
@@ -264,8 +271,11 @@ def analyse(members, arguments):
     rows = []
     for model in models:
         rows.append((f"{model} alone (defaults)", lambda cs, m=model: ([{m: 1.0} for _ in REGIONS], dict(DEFAULT))))
+    for model in models:
+        rows.append((f"{model} alone, largest component only", lambda cs, m=model: ([{m: 1.0} for _ in REGIONS], dict(LARGEST_ONLY))))
     rows += [
         ("ensemble, equal weights, defaults (today)", procedure_fixed(models)),
+        ("ensemble, equal weights, largest component only", lambda cs: (uniform(models), dict(LARGEST_ONLY))),
         ("+ member weights", procedure_global_weights(models)),
         ("+ member weights and threshold", procedure_global_weights(models, True)),
         ("+ per-region weights", procedure_region_weights(models)),
@@ -284,7 +294,7 @@ def analyse(members, arguments):
         print(f"| {label} | {' | '.join(cells)} | {overall:.3f} |", flush=True)
     print("\nSetting each procedure picks on all cases:")
     picks = {}
-    for label, choose in rows[len(models) + 1:]:
+    for label, choose in rows[2 * len(models) + 2:]:
         weights, setting = choose(cases)
         picks[label] = {"weights": weights, "setting": setting}
         print(f"- {label}: {describe(weights, setting)}")
