@@ -6,6 +6,7 @@
 #   scripts/train-shipped-models.sh student-v2     # the shipped student: v1 + the nightly recipe
 #   scripts/train-shipped-models.sh resunet-vae-v2 # the shipped resunet-vae: v1 + the same fine-tune
 #   scripts/train-shipped-models.sh cascade-v2     # the shipped cascade: the complete 1600-step schedule
+#   scripts/train-shipped-models.sh unet-v2        # the shipped unet: a complete 2500-step schedule, bf16
 #
 # student-v2 (models/student/2, the student in service since 2026-12-03) is student v1
 # fine-tuned by `brainseg retrain` itself, in a scratch root with an empty pool: the nightly
@@ -18,6 +19,11 @@
 # 1600-step schedule instead of stopping at step 585, from scratch on the 13 non-gate cases, the
 # last step shipped (cross-validated first: models/README.md, "Cascade on its complete schedule";
 # 27 min at one thread on an AMD Zen 4, a second run beside it).
+# unet-v2 (models/unet/2, shipped 2026-12-06) is the unet recipe on a complete 2500-step schedule
+# instead of stopping at step 1553 of 4000, with bf16 convolutions (fp32 master weights), from
+# scratch on the 13 non-gate cases, the last step shipped (models/README.md, "UNet on a complete,
+# longer schedule"; two engine threads, 32 min on an AMD Zen 4 with a stop and resume; its
+# cross-validation folds took 0.63 s a step at one thread beside another run).
 #
 # Data: the labelled BraTS 2018 cases in $BRAINSEG_DATA/brats18/labelled (default
 # ../shared/data) minus the promotion gate's frozen hold-out below (4 cases, one low-grade).
@@ -68,6 +74,9 @@ cascade() {
 cascade_v2() {
     run cascade-v2 cascade --steps 1600 --learning-rate 0.02
 }
+unet_v2() {
+    run unet-v2 unet --threads 2 --steps 2500 --learning-rate 0.001 --weight-decay 0.01 --precision bf16
+}
 resunet_vae_v2() {
     run resunet-vae-v2 resunet-vae --init models/resunet-vae/1 --steps 1500 --warmup 20 --learning-rate 0.0002 --weight-decay 0.01
 }
@@ -95,10 +104,11 @@ case "${1:-}" in
     student) student ;;
     student-v2) student_v2 ;;
     unet) unet ;;
+    unet-v2) unet_v2 ;;
     resunet-vae) resunet_vae ;;
     resunet-vae-v2) resunet_vae_v2 ;;
     cascade) cascade ;;
     cascade-v2) cascade_v2 ;;
-    *) echo "usage: $0 student|student-v2|unet|resunet-vae|resunet-vae-v2|cascade|cascade-v2|all" >&2; exit 2 ;;
+    *) echo "usage: $0 student|student-v2|unet|unet-v2|resunet-vae|resunet-vae-v2|cascade|cascade-v2|all" >&2; exit 2 ;;
 esac
 echo "weights: $RUNS/<model>/final or $RUNS/student-v2/models/student/2 (compare with models/<model>/<version>/weights.safetensors)"

@@ -41,7 +41,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Models whose bf16 equivalence check passed: mean Dice per region within 0.002 of fp32
     /// on the 17 real labelled cases, and the pool's confidence scores within 0.002 with no
     /// admission changed (Benchmarks/bf16-equivalence.py; 2026-12-02 with the shipped models:
-    /// every gap ≤ 0.0003, Benchmarks/results/2026-12-02-bf16-equivalence.md). On a CPU without
+    /// every gap ≤ 0.0003, Benchmarks/results/2026-12-02-bf16-equivalence.md; unet v2:
+    /// 2026-12-06-bf16-equivalence-unet-v2.md). On a CPU without
     /// native bfloat16 these run in float32 (`SegmentationOptions.memberPrecision`).
     public static let bfloat16Checked: Set<String> = ["unet", "resunet-vae", "cascade", "student"]
 
