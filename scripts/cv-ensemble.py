@@ -256,6 +256,8 @@ def analyse(members, arguments):
     models = [m for m, _ in members]
     cases = []
     for fold, names in FOLDS.items():
+        if arguments.folds and fold not in arguments.folds:
+            continue
         for name in names:
             if all(os.path.exists(os.path.join(fold_dir(r, fold), PROBABILITIES, f"{name}_prob_ET.nii.gz")) for _, r in members):
                 cases.append(Case(name, fold, members))
@@ -284,6 +286,8 @@ def analyse(members, arguments):
         ("member weights + post-processing", with_postprocessing(procedure_global_weights(models))),
         ("per-region weights + thresholds + post-processing", with_postprocessing(procedure_region_weights(models, True))),
     ]
+    if arguments.defaults_only:
+        rows = [r for r in rows if "defaults" in r[0]]
     print("| procedure (nested CV: chosen on 3 folds, scored on the 4th) | Dice WT | Dice TC | Dice ET | mean |")
     print("|---|---|---|---|---|")
     results = {}
@@ -294,7 +298,7 @@ def analyse(members, arguments):
         print(f"| {label} | {' | '.join(cells)} | {overall:.3f} |", flush=True)
     print("\nSetting each procedure picks on all cases:")
     picks = {}
-    for label, choose in rows[2 * len(models) + 2:]:
+    for label, choose in ([] if arguments.defaults_only else rows[2 * len(models) + 2:]):
         weights, setting = choose(cases)
         picks[label] = {"weights": weights, "setting": setting}
         print(f"- {label}: {describe(weights, setting)}")
@@ -309,6 +313,10 @@ def main():
     parser.add_argument("members", nargs="+", help="MODEL=RECIPE (a recipe folder under RUNS)")
     parser.add_argument("--json", help="analyse: also write the results here")
     parser.add_argument("--tta", action="store_true", help="mirror test-time augmentation (folder prob-tta)")
+    parser.add_argument("--folds", type=lambda text: [int(k) for k in text.split(",")],
+                        help="analyse: only these folds (e.g. 1,2), for comparisons on the same cases")
+    parser.add_argument("--defaults-only", action="store_true",
+                        help="analyse: only each member alone and the equal-weight ensemble, with the defaults (no search)")
     arguments = parser.parse_args()
     members = parse_members(arguments.members)
     global PROBABILITIES
