@@ -13,7 +13,8 @@ non-gate labelled cases is predicted by models that never saw it.
       `_seg.nii.gz` brainseg wrote (must match voxel for voxel), then compares selection
       procedures by nested cross-validation: each procedure picks its setting on three folds and
       is scored on the fourth, so the figures are not biased by the choice. Prints the tables
-      and the setting each procedure picks on all 13 cases.
+      and the setting each procedure picks on all 13 cases. --folds 1,2 restricts the cases (to
+      compare ensembles on the same cases); --defaults-only skips every search.
 
 Environment: RUNS (default /work/cv-runs), BRAINSEG (default the release build), BRAINSEG_DATA
 (default ../shared/data). Needs numpy, scipy, nibabel.
@@ -270,14 +271,15 @@ def analyse(members, arguments):
             mismatch = int((ours != seg).sum())
             if mismatch > 0:
                 print(f"warning: {c.name} {model}: the port differs from brainseg's mask at {mismatch} voxels")
-    rows = []
-    for model in models:
-        rows.append((f"{model} alone (defaults)", lambda cs, m=model: ([{m: 1.0} for _ in REGIONS], dict(DEFAULT))))
-    for model in models:
-        rows.append((f"{model} alone, largest component only", lambda cs, m=model: ([{m: 1.0} for _ in REGIONS], dict(LARGEST_ONLY))))
-    rows += [
-        ("ensemble, equal weights, defaults (today)", procedure_fixed(models)),
-        ("ensemble, equal weights, largest component only", lambda cs: (uniform(models), dict(LARGEST_ONLY))),
+    def alone(model, setting):
+        return lambda cs: ([{model: 1.0} for _ in REGIONS], dict(setting))
+
+    # Fixed settings (nothing chosen) first, then the procedures that search on the training folds.
+    defaults = [(f"{m} alone (defaults)", alone(m, DEFAULT)) for m in models]
+    defaults.append(("ensemble, equal weights, defaults (today)", procedure_fixed(models)))
+    largest = [(f"{m} alone, largest component only", alone(m, LARGEST_ONLY)) for m in models]
+    largest.append(("ensemble, equal weights, largest component only", lambda cs: (uniform(models), dict(LARGEST_ONLY))))
+    searched = [
         ("+ member weights", procedure_global_weights(models)),
         ("+ member weights and threshold", procedure_global_weights(models, True)),
         ("+ per-region weights", procedure_region_weights(models)),
@@ -287,7 +289,9 @@ def analyse(members, arguments):
         ("per-region weights + thresholds + post-processing", with_postprocessing(procedure_region_weights(models, True))),
     ]
     if arguments.defaults_only:
-        rows = [r for r in rows if "defaults" in r[0]]
+        rows, searched = defaults, []
+    else:
+        rows = defaults[:-1] + largest[:-1] + [defaults[-1], largest[-1]] + searched
     print("| procedure (nested CV: chosen on 3 folds, scored on the 4th) | Dice WT | Dice TC | Dice ET | mean |")
     print("|---|---|---|---|---|")
     results = {}
@@ -298,7 +302,7 @@ def analyse(members, arguments):
         print(f"| {label} | {' | '.join(cells)} | {overall:.3f} |", flush=True)
     print("\nSetting each procedure picks on all cases:")
     picks = {}
-    for label, choose in ([] if arguments.defaults_only else rows[2 * len(models) + 2:]):
+    for label, choose in searched:
         weights, setting = choose(cases)
         picks[label] = {"weights": weights, "setting": setting}
         print(f"- {label}: {describe(weights, setting)}")

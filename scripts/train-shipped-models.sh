@@ -30,7 +30,8 @@
 # The shipped models were trained when that folder held 16 cases, so on the 12 listed in each
 # model.json (`trainingData`); with today's 17 the same recipes train on 13 (the low-grade
 # Brats18_TCIA10_637_1 added): point BRAINSEG_DATA at a copy without it to train on the same 12.
-# Every run uses seed 1 and one engine thread; training is deterministic per seed, thread count
+# Every run uses seed 1 and one engine thread (unet-v2: two, its recipe's `--threads 2` given after
+# `run`'s `--threads 1`, the last one wins); training is deterministic per seed, thread count
 # and convolution backend (resume after kill -9 included, tested); the shipped weights were
 # trained on the engine's own kernels, so oneDNN (the default since 2026-12-02) does not
 # reproduce them bit for bit. The shipped checkpoints were chosen
