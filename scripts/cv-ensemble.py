@@ -275,10 +275,10 @@ def analyse(members, arguments):
         return lambda cs: ([{model: 1.0} for _ in REGIONS], dict(setting))
 
     # Fixed settings (nothing chosen) first, then the procedures that search on the training folds.
-    defaults = [(f"{m} alone (defaults)", alone(m, DEFAULT)) for m in models]
-    defaults.append(("ensemble, equal weights, defaults (today)", procedure_fixed(models)))
-    largest = [(f"{m} alone, largest component only", alone(m, LARGEST_ONLY)) for m in models]
-    largest.append(("ensemble, equal weights, largest component only", lambda cs: (uniform(models), dict(LARGEST_ONLY))))
+    alone_defaults = [(f"{m} alone (defaults)", alone(m, DEFAULT)) for m in models]
+    alone_largest = [(f"{m} alone, largest component only", alone(m, LARGEST_ONLY)) for m in models]
+    ensemble_defaults = ("ensemble, equal weights, defaults (today)", procedure_fixed(models))
+    ensemble_largest = ("ensemble, equal weights, largest component only", lambda cs: (uniform(models), dict(LARGEST_ONLY)))
     searched = [
         ("+ member weights", procedure_global_weights(models)),
         ("+ member weights and threshold", procedure_global_weights(models, True)),
@@ -289,9 +289,9 @@ def analyse(members, arguments):
         ("per-region weights + thresholds + post-processing", with_postprocessing(procedure_region_weights(models, True))),
     ]
     if arguments.defaults_only:
-        rows, searched = defaults, []
+        rows, searched = alone_defaults + [ensemble_defaults], []
     else:
-        rows = defaults[:-1] + largest[:-1] + [defaults[-1], largest[-1]] + searched
+        rows = alone_defaults + alone_largest + [ensemble_defaults, ensemble_largest] + searched
     print("| procedure (nested CV: chosen on 3 folds, scored on the 4th) | Dice WT | Dice TC | Dice ET | mean |")
     print("|---|---|---|---|---|")
     results = {}
