@@ -109,6 +109,7 @@ struct PoolTrainingConfigurationTests {
             epsilon = 0.01
             metric = "lesion"
             soft_target_weight = 0.5
+            pool_weight = 0.25
             weight_average_decay = 0.995
             """)
         #expect(configuration.inferenceMode == .studentFirst)
@@ -122,6 +123,8 @@ struct PoolTrainingConfigurationTests {
         #expect(configuration.retrain.metric == .lesion)
         #expect(configuration.retrain.softTargetWeight == 0.5)
         #expect(configuration.retrain.weightAverageDecay == 0.995)
+        #expect(configuration.retrain.poolWeight == 0.25)
+        #expect(try DaemonConfiguration.parse("").retrain.poolWeight == 1, "every case as often until a measured weight replaces it")
         #expect(try DaemonConfiguration.parse("[training]\nweight_average_decay = 0").retrain.weightAverageDecay == nil, "0: the last step's weights")
         #expect(try DaemonConfiguration.parse("").retrain.softTargetWeight == 0, "labels only until cross-validation says otherwise")
         #expect(try DaemonConfiguration.parse("").retrain.metric == .volume, "volume-wise Dice stays the default")
@@ -131,6 +134,7 @@ struct PoolTrainingConfigurationTests {
                                  ("[training]\nsteps = -5", "training.steps"),
                                  ("[training]\nsoft_target_weight = 1.5", "training.soft_target_weight"),
                                  ("[training]\nweight_average_decay = 1", "training.weight_average_decay"),
+                                 ("[training]\npool_weight = -1", "training.pool_weight"),
                                  ("[training]\nmetric = \"lesions\"", "training.metric must be \"volume\" or \"lesion\""),
                                  ("[processing]\nmode = \"fast\"", "processing.mode")] {
             #expect { try DaemonConfiguration.parse(text) } throws: { error in "\(error)".contains(expected) }

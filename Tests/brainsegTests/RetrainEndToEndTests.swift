@@ -27,6 +27,7 @@ struct RetrainEndToEndTests {
         holdout = ["case0", "case1"]
         threads = 2
         weight_average_decay = 0.9
+        pool_weight = 0.5
         """
     }
 
@@ -87,6 +88,15 @@ struct RetrainEndToEndTests {
         let runConfiguration = (try? String(contentsOfFile: "\(root)/retrain/\(decision?["run"] as? String ?? "?")/training/config.json",
                                             encoding: .utf8)) ?? ""
         #expect(runConfiguration.contains("\"weightAverageDecay\" : 0.9"), "\(runConfiguration)")
+        // Pseudo-labelled pool entries are drawn half as often as labelled cases ([training]
+        // pool_weight); the expert-labelled entry counts as a labelled case.
+        let run = Self.json(runConfiguration) as? [String: Any]
+        let trainingCases = run?["trainingCases"] as? [String] ?? []
+        let caseWeights = run?["caseWeights"] as? [Double] ?? []
+        #expect(caseWeights.count == trainingCases.count, "\(runConfiguration)")
+        let weightOf = Dictionary(zip(trainingCases.map { URL(fileURLWithPath: $0).lastPathComponent }, caseWeights)) { first, _ in first }
+        #expect(weightOf["drop0"] == 0.5 && weightOf["drop1"] == 0.5, "\(runConfiguration)")
+        #expect(weightOf["expert2"] == 1, "\(runConfiguration)")
         let versionAfterRetrain = Self.currentStudent(root)!
 
         // A candidate with zeroed weights (outputs 0.5 everywhere: no tumour) is rejected.

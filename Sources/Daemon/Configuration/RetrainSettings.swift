@@ -28,6 +28,11 @@ public struct RetrainSettings: Sendable, Equatable {
     /// region targets are (1 − w) · pseudo-label + w · the teachers' probabilities. 0 (labels
     /// only) until a cross-validated comparison shows a weight that beats it (models/README.md).
     public var softTargetWeight = 0.0
+    /// How often a pseudo-labelled pool entry is drawn relative to a labelled case
+    /// (`TrainingConfiguration.caseWeights`): 1 draws every case equally often, 0.25 such an entry
+    /// a quarter as often, 0 leaves those entries out of the run (the manifest still records
+    /// them). Expert-labelled pool entries always weigh as labelled cases.
+    public var poolWeight = 1.0
     /// Decay of the exponential moving average of the weights that becomes the candidate
     /// (`TrainingConfiguration.weightAverageDecay`, `WeightAverage`); nil (`0` in the file): the
     /// raw weights of the last step.

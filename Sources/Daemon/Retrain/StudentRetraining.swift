@@ -75,7 +75,7 @@ public final class StudentRetraining {
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         let manifest = try freezeManifest(run: runName, startingVersion: startingVersion)
         try write(manifest, to: "\(runDirectory)/manifest.json")
-        report("retrain \(runName): student v\(startingVersion), \(manifest.labelledCases.count) labelled + \(manifest.pool.count) pool case(s), hold-out \(manifest.holdoutCases.count)")
+        report("retrain \(runName): student v\(startingVersion), \(manifest.labelledCases.count) labelled + \(manifest.pool.count) pool case(s) (pool weight \(configuration.retrain.poolWeight)), hold-out \(manifest.holdoutCases.count)")
         _ = try ledger.recordModelEvent(name: Self.modelName, version: startingVersion, kind: .retrainStarted,
                                         detailJSON: Self.json(["run": runName, "labelled": manifest.labelledCases.count, "pool": manifest.pool.count]))
         logger.log(.retrainStarted, "retrain \(runName) started from student v\(startingVersion): \(manifest.labelledCases.count) labelled + \(manifest.pool.count) pool cases",
@@ -92,12 +92,19 @@ public final class StudentRetraining {
             }
             report("candidate: \(given) (no training)")
         } else {
-            let trainingCases = manifest.labelledCases + manifest.pool.map { "\(layout.pool)/\($0.caseIdentifier)" }
+            let poolWeight = configuration.retrain.poolWeight
+            let trainedEntries = trainedPool(manifest)
+            let poolCases = trainedEntries.map { "\(layout.pool)/\($0.caseIdentifier)" }
+            let trainingCases = manifest.labelledCases + poolCases
             let length = Self.length(options: options, settings: configuration.retrain)
             var training = TrainingConfiguration(model: Self.modelName, profile: configuration.profile, trainingCases: trainingCases,
                                                  holdoutCases: [], steps: length.steps, budgetSeconds: length.budgetSeconds,
                                                  seed: options.seed ?? UInt64(versions.numbers.max() ?? 1),
                                                  command: "brainseg retrain (run \(runName), from student v\(startingVersion))")
+            if poolWeight != 1, !trainedEntries.isEmpty {
+                training.caseWeights = manifest.labelledCases.map { _ in 1 }
+                    + trainedEntries.map { $0.kind == .expertLabelled ? 1 : Float(poolWeight) }
+            }
             training.learningRate = Float(configuration.retrain.learningRate)
             training.warmupSteps = configuration.retrain.warmupSteps
             training.threads = configuration.retrain.threads
@@ -134,7 +141,7 @@ public final class StudentRetraining {
 
         var promotedVersion: String?
         if verdict.promote {
-            let notes = "retrained by brainseg retrain run \(runName) from student v\(startingVersion) on \(manifest.labelledCases.count) labelled + \(manifest.pool.count) pool cases; hold-out Dice \(Self.format(candidateScores.mean)) vs v\(startingVersion) \(Self.format(currentScores.mean))"
+            let notes = "retrained by brainseg retrain run \(runName) from student v\(startingVersion) on \(manifest.labelledCases.count) labelled + \(trainedPool(manifest).count) pool cases; hold-out Dice \(Self.format(candidateScores.mean)) vs v\(startingVersion) \(Self.format(currentScores.mean))"
             try updateCandidateCard(candidateFolder, holdout: candidateScores.mean, manifest: manifest, steps: steps, seconds: seconds)
             promotedVersion = try versions.promote(from: candidateFolder, notes: notes)
         }
@@ -215,12 +222,18 @@ public final class StudentRetraining {
         if steps > 0 {
             card.steps = steps
             card.wallTimeSeconds = seconds
-            card.trainingData = manifest.labelledCases.map { URL(fileURLWithPath: $0).lastPathComponent } + manifest.pool.map { "pool/\($0.caseIdentifier)" }
+            card.trainingData = manifest.labelledCases.map { URL(fileURLWithPath: $0).lastPathComponent } + trainedPool(manifest).map { "pool/\($0.caseIdentifier)" }
         }
         try AtomicFile.write([UInt8](try card.encoded()), to: path)
     }
 
     // MARK: - Helpers
+
+    /// The frozen pool entries the candidate trains on: all of them, or at `pool_weight = 0` only
+    /// the expert-labelled ones (they count as labelled cases).
+    func trainedPool(_ manifest: RetrainManifest) -> [RetrainManifest.PoolItem] {
+        configuration.retrain.poolWeight > 0 ? manifest.pool : manifest.pool.filter { $0.kind == .expertLabelled }
+    }
 
     static func runName() -> String {
         let formatter = DateFormatter()

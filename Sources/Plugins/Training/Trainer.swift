@@ -23,6 +23,7 @@ public final class Trainer {
     private let optimizer: Optimizer
     private var training: [PreparedCase] = []
     private var tumourCentres: [TumourCentres] = []
+    private let caseSampler: CaseSampler
     private var holdout: [MultimodalCase] = []
     private let report: (String) -> Void
     private let patchSize: [Int]
@@ -56,6 +57,7 @@ public final class Trainer {
         guard configuration.precision?.isTrainable ?? true else {
             throw TrainingError("precision \(configuration.precision!.rawValue) is for inference only; training runs in fp32 or bf16")
         }
+        caseSampler = try CaseSampler(count: configuration.trainingCases.count, weights: configuration.caseWeights)
         guard let model = Self.makeModel(configuration) else { throw ModelRegistry.UnknownModel(name: configuration.model) }
         self.model = model
         patchSize = configuration.patchSize ?? TrainingConfiguration.defaultPatchSize(for: model)
@@ -113,7 +115,7 @@ public final class Trainer {
     /// The sample of step `step`: deterministic in (seed, step).
     func batch(forStep step: Int) -> TrainingPatch {
         var random = SeededRandom(seed: configuration.seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step))
-        let index = Int(random.next() % UInt64(training.count))
+        let index = caseSampler.draw(&random)
         let source = training[index]
         let centre = PatchSampler.centre(in: source, tumour: tumourCentres[index], size: patchSize,
                                          tumourProbability: configuration.tumourProbability, random: &random)

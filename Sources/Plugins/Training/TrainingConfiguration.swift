@@ -8,6 +8,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var profile: ModelProfile
     /// Case folders trained on (labelled cases and pool entries).
     public var trainingCases: [String]
+    /// Relative sampling weight of each of `trainingCases`, in the same order (`CaseSampler`);
+    /// nil: every case equally likely. Optional so that older run folders resume.
+    public var caseWeights: [Float]?
     /// Case folders validated on at each checkpoint, never trained on.
     public var holdoutCases: [String]
     /// Fixed step count, or nil to derive it from `budgetSeconds` after the first steps.
