@@ -31,7 +31,7 @@ struct CaseSampler: Sendable {
     /// One draw: consumes exactly one value of `random`.
     func draw(_ random: inout SeededRandom) -> Int {
         guard let cumulative else { return Int(random.next() % UInt64(count)) }
-        let point = Double(random.next() >> 11) * (1.0 / 9_007_199_254_740_992.0) * cumulative[count - 1]
+        let point = Double(random.next() >> 11) * 0x1p-53 * cumulative[count - 1]   // uniform in [0, total)
         // The first case whose running sum exceeds the point; zero-weight cases add nothing, so
         // they are never the first to exceed it.
         return cumulative.firstIndex { point < $0 } ?? lastDrawable
