@@ -78,7 +78,7 @@ public final class StudentRetraining {
         report("retrain \(runName): student v\(startingVersion), \(manifest.labelledCases.count) labelled + \(manifest.pool.count) pool case(s) (pool weight \(configuration.retrain.poolWeight)), hold-out \(manifest.holdoutCases.count)")
         _ = try ledger.recordModelEvent(name: Self.modelName, version: startingVersion, kind: .retrainStarted,
                                         detailJSON: Self.json(["run": runName, "labelled": manifest.labelledCases.count, "pool": manifest.pool.count]))
-        logger.log(.retrainStarted, "retrain \(runName) started from student v\(startingVersion): \(manifest.labelledCases.count) labelled + \(manifest.pool.count) pool cases",
+        logger.log(.retrainStarted, "retrain \(runName) started from student v\(startingVersion): \(manifest.labelledCases.count) labelled + \(manifest.pool.count) pool cases (pool weight \(configuration.retrain.poolWeight))",
                    fields: [.model: Self.modelName, .modelVersion: startingVersion])
 
         // The candidate.

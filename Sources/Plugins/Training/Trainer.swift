@@ -107,7 +107,6 @@ public final class Trainer {
             training.append(prepared)
             tumourCentres.append(TumourCentres(labels: prepared.labels, classBalanced: configuration.classBalancedCentres ?? false))
         }
-        guard !training.isEmpty else { throw TrainingError("no training cases") }
         holdout = try configuration.holdoutCases.map { try MultimodalCase.load(try CaseFiles.find(in: $0)) }
         report("data: \(training.count) training case(s), \(holdout.count) hold-out case(s), patch \(patchSize.map(String.init).joined(separator: "×"))")
     }
