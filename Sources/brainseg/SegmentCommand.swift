@@ -18,7 +18,7 @@ struct SegmentCommand: AsyncParsableCommand {
     var out: String
 
     @Option(help: "Comma-separated ensemble members.")
-    var models: String = ModelRegistry.teacherNames.joined(separator: ",")
+    var models: String = ModelRegistry.defaultEnsembleNames.joined(separator: ",")
 
     @Option(help: "Model profile.")
     var profile: ModelProfile = .cpu

@@ -6,11 +6,11 @@ import Testing
 
 @Suite("Daemon configuration")
 struct DaemonConfigurationTests {
-    @Test("no file: the embedded defaults (root ./var, the three teachers, student alongside)")
+    @Test("no file: the embedded defaults (root ./var, the three teachers and the student, student alongside)")
     func defaults() throws {
         let configuration = try DaemonConfiguration.load(path: nil)
         #expect(configuration.root == "./var")
-        #expect(configuration.ensemble == ["unet", "resunet-vae", "cascade"])
+        #expect(configuration.ensemble == ["unet", "resunet-vae", "cascade", "student"])
         #expect(configuration.studentAlongside)
         #expect(configuration.quiescenceSeconds == 30 && configuration.marker == "READY")
         // Each model's fastest arithmetic that passed its equivalence check on real cases.

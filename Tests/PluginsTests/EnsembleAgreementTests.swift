@@ -44,6 +44,23 @@ struct EnsembleAgreementTests {
         #expect(agreement.meanEntropy.enhancingTumour == 0)
     }
 
+    @Test("the pool's teacher agreement leaves the student out when two teachers are members, else keeps every member")
+    func teacherAgreementLeavesTheStudentOut() {
+        let tumour = Self.probabilities([[(0, 0.9), (1, 0.9)], [(0, 0.9)], []])
+        let elsewhere = Self.probabilities([[(100, 0.9), (101, 0.9)], [(100, 0.9)], []])
+        func member(_ name: String, _ map: Tensor) -> MemberPrediction { MemberPrediction(model: name, regionProbabilities: map, seconds: 0) }
+        // Two teachers agree; the student disagrees with both.
+        let members = [member("unet", tumour), member("cascade", tumour), member(ModelRegistry.studentName, elsewhere)]
+        let teachers = EnsembleAgreement.teachers(members: members, ensemble: tumour)
+        #expect(teachers.members.map(\.model) == ["unet", "cascade"])
+        #expect(teachers.meanPairwiseDice?.wholeTumour == 1)
+        let everyone = EnsembleAgreement.measure(members: members, ensemble: tumour)
+        #expect(abs(everyone.meanPairwiseDice!.wholeTumour - 1.0 / 3) < 1e-12, "two of the three pairs disagree")
+        // One teacher and the student: nothing to leave out.
+        let pair = EnsembleAgreement.teachers(members: [member("unet", tumour), member(ModelRegistry.studentName, elsewhere)], ensemble: tumour)
+        #expect(pair.members.count == 2 && pair.meanPairwiseDice?.wholeTumour == 0)
+    }
+
     @Test func partialOverlap() {
         let first = Self.probabilities([[(0, 0.9), (1, 0.9), (2, 0.9), (3, 0.9)], [], []])
         let second = Self.probabilities([[(2, 0.6), (3, 0.6)], [], []])

@@ -16,7 +16,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var modelsDirectory: String?
     public var profile: ModelProfile = .cpu
     /// Ensemble members whose average makes the mask.
-    public var ensemble = ModelRegistry.teacherNames
+    public var ensemble = ModelRegistry.defaultEnsembleNames
     /// Per-member ensemble weights (uniform when empty).
     public var ensembleWeights: [String: Double] = [:]
     /// Also run the student on every case and report its agreement with the ensemble.

@@ -35,8 +35,9 @@ public struct ConfidenceAssessment: Sendable, Codable, Equatable {
         self.reasons = reasons
     }
 
-    /// Scores a segmented case. `agreement` must be measured over the ensemble members only
-    /// (`EnsembleAgreement(segmentation)`); `labels` is the final full-grid label map.
+    /// Scores a segmented case. `agreement` must be measured over the ensemble's teachers
+    /// (`EnsembleAgreement.teachers(of: segmentation)`: not the student, when two teachers are in
+    /// the ensemble); `labels` is the final full-grid label map.
     public static func assess(agreement: EnsembleAgreement, ensembleProbabilities: Tensor, labels: [UInt8], geometry: VolumeGeometry,
                               convention: LabelConvention, policy: PoolAdmissionPolicy) -> ConfidenceAssessment {
         var reasons: [String] = []

@@ -4,7 +4,8 @@ import Foundation
 /// train the student on (MODELS.md "Confidence of a pseudo-label") and how big the pool may grow.
 ///
 /// A case is admitted when every check holds:
-/// - teacher agreement: the mean pairwise Dice between the ensemble members' binarised regions
+/// - teacher agreement: the mean pairwise Dice between the ensemble's teachers' binarised regions
+///   (the student left out when at least two teachers are members, `EnsembleAgreement.teachers`)
 ///   is at least `minimumTeacherDice` per region (agreeing that a region is absent counts as 1);
 ///   with fewer than two members there is no agreement to measure and the case is rejected;
 /// - uncertainty: the mean binary entropy (bits) of the averaged whole-tumour probability over

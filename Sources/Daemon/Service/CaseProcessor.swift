@@ -173,7 +173,7 @@ public final class CaseProcessor: CasePipeline {
 
     func planPoolAdmission(caseName: String, files: CaseFiles, inputs: [CaseReport.InputFile], loaded: MultimodalCase,
                            segmentation: CaseSegmentation) -> PoolPlan {
-        let teacherAgreement = EnsembleAgreement(segmentation)
+        let teacherAgreement = EnsembleAgreement.teachers(of: segmentation)
         let assessment = ConfidenceAssessment.assess(agreement: teacherAgreement, ensembleProbabilities: segmentation.ensembleProbabilities,
                                                      labels: segmentation.labels, geometry: loaded.geometry, convention: convention,
                                                      policy: configuration.pool)

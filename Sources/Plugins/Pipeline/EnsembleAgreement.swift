@@ -115,6 +115,24 @@ extension EnsembleAgreement {
                             threshold: threshold, dilationVoxels: dilationVoxels)
     }
 
+    /// The teachers' agreement on a segmented case, which the distillation pool's confidence
+    /// checks were calibrated on (models/README.md, "Pool admission thresholds"): the members
+    /// other than the student when at least two of them are teachers, else every member (an
+    /// ensemble such as unet + student has no two teachers to compare). Entropy is always that
+    /// of the whole ensemble's probabilities, the pseudo-label the pool keeps.
+    public static func teachers(of segmentation: CaseSegmentation, threshold: Float = 0.5, dilationVoxels: Int = 2) -> EnsembleAgreement {
+        teachers(members: segmentation.members, ensemble: segmentation.ensembleProbabilities, threshold: threshold,
+                 dilationVoxels: dilationVoxels)
+    }
+
+    /// `teachers(of:)` on explicit members and ensemble probabilities.
+    public static func teachers(members: [MemberPrediction], ensemble: Tensor, threshold: Float = 0.5,
+                                dilationVoxels: Int = 2) -> EnsembleAgreement {
+        let teachers = members.filter { $0.model != ModelRegistry.studentName }
+        return measure(members: teachers.count >= 2 ? teachers : members, ensemble: ensemble, threshold: threshold,
+                       dilationVoxels: dilationVoxels)
+    }
+
     // MARK: - Kernels
 
     /// Three 0/1 masks (WT, TC, ET) of probability > threshold.
