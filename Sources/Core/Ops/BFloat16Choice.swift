@@ -11,8 +11,9 @@ import Foundation
 /// GFLOP/s): there `vdpbf16ps` has the throughput of two fp32 FMAs, so bf16 saves no arithmetic
 /// and its conversions cost extra. The masks are the same either way (the equivalence check,
 /// Benchmarks/bf16-equivalence.py), so the choice is only about speed, and it is measured:
-/// `current` times one representative layer both ways, interleaved, and keeps bfloat16 only when
-/// it is at least `minimumSpeedUp` faster.
+/// `current` times one representative layer both ways, interleaved, in CPU time on one thread
+/// (so that a busy machine does not decide it, see `measure`), and keeps bfloat16 only when it
+/// is at least `minimumSpeedUp` faster.
 ///
 /// `BRAINSEG_BF16` overrides it: `auto` (the default: measure), `on` (bfloat16 wherever the CPU
 /// has it natively, no probe), `off` (float32 always). Emulated bfloat16 is never used.
@@ -64,7 +65,7 @@ public enum BFloat16Choice {
         environment[environmentVariable].flatMap { Mode(rawValue: $0.lowercased()) } ?? .automatic
     }
 
-    /// This process's decision, made on first use (the probe takes about 0.2 s).
+    /// This process's decision, made on first use (the probe takes about 0.25 s).
     public static let current: Decision = decide(mode: mode(), native: OneDNNConvolution.hasNativeBFloat16, probe: { measure() })
 
     /// The precision a convolution asked to run at `requested` runs at here: bfloat16 becomes
@@ -74,9 +75,16 @@ public enum BFloat16Choice {
     }
 
     /// Times a 3×3×3 convolution 32→32 channels at 32³ (the size of the networks' middle
-    /// layers) at the engine's thread count: one warm-up each, then three interleaved pairs;
-    /// the minimum of each precision. nil when oneDNN refuses it.
-    public static func measure() -> Probe? {
+    /// layers): one warm-up each, then `pairs` interleaved pairs; the minimum of each precision.
+    /// nil when oneDNN refuses it.
+    ///
+    /// It runs on one thread and counts that thread's CPU time, not the clock: a daemon often
+    /// starts on a busy machine (a nightly retrain, a backup), and wall-clock timings of a
+    /// 10 ms layer there measure the scheduler, not the arithmetic (a start beside two training
+    /// runs measured 1.00× where a quiet start measures 1.9×, and served float32 until it
+    /// restarted). One thread runs the convolution on the calling thread, so its CPU time is
+    /// the convolution's whole cost, whoever else wants the cores.
+    public static func measure(pairs: Int = 3) -> Probe? {
         let geometry = ConvolutionGeometry(inputShape: [1, 32, 32, 32, 32], weightShape: [32, 32, 3, 3, 3], biasShape: [32],
                                            stride: 1, padding: 1, groups: 1)
         var generator = SeededRandom(seed: 7)
@@ -85,19 +93,26 @@ public enum BFloat16Choice {
         let bias = [Float](repeating: 0, count: 32)
         var output = [Float](repeating: 0, count: input.count)
         func run(_ precision: ComputePrecision) -> Double? {
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = threadCPUSeconds()
             let ran = output.withUnsafeMutableBufferPointer { output in
                 OneDNNConvolution.forward(geometry: geometry, input: input, weight: weight, bias: bias,
-                                          output: output.baseAddress!, precision: precision)
+                                          output: output.baseAddress!, precision: precision, threads: 1)
             }
-            return ran ? Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 : nil
+            return ran ? threadCPUSeconds() - start : nil
         }
         guard run(.float32) != nil, run(.bfloat16) != nil else { return nil }
         var best = (float32: Double.infinity, bfloat16: Double.infinity)
-        for _ in 0..<3 {
+        for _ in 0..<max(1, pairs) {
             guard let float32 = run(.float32), let bfloat16 = run(.bfloat16) else { return nil }
             best = (min(best.float32, float32), min(best.bfloat16, bfloat16))
         }
         return Probe(float32Seconds: best.float32, bfloat16Seconds: best.bfloat16)
+    }
+
+    /// CPU time consumed by the calling thread so far.
+    static func threadCPUSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }

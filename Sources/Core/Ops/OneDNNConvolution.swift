@@ -16,14 +16,14 @@ import CDNNL
 /// than the engine's kernels, PyTorch and ONNX Runtime on every row (Benchmarks/README.md),
 /// which is why `ConvolutionTuning.Backend.oneDNN` is the default.
 public enum OneDNNConvolution {
-    /// y = conv(x, w) + b into `output`.
+    /// y = conv(x, w) + b into `output`, on `threads` oneDNN threads (nil: the engine's count).
     static func forward(
         geometry: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        output: UnsafeMutablePointer<Float>, precision: ComputePrecision
+        output: UnsafeMutablePointer<Float>, precision: ComputePrecision, threads: Int? = nil
     ) -> Bool {
         let arithmetic = precision == .int8 && !runsInInt8(geometry) ? .float32 : precision
         let description = Self.description(geometry, hasBias: bias != nil, precision: arithmetic)
-        return withWorkspace(description, CDNNL_FORWARD) { description, workspace, threads in
+        return withWorkspace(description, CDNNL_FORWARD, threads: threads) { description, workspace, threads in
             cdnnl_convolution_forward(description, input, weight, bias, output, workspace, threads)
         }
     }
@@ -129,12 +129,13 @@ public enum OneDNNConvolution {
     }
 
     /// Runs `body(description, workspace, threads)` with a pooled workspace of the size the pass
-    /// needs; false when oneDNN refuses the shape or the call fails.
+    /// needs, on `threads` threads (nil: the engine's count); false when oneDNN refuses the shape
+    /// or the call fails.
     private static func withWorkspace(
-        _ description: cdnnl_convolution, _ pass: cdnnl_pass,
+        _ description: cdnnl_convolution, _ pass: cdnnl_pass, threads requested: Int? = nil,
         _ body: (UnsafePointer<cdnnl_convolution>, UnsafeMutableRawPointer, Int32) -> Int32
     ) -> Bool {
-        let threads = Int32(Self.threads)
+        let threads = Int32(max(1, requested ?? Self.threads))
         return withUnsafePointer(to: description) { description in
             let bytes = cdnnl_convolution_workspace_bytes(description, pass, threads)
             guard bytes >= 0 else { return false }
