@@ -67,7 +67,7 @@ struct BFloat16ChoiceTests {
     func probeIgnoresLoad() throws {
         let quiet = try #require(BFloat16Choice.measure())
         // One busy thread per core (and one more), as two training runs and a build would be.
-        let stop = ManagedAtomicFlag()
+        let stop = StopFlag()
         let hogs = (0..<3).map { _ in
             Thread {
                 var x: Double = 1
@@ -86,7 +86,7 @@ struct BFloat16ChoiceTests {
 }
 
 /// A flag one thread sets and others poll.
-private final class ManagedAtomicFlag: @unchecked Sendable {
+private final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }

@@ -75,7 +75,7 @@ public enum BFloat16Choice {
     }
 
     /// Times a 3×3×3 convolution 32→32 channels at 32³ (the size of the networks' middle
-    /// layers): one warm-up each, then `pairs` interleaved pairs; the minimum of each precision.
+    /// layers): one warm-up each, then three interleaved pairs; the minimum of each precision.
     /// nil when oneDNN refuses it.
     ///
     /// It runs on one thread and counts that thread's CPU time, not the clock: a daemon often
@@ -84,7 +84,7 @@ public enum BFloat16Choice {
     /// runs measured 1.00× where a quiet start measures 1.9×, and served float32 until it
     /// restarted). One thread runs the convolution on the calling thread, so its CPU time is
     /// the convolution's whole cost, whoever else wants the cores.
-    public static func measure(pairs: Int = 3) -> Probe? {
+    public static func measure() -> Probe? {
         let geometry = ConvolutionGeometry(inputShape: [1, 32, 32, 32, 32], weightShape: [32, 32, 3, 3, 3], biasShape: [32],
                                            stride: 1, padding: 1, groups: 1)
         var generator = SeededRandom(seed: 7)
@@ -102,7 +102,7 @@ public enum BFloat16Choice {
         }
         guard run(.float32) != nil, run(.bfloat16) != nil else { return nil }
         var best = (float32: Double.infinity, bfloat16: Double.infinity)
-        for _ in 0..<max(1, pairs) {
+        for _ in 0..<3 {
             guard let float32 = run(.float32), let bfloat16 = run(.bfloat16) else { return nil }
             best = (min(best.float32, float32), min(best.bfloat16, bfloat16))
         }
