@@ -131,6 +131,24 @@ struct NiftiBadInputTests {
         #expect(error?.kind == .tooLarge)
     }
 
+    @Test("more voxels than 512³ is refused from the header, even when the bytes are within their limit")
+    func voxelsAbove512Cubed() throws {
+        var data = try bytes(goodPlain)
+        // 1024 × 1024 × 200 uint8: 200 MiB of data, every axis within its limit, 209 M voxels.
+        for (offset, value) in [(40, Int16(3)), (42, 1024), (44, 1024), (46, 200), (70, 2), (72, 8)] {
+            withUnsafeBytes(of: value.littleEndian) { data.replaceSubrange(offset..<offset + 2, with: $0) }
+        }
+        let error = failure(try write(data, "many-voxels.nii"))
+        #expect(error?.kind == .tooLarge)
+        #expect(error?.detail.contains("209715200 voxels") == true && error?.detail.contains("512³") == true, "\(String(describing: error))")
+        // At the limit the header passes, and the read fails later, on the data that is not there.
+        var limits = NiftiReader.Limits()
+        limits.maximumVoxels = 1024 * 1024 * 200
+        let atLimit = try write(data, "at-limit.nii")
+        #expect(throws: NiftiError.self) { try NiftiReader.read(from: atLimit, limits: limits) }
+        do { _ = try NiftiReader.read(from: atLimit, limits: limits) } catch let error as NiftiError { #expect(error.kind == .truncatedData) }
+    }
+
     @Test func fourDimensionalWhereThreeDimensionalIsRequired() throws {
         let path = Fixtures.path("nifti/\(NiftiFixtureExpectations.shared.invalid.fourDimensional)")
         let error = failure(path)

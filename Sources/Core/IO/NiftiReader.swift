@@ -14,6 +14,14 @@ public enum NiftiReader {
         public var maximumDimension: Int = 1024
         /// The largest voxel data accepted, in bytes as stored.
         public var maximumDataBytes: Int = 1 << 31
+        /// The most voxels accepted in one image: 512³. Segmenting a case takes 30–50 bytes of
+        /// memory per voxel of its grid (four float volumes and their working copies; measured
+        /// peaks: 1.1 GB for BraTS's 240×240×155, 4.1 GB for 480×480×310, 6.3 GB for
+        /// 1024×1024×200 with a small brain). So a 1024³ case that passes every other check, a
+        /// few megabytes once compressed, would need 30–50 GB: the daemon (MemoryMax=12G) would
+        /// be killed on each attempt, and a burst of them would exhaust systemd's restart limit.
+        /// At 512³, 4–7 GB.
+        public var maximumVoxels: Int = 1 << 27
         /// The largest gap accepted between the header and the voxel data (header extensions).
         /// Real files carry at most a few kilobytes there (BraTS: up to 11 kB); a huge
         /// `vox_offset` would otherwise make the reader allocate and read that much first.
@@ -69,6 +77,11 @@ public enum NiftiReader {
         let (voxelCount, countOverflow) = dims.reduce((1, false)) { partial, size in
             let product = partial.0.multipliedReportingOverflow(by: size)
             return (product.partialValue, partial.1 || product.overflow)
+        }
+        guard countOverflow || voxelCount <= limits.maximumVoxels else {
+            let shown = dims.map(String.init).joined(separator: " x ")
+            throw NiftiError(.tooLarge, path: path,
+                             "declares \(shown) = \(voxelCount) voxels, more than the limit of \(limits.maximumVoxels) (512³); a case this large would need more memory than brainseg is given")
         }
         let (dataBytes, overflow) = voxelCount.multipliedReportingOverflow(by: datatype.byteCount)
         guard !countOverflow, !overflow, dataBytes <= limits.maximumDataBytes else {
