@@ -50,6 +50,23 @@ struct ImagingTests {
         #expect { try MultimodalCase.load(try CaseFiles.find(in: scratch.path)) } throws: { "\($0)".contains("T2 is empty") }
     }
 
+    @Test("a field of view wider than a head (a voxel size gone wrong in the header) is refused before the other files are read")
+    func fieldOfView() throws {
+        let scratch = try TemporaryDirectory()
+        var brain = Volume(geometry: VolumeGeometry(dims: [6, 5, 4], spacing: [1, 1, 101]))
+        for index in 10..<80 { brain.voxels[index] = Float(index) }
+        try NiftiWriter.write(brain, to: scratch.file("c_t1.nii.gz"))
+        // The other modalities are missing files: the check must come first.
+        for name in ["c_t1ce", "c_t2", "c_flair"] { try Data("not NIfTI".utf8).write(to: URL(fileURLWithPath: scratch.file("\(name).nii.gz"))) }
+        #expect { try MultimodalCase.load(try CaseFiles.find(in: scratch.path)) } throws: {
+            "\($0)".contains("spans 404 mm along axis 3") && "\($0)".contains("voxel size")
+        }
+        // 400 mm is still a grid a case may have.
+        brain.geometry = VolumeGeometry(dims: [6, 5, 4], spacing: [1, 1, 100])
+        for name in ["c_t1", "c_t1ce", "c_t2", "c_flair"] { try NiftiWriter.write(brain, to: scratch.file("\(name).nii.gz")) }
+        #expect(try MultimodalCase.load(try CaseFiles.find(in: scratch.path)).modalities.count == 4)
+    }
+
     @Test("bounding box, crop and paste are inverse on the box")
     func boxes() {
         let geometry = VolumeGeometry(dims: [7, 6, 5])

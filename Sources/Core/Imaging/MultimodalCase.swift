@@ -17,13 +17,22 @@ public struct MultimodalCase: Sendable {
         public var description: String { "case \(caseIdentifier): \(detail)" }
     }
 
+    /// The widest field of view accepted along any axis, in millimetres. A head MRI spans
+    /// 180–260 mm (BraTS: 240 mm). The networks run on a grid of fixed spacing (2 mm in the cpu
+    /// profile), so the field of view sets their memory. A header that says 20 mm voxels (one
+    /// edited field) made the 2 mm grid of a BraTS case 64 GB and aborted the process; at
+    /// 400 mm the grid stays under 200³.
+    public static let maximumFieldOfViewMillimetres = 400.0
+
     /// Reads and validates all files (SPEC.md §1): each a finite 3D NIfTI within the size
-    /// limits, the same dims and affine (to `affineTolerance` mm) across modalities and the
-    /// segmentation, a non-empty brain, segmentation labels within the convention.
+    /// limits, a field of view a head can have (`maximumFieldOfViewMillimetres`), the same dims
+    /// and affine (to `affineTolerance` mm) across modalities and the segmentation, a non-empty
+    /// brain, segmentation labels within the convention.
     public static func load(_ files: CaseFiles, affineTolerance: Double = 1e-3) throws -> MultimodalCase {
         var volumes: [Volume] = []
         for path in files.modalities {
             volumes.append(try Volume.read(from: path))
+            if volumes.count == 1 { try checkFieldOfView(volumes[0].geometry, caseIdentifier: files.identifier) }
         }
         let reference = volumes[0].geometry
         for (modality, volume) in zip(Modality.allCases, volumes).dropFirst() {
@@ -57,5 +66,21 @@ public struct MultimodalCase: Sendable {
             truth = labels
         }
         return MultimodalCase(files: files, modalities: volumes, truth: truth)
+    }
+
+    /// Refuses a grid whose extent (size × voxel size) exceeds `maximumFieldOfViewMillimetres`
+    /// along some axis; the other modalities must share this grid, so checking T1's suffices.
+    static func checkFieldOfView(_ geometry: VolumeGeometry, caseIdentifier: String) throws {
+        let spacing = geometry.spacingInMillimetres
+        for axis in 0..<3 {
+            let extent = Double(geometry.dims[axis]) * spacing[axis]
+            guard extent <= maximumFieldOfViewMillimetres else {
+                let size = geometry.dims.map(String.init).joined(separator: "×")
+                let voxel = spacing.map { String(format: "%g", $0) }.joined(separator: "×")
+                throw ValidationError(caseIdentifier: caseIdentifier, detail: String(
+                    format: "T1 spans %.0f mm along axis %d (%@ voxels of %@ mm), more than the %.0f mm a head MRI can; the voxel size in the header is likely wrong",
+                    extent, axis + 1, size, voxel, maximumFieldOfViewMillimetres))
+            }
+        }
     }
 }
