@@ -4,9 +4,11 @@ import Plugins
 
 /// Loads models for one-shot commands along `ModelSearchPath`.
 enum ModelLocator {
-    /// Loads `names`; a model without weights anywhere is built with random weights, and
-    /// `warn` says so (useful before the first training; never silent).
-    static func load(_ names: [String], profile: ModelProfile, explicit: String?, warn: (String) -> Void) throws -> [SegmentationModel] {
+    /// Loads `names`. A model without weights anywhere throws `MissingModelWeights`, unless
+    /// `allowUntrained`: then it is built with random weights and `warn` says so (for trying
+    /// the pipeline before the first training; never silent).
+    static func load(_ names: [String], profile: ModelProfile, explicit: String?, allowUntrained: Bool,
+                     warn: (String) -> Void) throws -> [SegmentationModel] {
         try names.map { name in
             guard ModelRegistry.names.contains(name) else { throw ModelRegistry.UnknownModel(name: name) }
             if let directory = ModelSearchPath.locate(name, explicit: explicit) {
@@ -16,7 +18,9 @@ enum ModelLocator {
                 }
                 return model
             }
-            warn("warning: no trained weights for \(name) (searched \(ModelSearchPath.folders(explicit: explicit).joined(separator: ", "))); using random weights")
+            let searched = ModelSearchPath.folders(explicit: explicit)
+            guard allowUntrained else { throw MissingModelWeights(name: name, searched: searched, optIn: "--allow-untrained") }
+            warn("warning: no trained weights for \(name) (searched \(searched.joined(separator: ", "))); using random weights (--allow-untrained)")
             return ModelRegistry.make(name, profile: profile)!
         }
     }

@@ -29,6 +29,9 @@ struct SegmentCommand: AsyncParsableCommand {
     @Flag(help: "Mirror test-time augmentation (4 flips per model).")
     var tta = false
 
+    @Flag(help: "Run models that have no trained weights with random ones (meaningless masks; for trying the pipeline).")
+    var allowUntrained = false
+
     @Option(help: "Label convention of the written mask: brats2018 (ET = 4) or brats2023 (ET = 3).")
     var labels: LabelConvention = .brats2018
 
@@ -42,7 +45,8 @@ struct SegmentCommand: AsyncParsableCommand {
         let names = models.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ValidationError("--models lists no model") }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let members = try ModelLocator.load(names, profile: profile, explicit: modelsDir, warn: printToStandardError)
+        let members = try ModelLocator.load(names, profile: profile, explicit: modelsDir, allowUntrained: allowUntrained,
+                                            warn: printToStandardError)
         var configuration = DaemonConfiguration()
         configuration.ensemble = names
         configuration.testTimeAugmentation = tta

@@ -12,6 +12,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.root == "./var")
         #expect(configuration.ensemble == ["unet", "resunet-vae", "cascade", "student"])
         #expect(configuration.studentAlongside)
+        #expect(!configuration.allowUntrainedModels, "a model without trained weights stops the daemon unless allowed")
         #expect(configuration.quiescenceSeconds == 30 && configuration.marker == "READY")
         // Each model's fastest arithmetic that passed its equivalence check on real cases.
         #expect(configuration.precision == ["unet": .bfloat16, "resunet-vae": .bfloat16, "cascade": .int8, "student": .bfloat16])
@@ -26,6 +27,7 @@ struct DaemonConfigurationTests {
             weights = { unet = 2.0, student = 1 }
             precision = { unet = "bf16", student = "fp32", cascade = "int8" }
             student_alongside = false
+            allow_untrained = true
             [watch]
             quiescence_seconds = 5
             mode = "poll"
@@ -40,6 +42,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.precision["cascade"] == .int8)
         #expect(configuration.precision["resunet-vae"] == DaemonConfiguration().precision["resunet-vae"])
         #expect(!configuration.studentAlongside)
+        #expect(configuration.allowUntrainedModels)
         #expect(configuration.quiescenceSeconds == 5 && configuration.watchMode == .poll)
         #expect(configuration.labels == .brats2023 && configuration.stopTimeoutSeconds == 120)
         #expect(try DaemonConfiguration.parse("") == DaemonConfiguration())

@@ -90,6 +90,27 @@ struct DaemonEndToEndTests {
         }
     }
 
+    @Test("without trained weights the daemon does not start, and says which model and where it looked")
+    func refusesUntrainedModels() throws {
+        let scratch = try TemporaryDirectory()
+        // A copy of the executable outside the source tree does not find the shipped models/.
+        let executable = scratch.file("brainseg")
+        try FileManager.default.copyItem(atPath: ExecutableRunner.executablePath, toPath: executable)
+        try """
+            root = "\(scratch.file("root"))"
+            [models]
+            directory = "\(scratch.file("no-models"))"
+            ensemble = ["student"]
+            """.write(toFile: scratch.file("brainseg.toml"), atomically: true, encoding: .utf8)
+        let result = try ExecutableRunner.run(["serve", "--config", scratch.file("brainseg.toml")],
+                                              environment: ["BRAINSEG_MODELS": "", "BRAINSEG_LOG_TARGET": "stderr"],
+                                              timeout: 120, executable: executable)
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("no trained weights for student") && result.standardError.contains("allow_untrained"),
+                "stderr: \(result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("root/models/student")), "nothing untrained is installed")
+    }
+
     @Test("a slow writer is not processed early")
     func slowWriter() throws {
         let scratch = try TemporaryDirectory()

@@ -13,9 +13,18 @@ struct SegmentCommandTests {
         // A copy of the executable outside the source tree does not find the shipped models/.
         let executable = scratch.file("brainseg")
         try FileManager.default.copyItem(atPath: ExecutableRunner.executablePath, toPath: executable)
+        // Without trained weights the command refuses, saying where it looked and how to opt in.
+        let refused = try ExecutableRunner.run(["segment", cases[0], "--out", scratch.file("refused"), "--models", "student,cascade",
+                                                "--models-dir", scratch.file("no-models")], environment: ["BRAINSEG_MODELS": ""],
+                                               timeout: 600, executable: executable)
+        #expect(refused.status == 1)
+        #expect(refused.standardError.contains("no trained weights for student") && refused.standardError.contains("--allow-untrained"),
+                "stderr: \(refused.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("refused/case0_seg.nii.gz")))
+        // Opted in: random weights, and a warning that says so.
         let result = try ExecutableRunner.run(["segment", cases[0], "--out", scratch.file("out"), "--models", "student,cascade",
-                                               "--models-dir", scratch.file("no-models")], environment: ["BRAINSEG_MODELS": ""],
-                                              timeout: 600, executable: executable)
+                                               "--models-dir", scratch.file("no-models"), "--allow-untrained"],
+                                              environment: ["BRAINSEG_MODELS": ""], timeout: 600, executable: executable)
         #expect(result.status == 0, "stderr: \(result.standardError)")
         #expect(result.standardError.contains("random weights"), "missing weights are never silent")
         let maskPath = scratch.file("out/case0_seg.nii.gz")

@@ -7,8 +7,9 @@ import Plugins
 ///
 /// On the first start with an empty root, each needed model is copied from the first folder
 /// of `ModelSearchPath` that has it into `<root>/models/<name>/1/` and `current` is pointed
-/// there. A model found nowhere runs with random weights and a warning (it is never installed,
-/// so nothing untrained looks like a version).
+/// there. A model found nowhere is a start-up error (`MissingModelWeights`), unless the
+/// configuration allows untrained models: then it runs with random weights and a warning (it is
+/// never installed, so nothing untrained looks like a version).
 public enum ModelInstaller {
     /// What was loaded for one model.
     public struct Loaded {
@@ -24,9 +25,11 @@ public enum ModelInstaller {
         }
     }
 
-    /// Installs missing models and loads `names` from `<root>/models`.
+    /// Installs missing models and loads `names` from `<root>/models`; throws
+    /// `MissingModelWeights` for a model found nowhere unless `allowUntrained`.
     public static func load(
-        _ names: [String], layout: RootLayout, profile: ModelProfile, searchFolder: String?, warn: (String) -> Void
+        _ names: [String], layout: RootLayout, profile: ModelProfile, searchFolder: String?, allowUntrained: Bool,
+        warn: (String) -> Void
     ) throws -> [String: Loaded] {
         var result: [String: Loaded] = [:]
         for name in names {
@@ -43,7 +46,9 @@ public enum ModelInstaller {
                 }
                 result[name] = Loaded(model: model, version: currentVersion(name, layout: layout) ?? card.version, card: card)
             } else {
-                warn("no trained weights for \(name) (searched \(ModelSearchPath.folders(explicit: searchFolder).joined(separator: ", "))); running it with random weights")
+                let searched = ModelSearchPath.folders(explicit: searchFolder)
+                guard allowUntrained else { throw MissingModelWeights(name: name, searched: searched, optIn: "[models] allow_untrained = true") }
+                warn("no trained weights for \(name) (searched \(searched.joined(separator: ", "))); running it with random weights (allow_untrained)")
                 result[name] = Loaded(model: ModelRegistry.make(name, profile: profile)!, version: "untrained", card: nil)
             }
         }

@@ -18,7 +18,8 @@ final class ModelsInService {
         let studentSeparately = (configuration.studentAlongside || configuration.inferenceMode == .studentFirst) && !names.contains(ModelRegistry.studentName)
         if studentSeparately { names.append(ModelRegistry.studentName) }
         let loaded = try ModelInstaller.load(names, layout: layout, profile: configuration.profile,
-                                             searchFolder: configuration.modelsDirectory) { logger.warning("\($0)") }
+                                             searchFolder: configuration.modelsDirectory,
+                                             allowUntrained: configuration.allowUntrainedModels) { logger.warning("\($0)") }
         processor = CaseProcessor(configuration: configuration, layout: layout,
                                   models: .init(ensemble: configuration.ensemble.map { loaded[$0]! },
                                                 student: studentSeparately ? loaded[ModelRegistry.studentName] : nil))
