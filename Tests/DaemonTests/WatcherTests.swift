@@ -212,7 +212,7 @@ struct WatcherTests {
         #expect(watcher.watchedCaseCount == 0, "no watch is placed through a symlink")
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func hundredEmptyDirectoriesAndABurstDoNotWedgeTheWatcher() throws {
         let folder = try DropFolder()
         try folder.makeDirectory(folder.path("flood"))
@@ -267,7 +267,7 @@ struct WatcherTests {
         #expect(watcher.watchedCaseCount == 50, "every new directory got its watch")
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func wakeInterruptsAWaitPromptly() throws {
         let folder = try DropFolder()
         let watcher = try DropFolderWatcher(incoming: folder.incoming)
