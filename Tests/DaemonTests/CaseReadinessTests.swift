@@ -96,7 +96,7 @@ struct CaseReadinessTests {
     /// Real files: one modality keeps growing (appended to without being closed in between,
     /// so no inotify event arrives) while the service refreshes; the case must stay not ready
     /// until the growth has stopped for the whole quiescence period.
-    @Test(.timeLimit(.minutes(5)))
+    @Test(.timeLimit(.minutes(30)))
     func growingFileIsNotDeclaredReadyEarly() throws {
         let directory = try TemporaryDirectory(prefix: "brainseg-ready")
         let incoming = directory.file("incoming")
