@@ -19,8 +19,8 @@ public enum NiftiReader {
         /// peaks: 1.1 GB for BraTS's 240×240×155, 4.1 GB for 480×480×310, 6.3 GB for
         /// 1024×1024×200 with a small brain). So a 1024³ case that passes every other check, a
         /// few megabytes once compressed, would need 30–50 GB: the daemon (MemoryMax=12G) would
-        /// be killed on each attempt, and a burst of them would exhaust systemd's restart limit.
-        /// At 512³, 4–7 GB.
+        /// be killed on each attempt, five times before the case is set aside, holding up every
+        /// case behind it. At 512³, 4–7 GB.
         public var maximumVoxels: Int = 1 << 27
         /// The largest gap accepted between the header and the voxel data (header extensions).
         /// Real files carry at most a few kilobytes there (BraTS: up to 11 kB); a huge
