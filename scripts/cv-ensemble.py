@@ -8,7 +8,7 @@ non-gate labelled cases is predicted by models that never saw it.
       For every fold whose run is finished, writes each member's region probabilities
       ($RUNS/<recipe>/fold<k>/prob/<case>_prob_{WT,TC,ET}.nii.gz) with `brainseg segment
       --models <member> --probabilities`, the same inference a hospital runs (default precision).
-  scripts/cv-ensemble.py analyse unet=unet-baseline … [--json OUT] [--write-labels DIR]
+  scripts/cv-ensemble.py analyse unet=unet-baseline … [--json OUT]
       Loads the cases every member has, checks this script's label-map port against the
       `_seg.nii.gz` brainseg wrote (must match voxel for voxel), then compares selection
       procedures by nested cross-validation: each procedure picks its setting on three folds and
@@ -49,13 +49,22 @@ LARGEST_ONLY = dict(DEFAULT, component_fraction=1.0, component_basis="largest")
 
 
 def parse_members(pairs):
+    """MODEL=RECIPE pairs. Two recipes of one model are told apart by a suffix: `student#2=…`
+    names the member `student#2` and segments with the model `student`."""
     members = []
     for pair in pairs:
         model, _, recipe = pair.partition("=")
         if not recipe:
             sys.exit(f"member {pair!r}: expected MODEL=RECIPE")
+        if model in dict(members):
+            sys.exit(f"member {model!r} given twice: name the second one {model}#2=RECIPE")
         members.append((model, recipe))
     return members
+
+
+def model_name(member):
+    """The brainseg model a member runs: its name without a `#…` suffix."""
+    return member.partition("#")[0]
 
 
 # The folder of a fold's probability maps: "prob", or "prob-tta" with mirror test-time augmentation.
@@ -74,7 +83,7 @@ def predict(members, tta):
                 continue
             print(f"{model} {recipe} fold {fold}: segmenting {len(cases)} cases", flush=True)
             subprocess.run([binary, "segment", *[os.path.join(DATA, c) for c in cases], "--out", prob + ".tmp",
-                            "--models", model, "--models-dir", os.path.join(directory, "models"), "--probabilities"] + (["--tta"] if tta else []), check=True)
+                            "--models", model_name(model), "--models-dir", os.path.join(directory, "models"), "--probabilities"] + (["--tta"] if tta else []), check=True)
             os.replace(prob + ".tmp", prob)
 
 
