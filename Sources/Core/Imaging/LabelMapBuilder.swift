@@ -9,6 +9,9 @@ public enum LabelMapBuilder {
         /// Connected components (26-connectivity) of the whole tumour smaller than this fraction
         /// of the tumour volume are removed.
         public var minimumComponentFraction = 0.1
+        /// Whether ET voxels that do not enhance on T1ce become core (`EnhancementCheck`), where
+        /// the images are at hand (`CaseSegmenter`).
+        public var requireEnhancement = true
         public var convention: LabelConvention = .brats2018
         public init() {}
     }

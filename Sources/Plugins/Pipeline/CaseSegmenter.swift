@@ -54,7 +54,8 @@ public struct CaseSegmentation: Sendable {
 /// Runs the pipeline of SPEC.md §3 for one case: crop to the brain, prepare each member's
 /// input by its plan, run it (whole volume or sliding window, optional mirror TTA), bring its
 /// region probabilities back to the crop, average the members, build and clean the label map,
-/// paste it into the input grid and keep it inside the brain.
+/// relabel ET that does not enhance as core (`EnhancementCheck`), paste it into the input grid
+/// and keep it inside the brain.
 public final class CaseSegmenter {
     public let members: [SegmentationModel]
     public let options: SegmentationOptions
@@ -86,7 +87,12 @@ public final class CaseSegmenter {
                                                 seconds: Date().timeIntervalSince(start)))
         }
         let ensemble = average(predictions)
-        let cropLabels = LabelMapBuilder.labels(fromRegionProbabilities: ensemble, dims: box.size, settings: options.labels)
+        var cropLabels = LabelMapBuilder.labels(fromRegionProbabilities: ensemble, dims: box.size, settings: options.labels)
+        if options.labels.requireEnhancement {
+            EnhancementCheck.relabelNonEnhancing(&cropLabels, t1: crops[Modality.t1.rawValue], t1ce: crops[Modality.t1ce.rawValue],
+                                                 enhancingLabel: options.labels.convention.enhancingLabel,
+                                                 minimumEnhancingVoxels: options.labels.minimumEnhancingVoxels)
+        }
         var labels = box.paste(cropLabels, into: dims, background: UInt8(0))
         Self.maskOutsideBrain(&labels, modalities: inputCase.modalities)
         return CaseSegmentation(labels: labels, box: box, ensembleProbabilities: ensemble, members: predictions)
