@@ -44,7 +44,9 @@ MIN_ENHANCING_GRID = [32, 100, 250, 500, 1000]
 # the largest component only).
 COMPONENT_GRID = [("total", 0.0), ("total", 0.05), ("total", 0.1), ("total", 0.2),
                   ("largest", 0.25), ("largest", 0.5), ("largest", 1.0)]
-DEFAULT = {"threshold": [0.5, 0.5, 0.5], "min_enhancing": 32, "component_fraction": 0.1, "component_basis": "total"}
+# require_enhancement: EnhancementCheck (brainseg since 2026-12-07): ET that does not enhance becomes core.
+DEFAULT = {"threshold": [0.5, 0.5, 0.5], "min_enhancing": 32, "component_fraction": 0.1, "component_basis": "total",
+           "require_enhancement": True}
 LARGEST_ONLY = dict(DEFAULT, component_fraction=1.0, component_basis="largest")
 
 
@@ -111,9 +113,15 @@ class Case:
         t = truth.ravel()[self.index]
         self.truth = [t > 0, (t == 1) | (t == 4), t == 4]
         outside = np.ones(truth.shape, dtype=bool)
+        images = {}
         for modality in ["t1", "t1ce", "t2", "flair"]:
-            outside &= load(os.path.join(DATA, name, f"{name}_{modality}.nii.gz")) == 0
+            images[modality] = load(os.path.join(DATA, name, f"{name}_{modality}.nii.gz")).astype(np.float32).ravel()
+            outside &= (images[modality] == 0).reshape(truth.shape)
         self.outside = outside.ravel()[self.index]
+        # EnhancementCheck's inputs: T1 and T1ce over the brain (T1 > 0) and at the candidates.
+        self.brain = np.flatnonzero(images["t1"] > 0)
+        self.brain_t1, self.brain_t1ce = images["t1"][self.brain], images["t1ce"][self.brain]
+        self.t1, self.t1ce = images["t1"][self.index], images["t1ce"][self.index]
         # The mask brainseg wrote from the same probabilities (one member alone).
         self.seg = {m: load(os.path.join(fold_dir(r, fold), PROBABILITIES, f"{name}_seg.nii.gz")).astype(np.uint8).ravel()[self.index]
                     for m, r in members}
@@ -129,7 +137,8 @@ class Case:
         return out
 
     def labels(self, p, setting, components=True):
-        """LabelMapBuilder.labels + CaseSegmenter.maskOutsideBrain, at the candidate voxels."""
+        """LabelMapBuilder.labels + EnhancementCheck + CaseSegmenter.maskOutsideBrain, at the
+        candidate voxels."""
         tw, tc, te = setting["threshold"]
         lab = np.zeros(len(self.index), dtype=np.uint8)
         lab[p[0] > tw] = 2
@@ -139,7 +148,30 @@ class Case:
         if components and setting["component_fraction"] > 0:
             lab = self.remove_small_components(lab, setting["component_fraction"], setting["component_basis"])
         lab[self.outside] = 0
+        if setting.get("require_enhancement", False):
+            lab = self.relabel_non_enhancing(lab, setting["min_enhancing"])
         return lab
+
+    def relabel_non_enhancing(self, lab, min_enhancing):
+        """EnhancementCheck.relabelNonEnhancing: ET with t1ce/median − t1/median ≤ 0 (medians over
+        the healthy brain: T1 > 0, label 0) becomes 1; then all ET when at most min_enhancing is left."""
+        healthy = np.ones(len(self.brain), dtype=bool)
+        tumour = self.index[lab != 0]
+        position = np.searchsorted(self.brain, tumour)
+        inside = position < len(self.brain)
+        inside[inside] = self.brain[position[inside]] == tumour[inside]
+        healthy[position[inside]] = False
+        if not healthy.any():
+            return lab
+        m1, mce = np.median(self.brain_t1[healthy]), np.median(self.brain_t1ce[healthy])
+        if m1 <= 0 or mce <= 0:
+            return lab
+        out = lab.copy()
+        out[(lab == 4) & ~(self.t1ce / mce - self.t1 / m1 > 0)] = 1
+        remaining = int((out == 4).sum())
+        if 0 < remaining <= min_enhancing:
+            out[out == 4] = 1
+        return out
 
     def remove_small_components(self, lab, fraction, basis):
         volume = np.zeros(int(np.prod(self.shape)), dtype=bool)
@@ -276,8 +308,9 @@ def analyse(members, arguments):
     # The port must reproduce brainseg's own label maps from the same probabilities.
     for c in cases:
         for model, seg in c.seg.items():
-            ours = c.labels(c.prob[model], DEFAULT)
-            mismatch = int((ours != seg).sum())
+            # Masks written before 2026-12-07 lack the enhancement check: either form matches.
+            mismatch = min(int((c.labels(c.prob[model], setting) != seg).sum())
+                           for setting in (DEFAULT, dict(DEFAULT, require_enhancement=False)))
             if mismatch > 0:
                 print(f"warning: {c.name} {model}: the port differs from brainseg's mask at {mismatch} voxels")
     def alone(model, setting):
@@ -287,6 +320,8 @@ def analyse(members, arguments):
     alone_defaults = [(f"{m} alone (defaults)", alone(m, DEFAULT)) for m in models]
     alone_largest = [(f"{m} alone, largest component only", alone(m, LARGEST_ONLY)) for m in models]
     ensemble_defaults = ("ensemble, equal weights, defaults (today)", procedure_fixed(models))
+    ensemble_no_check = ("ensemble, equal weights, defaults without the enhancement check (before 2026-12-07)",
+                         lambda cs: (uniform(models), dict(DEFAULT, require_enhancement=False)))
     ensemble_largest = ("ensemble, equal weights, largest component only", lambda cs: (uniform(models), dict(LARGEST_ONLY)))
     searched = [
         ("+ member weights", procedure_global_weights(models)),
@@ -298,9 +333,9 @@ def analyse(members, arguments):
         ("per-region weights + thresholds + post-processing", with_postprocessing(procedure_region_weights(models, True))),
     ]
     if arguments.defaults_only:
-        rows, searched = alone_defaults + [ensemble_defaults], []
+        rows, searched = alone_defaults + [ensemble_no_check, ensemble_defaults], []
     else:
-        rows = alone_defaults + alone_largest + [ensemble_defaults, ensemble_largest] + searched
+        rows = alone_defaults + alone_largest + [ensemble_no_check, ensemble_defaults, ensemble_largest] + searched
     print("| procedure (nested CV: chosen on 3 folds, scored on the 4th) | Dice WT | Dice TC | Dice ET | mean |")
     print("|---|---|---|---|---|")
     results = {}
