@@ -13,6 +13,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.ensemble == ["unet", "resunet-vae", "cascade", "student"])
         #expect(configuration.studentAlongside)
         #expect(!configuration.allowUntrainedModels, "a model without trained weights stops the daemon unless allowed")
+        #expect(configuration.memoryBudgetBytes == 8 << 30)
         #expect(configuration.quiescenceSeconds == 30 && configuration.marker == "READY")
         // Each model's fastest arithmetic that passed its equivalence check on real cases.
         #expect(configuration.precision == ["unet": .bfloat16, "resunet-vae": .bfloat16, "cascade": .int8, "student": .bfloat16])
@@ -28,6 +29,7 @@ struct DaemonConfigurationTests {
             precision = { unet = "bf16", student = "fp32", cascade = "int8" }
             student_alongside = false
             allow_untrained = true
+            max_memory_gb = 10.5
             [watch]
             quiescence_seconds = 5
             mode = "poll"
@@ -43,6 +45,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.precision["resunet-vae"] == DaemonConfiguration().precision["resunet-vae"])
         #expect(!configuration.studentAlongside)
         #expect(configuration.allowUntrainedModels)
+        #expect(configuration.memoryBudgetBytes == 21 << 29)
         #expect(configuration.quiescenceSeconds == 5 && configuration.watchMode == .poll)
         #expect(configuration.labels == .brats2023 && configuration.stopTimeoutSeconds == 120)
         #expect(try DaemonConfiguration.parse("") == DaemonConfiguration())
@@ -55,6 +58,7 @@ struct DaemonConfigurationTests {
               ("[models]\nensemble = [\"unet\", \"vnet\"]", "unknown model 'vnet'"),
               ("[watch]\nquiescence_seconds = \"thirty\"", "'watch.quiescence_seconds' must be a number"),
               ("[processing]\nmax_attempts = 0", "'processing.max_attempts' must be between"),
+              ("[models]\nmax_memory_gb = 0.5", "'models.max_memory_gb' must be between"),
               ("[models]\nprofile = \"gpu\"", "models.profile"),
               ("[models.precision]\nvnet = \"bf16\"", "unknown model 'vnet'"),
               ("[models.precision]\nunet = \"fp16\"", "models.precision.unet must be \"fp32\", \"bf16\" or \"int8\""),

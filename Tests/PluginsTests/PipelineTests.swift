@@ -47,4 +47,24 @@ struct PipelineTests {
         let values = windowed.ensembleProbabilities.scalars
         #expect(values.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
+
+    @Test("the memory estimate follows its per-voxel terms, and a case above the budget is refused before any network runs")
+    func memoryBudget() throws {
+        let estimate = SegmentationMemory(caseVoxels: 1000, cropVoxels: 100, models: 3)
+        #expect(estimate.estimatedBytes == 19 * 1000 + (49 + 12 * 3) * 100 + (1 << 30))
+        let scratch = try TemporaryDirectory()
+        let folder = try SyntheticCases.write(into: scratch.path, count: 1, size: 24)[0]
+        let loaded = try MultimodalCase.load(try CaseFiles.find(in: folder))
+        let members: [SegmentationModel] = [StudentModel(profile: .cpu, seed: 1), StudentModel(profile: .cpu, seed: 2)]
+        let expected = CaseSegmenter(members: members).memoryEstimate(for: loaded, extraModels: 1)
+        #expect(expected.caseVoxels == 24 * 24 * 24 && expected.models == 3 && expected.cropVoxels <= expected.caseVoxels)
+        var options = SegmentationOptions()
+        options.memoryBudgetBytes = expected.estimatedBytes
+        try CaseSegmenter(members: members, options: options).checkMemory(loaded, extraModels: 1)
+        options.memoryBudgetBytes -= 1
+        #expect(throws: CaseTooLargeForMemory.self) {
+            try CaseSegmenter(members: members, options: options).checkMemory(loaded, extraModels: 1)
+        }
+        #expect(SegmentationOptions().memoryBudgetBytes == 8 << 30)
+    }
 }

@@ -53,6 +53,24 @@ struct DaemonHostileInputTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("a case estimated to need more memory than max_memory_gb fails on its first attempt with the estimate; nothing dies")
+    func caseTooLargeForMemory() throws {
+        let scratch = try TemporaryDirectory()
+        let source = try SyntheticCases.write(into: scratch.file("sources"), count: 1)[0]
+        // 1 GiB is below the estimate's fixed part, so any case is over it.
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration.replacingOccurrences(
+            of: "student_alongside = false", with: "student_alongside = false\nmax_memory_gb = 1"))
+        try daemon.start()
+        try daemon.copyInPlace(source, as: "large")
+        #expect(DaemonHarness.wait(timeout: 120) { !Self.errorText(daemon, "large").isEmpty }, "\(daemon.log)")
+        let reason = Self.errorText(daemon, "large")
+        #expect(reason.contains("GiB of memory, more than the 1.0 GiB allowed ([models] max_memory_gb)"), "error.txt: \(reason)")
+        #expect(reason.contains("24×24×24 voxels") && reason.contains("2 model(s)"), "error.txt: \(reason)")
+        #expect(FileManager.default.fileExists(atPath: "\(daemon.failed("large"))/large_t1.nii.gz"), "inputs kept")
+        #expect(daemon.isRunning)
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("a NaN vox_offset is refused with a typed error on the first attempt; nothing dies")
     func poisonPillHeader() throws {
         let scratch = try TemporaryDirectory()

@@ -25,6 +25,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Run a model without trained weights anywhere with random weights (`[models]
     /// allow_untrained`); off: such a model is a start-up error (`MissingModelWeights`).
     public var allowUntrainedModels = false
+    /// `[models] max_memory_gb`: a case estimated to need more memory to segment is failed at
+    /// once (`SegmentationMemory`) instead of meeting the out-of-memory killer.
+    public var memoryBudgetBytes = SegmentationOptions().memoryBudgetBytes
     /// Convolution arithmetic of every model (`[models.precision]`). The default is the fastest
     /// reduced precision whose equivalence check on the real labelled cases passed for that
     /// model: int8 (`int8Checked`), else bfloat16 (`bfloat16Checked`), else float32. Each falls
@@ -136,7 +139,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         try reader.check(table, allowed: ["root", "models", "watch", "processing", "pool", "training"], prefix: "")
         if let value = try reader.string(table, "root") { configuration.root = value }
         if let models = try reader.table(table, "models") {
-            try reader.check(models, allowed: ["directory", "profile", "ensemble", "weights", "precision", "student_alongside", "test_time_augmentation", "allow_untrained"], prefix: "models.")
+            try reader.check(models, allowed: ["directory", "profile", "ensemble", "weights", "precision", "student_alongside", "test_time_augmentation", "allow_untrained", "max_memory_gb"], prefix: "models.")
             configuration.modelsDirectory = try reader.string(models, "directory", prefix: "models.")
             if let text = try reader.string(models, "profile", prefix: "models.") {
                 guard let profile = ModelProfile(rawValue: text) else { throw Problem("\(source): models.profile must be \"cpu\" or \"paper\", not \"\(text)\"") }
@@ -173,6 +176,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
             if let value = try reader.bool(models, "student_alongside", prefix: "models.") { configuration.studentAlongside = value }
             if let value = try reader.bool(models, "test_time_augmentation", prefix: "models.") { configuration.testTimeAugmentation = value }
             if let value = try reader.bool(models, "allow_untrained", prefix: "models.") { configuration.allowUntrainedModels = value }
+            if let value = try reader.number(models, "max_memory_gb", prefix: "models.", range: 1...65_536) {
+                configuration.memoryBudgetBytes = Int(value * Double(1 << 30))
+            }
         }
         if let watch = try reader.table(table, "watch") {
             try reader.check(watch, allowed: ["marker", "quiescence_seconds", "mode", "poll_interval_seconds", "max_case_bytes", "max_case_files", "incomplete_timeout_seconds"], prefix: "watch.")

@@ -40,14 +40,15 @@ public final class CaseProcessor: CasePipeline {
     public func run(_ claimed: ClaimedCase, pass: CasePass, received: Date?,
                     progress: (String) -> Void, shouldStop: () -> Bool) throws -> PassResult {
         if pass == .studentOnly, let student = models.student ?? models.ensemble.first(where: { $0.model.name == ModelRegistry.studentName }) {
-            var segmented = try segment(claimed, members: [student], weights: [:], received: received, progress: progress, shouldStop: shouldStop)
+            var segmented = try segment(claimed, members: [student], weights: [:], alongside: 0, received: received, progress: progress,
+                                        shouldStop: shouldStop)
             segmented.builder.models = [CaseReport.ModelVersion(name: student.model.name, version: student.version, inEnsemble: true,
                                                                 precision: precision(of: student.model.name))]
             segmented.builder.result = CaseReport.Provenance(producedBy: ModelRegistry.studentName, revision: 1, final: false)
             return try finish(segmented, replacing: false, pool: nil, progress: progress)
         }
-        var segmented = try segment(claimed, members: models.ensemble, weights: configuration.ensembleWeights, received: received,
-                                    progress: progress, shouldStop: shouldStop)
+        var segmented = try segment(claimed, members: models.ensemble, weights: configuration.ensembleWeights,
+                                    alongside: models.student == nil ? 0 : 1, received: received, progress: progress, shouldStop: shouldStop)
         var agreementMembers = segmented.segmentation.members
         if let student = models.student {
             progress("student (alongside)")
@@ -83,17 +84,20 @@ public final class CaseProcessor: CasePipeline {
         var builder: CaseReportBuilder
     }
 
-    /// Load → segment (the members averaged with `weights`) → the report's inputs, timings and
+    /// Load → check the memory it will take (`alongside`: predictions held beside the members'),
+    /// → segment (the members averaged with `weights`) → the report's inputs, timings and
     /// per-model records.
-    private func segment(_ claimed: ClaimedCase, members: [ModelInstaller.Loaded], weights: [String: Double], received: Date?,
-                         progress: (String) -> Void, shouldStop: () -> Bool) throws -> SegmentedCase {
+    private func segment(_ claimed: ClaimedCase, members: [ModelInstaller.Loaded], weights: [String: Double], alongside: Int,
+                         received: Date?, progress: (String) -> Void, shouldStop: () -> Bool) throws -> SegmentedCase {
         var builder = CaseReportBuilder(caseIdentifier: claimed.name, received: received, convention: convention)
         progress("loading")
         let files = try claimed.recognisedFiles()
         try builder.addInputs(files, known: claimed.digests)
         let loaded = try builder.time(.load) { try MultimodalCase.load(files) }
         if shouldStop() { throw PassCancelled() }
-        guard let segmentation = segmenter(members, weights: weights).segment(loaded, progress: progress, isCancelled: shouldStop) else {
+        let segmenter = segmenter(members, weights: weights)
+        try segmenter.checkMemory(loaded, extraModels: alongside)
+        guard let segmentation = segmenter.segment(loaded, progress: progress, isCancelled: shouldStop) else {
             throw PassCancelled()
         }
         builder.recordModels(segmentation.members)
@@ -112,6 +116,7 @@ public final class CaseProcessor: CasePipeline {
         options.testTimeAugmentation = configuration.testTimeAugmentation
         options.memberPrecision = configuration.precision
         options.labels.convention = convention
+        options.memoryBudgetBytes = configuration.memoryBudgetBytes
         return options
     }
 

@@ -17,6 +17,9 @@ public struct SegmentationOptions: Sendable {
     /// Window size (depth, height, width) for sliding-window inference, rounded to the model's multiple.
     public var windowSize = [96, 96, 96]
     public var labels = LabelMapBuilder.Settings()
+    /// A case whose estimated memory (`SegmentationMemory`) is above this is refused
+    /// (`CaseSegmenter.checkMemory`). 8 GiB leaves room under the unit's `MemoryMax=12G`.
+    public var memoryBudgetBytes = 8 << 30
     public init() {}
 
     /// The precision the model named `name` runs at here: `memberPrecision`, with the
@@ -96,6 +99,23 @@ public final class CaseSegmenter {
         var labels = box.paste(cropLabels, into: dims, background: UInt8(0))
         Self.maskOutsideBrain(&labels, modalities: inputCase.modalities)
         return CaseSegmentation(labels: labels, box: box, ensembleProbabilities: ensemble, members: predictions)
+    }
+
+    /// The memory segmenting `inputCase` will take with these members and `extraModels` more
+    /// predictions held beside them (a student run alongside).
+    public func memoryEstimate(for inputCase: MultimodalCase, extraModels: Int = 0) -> SegmentationMemory {
+        let dims = inputCase.geometry.dims
+        let box = VoxelBox.nonZero(in: inputCase.modalities) ?? VoxelBox(origin: [0, 0, 0], size: dims)
+        return SegmentationMemory(caseVoxels: dims.reduce(1, *), cropVoxels: box.voxelCount, models: members.count + extraModels)
+    }
+
+    /// Throws `CaseTooLargeForMemory` when `memoryEstimate` is above `options.memoryBudgetBytes`.
+    public func checkMemory(_ inputCase: MultimodalCase, extraModels: Int = 0) throws {
+        let estimate = memoryEstimate(for: inputCase, extraModels: extraModels)
+        guard estimate.estimatedBytes > options.memoryBudgetBytes else { return }
+        let dims = inputCase.geometry.dims
+        let box = VoxelBox.nonZero(in: inputCase.modalities) ?? VoxelBox(origin: [0, 0, 0], size: dims)
+        throw CaseTooLargeForMemory(estimate: estimate, dims: dims, cropSize: box.size, budgetBytes: options.memoryBudgetBytes)
     }
 
     /// Tumour labels only inside the brain: voxels where every modality is 0 (outside the
