@@ -31,6 +31,20 @@ struct InspectCommandTests {
         #expect(statistics?["nonZeroVoxels"] as? Int == 59)  // the uint8 ramp has one zero
     }
 
+    @Test("--json writes a non-finite scl_slope as \"inf\" instead of failing the whole call")
+    func jsonWithInfiniteScaling() throws {
+        let scratch = try TemporaryDirectory()
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("nifti/scaled_int16.nii")))
+        withUnsafeBytes(of: Float.infinity.bitPattern.littleEndian) { bytes.replaceSubrange(112..<116, with: $0) }  // scl_slope
+        let hostile = scratch.file("inf_slope.nii")
+        try bytes.write(to: URL(fileURLWithPath: hostile))
+        let result = try ExecutableRunner.run(["inspect", "--json", Fixtures.path("nifti/dtype_uint8.nii.gz"), hostile])
+        #expect(result.status == 0, "stderr: \(result.standardError)")
+        let parsed = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]]
+        #expect(parsed?.count == 2)
+        #expect((parsed?.last?["scaling"] as? [String: Any])?["slope"] as? String == "inf", "stdout: \(result.standardOutput)")
+    }
+
     @Test("a truncated file gives a one-line error naming it and exit status 1; good files still print")
     func truncated() throws {
         let scratch = try TemporaryDirectory()
