@@ -50,7 +50,7 @@ struct ImagingTests {
         #expect { try MultimodalCase.load(try CaseFiles.find(in: scratch.path)) } throws: { "\($0)".contains("T2 is empty") }
     }
 
-    @Test("a field of view wider than a head (a voxel size gone wrong in the header) is refused before the other files are read")
+    @Test("a field of view wider than a head, or voxels smaller than any MRI's (a voxel size gone wrong in the header), is refused before the other files are read")
     func fieldOfView() throws {
         let scratch = try TemporaryDirectory()
         var brain = Volume(geometry: VolumeGeometry(dims: [6, 5, 4], spacing: [1, 1, 101]))
@@ -60,6 +60,13 @@ struct ImagingTests {
         for name in ["c_t1ce", "c_t2", "c_flair"] { try Data("not NIfTI".utf8).write(to: URL(fileURLWithPath: scratch.file("\(name).nii.gz"))) }
         #expect { try MultimodalCase.load(try CaseFiles.find(in: scratch.path)) } throws: {
             "\($0)".contains("spans 404 mm along axis 3") && "\($0)".contains("voxel size")
+        }
+        // Voxels of 0.001 mm (microns read as millimetres) are refused too.
+        var tiny = brain
+        tiny.geometry = VolumeGeometry(dims: [6, 5, 4], spacing: [0.001, 1, 1])
+        try NiftiWriter.write(tiny, to: scratch.file("c_t1.nii.gz"))
+        #expect { try MultimodalCase.load(try CaseFiles.find(in: scratch.path)) } throws: {
+            "\($0)".contains("voxels are 0.001×1×1 mm") && "\($0)".contains("smaller than the 0.05 mm")
         }
         // 400 mm is still a grid a case may have.
         brain.geometry = VolumeGeometry(dims: [6, 5, 4], spacing: [1, 1, 100])

@@ -54,7 +54,7 @@ struct NiftiHostileHeaderTests {
         #expect(refusal(path) == .notNifti)
     }
 
-    @Test("voxel sizes that are zero, NaN or infinite are refused", arguments: [Float(0), .nan, .infinity])
+    @Test("voxel sizes that are zero, negative, NaN or infinite are refused", arguments: [Float(0), -1, .nan, .infinity])
     func badVoxelSize(value: Float) throws {
         let path = try patched("pixdim.nii") { store(value.bitPattern.littleEndian, at: 80, in: &$0) }  // pixdim[1]
         #expect(refusal(path) == .invalidDimensions)

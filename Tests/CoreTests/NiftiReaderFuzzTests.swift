@@ -218,7 +218,7 @@ enum IndependentNiftiCheck {
             problems.append("vox_offset")
         }
         let spacing = (1...3).map { real((isVersion1 ? 76 : 104) + (isVersion1 ? 4 : 8) * $0) }
-        if !spacing.allSatisfy({ $0.isFinite && $0 != 0 }) { problems.append("pixdim") }
+        if !spacing.allSatisfy({ $0.isFinite && $0 > 0 }) { problems.append("pixdim") }
         let bitsPerVoxel = int16(isVersion1 ? 72 : 14)
         let voxels = sizes.reduce(1) { $0 * Double($1) }
         if voxelOffset.isFinite, voxelOffset >= 0, Double(bytes.count) < voxelOffset + voxels * Double(max(bitsPerVoxel, 0)) / 8 {

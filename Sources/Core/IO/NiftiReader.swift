@@ -175,12 +175,15 @@ public enum NiftiReader {
     /// Voxel sizes must be positive and finite, and the affines finite: later stages divide by
     /// the spacing and resample through the affine.
     /// The voxel sizes are checked as written: libnifti silently replaces zero or negative
-    /// ones by 1, which would hide a damaged header.
+    /// ones by 1 in the qform, which would hide a damaged header. A negative one is refused too
+    /// (NIfTI keeps axis flips in the qform's qfac and in the sform): accepted, it made the mask's
+    /// header disagree with the source's, found only after the whole ensemble had run.
     private static func validateGeometry(_ geometry: VolumeGeometry, raw: cnifti_raw_header, path: String) throws {
         let written = withUnsafeBytes(of: raw.pixdim) { Array($0.bindMemory(to: Double.self)) }[1...3]
-        guard written.allSatisfy({ $0.isFinite && $0 != 0 && abs($0) <= 1e6 }) else {
+        guard written.allSatisfy({ $0.isFinite && $0 > 0 && $0 <= 1e6 }) else {
             let shown = written.map { "\($0)" }.joined(separator: ", ")
-            throw NiftiError(.invalidDimensions, path: path, "invalid voxel size pixdim[1…3] = \(shown): each must be a finite non-zero length")
+            throw NiftiError(.invalidDimensions, path: path,
+                             "invalid voxel size pixdim[1…3] = \(shown): each must be a finite positive length (axis flips belong in the qform and sform)")
         }
         let affines = [geometry.qformMatrix] + (geometry.sformCode > 0 ? [geometry.sformMatrix] : [])
         guard affines.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {

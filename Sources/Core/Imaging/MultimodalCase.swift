@@ -24,6 +24,11 @@ public struct MultimodalCase: Sendable {
     /// 400 mm the grid stays under 200³.
     public static let maximumFieldOfViewMillimetres = 400.0
 
+    /// The smallest voxel size accepted along any axis, in millimetres. Human MRI, 7 T included,
+    /// stays above 0.1 mm. Headers with 1e-6 mm voxels, or microns where millimetres were meant,
+    /// gave an empty mask without a word.
+    public static let minimumVoxelSizeMillimetres = 0.05
+
     /// Reads and validates all files (SPEC.md §1): each a finite 3D NIfTI within the size
     /// limits, a field of view a head can have (`maximumFieldOfViewMillimetres`), the same dims
     /// and affine (to `affineTolerance` mm) across modalities and the segmentation, a non-empty
@@ -68,18 +73,26 @@ public struct MultimodalCase: Sendable {
         return MultimodalCase(files: files, modalities: volumes, truth: truth)
     }
 
-    /// Refuses a grid whose extent (size × voxel size) exceeds `maximumFieldOfViewMillimetres`
-    /// along some axis; the other modalities must share this grid, so checking T1's suffices.
+    /// Refuses a grid whose extent (size × voxel size) along some axis exceeds
+    /// `maximumFieldOfViewMillimetres`, or whose voxels are smaller than
+    /// `minimumVoxelSizeMillimetres`; the other modalities must share this grid, so checking
+    /// T1's suffices.
     static func checkFieldOfView(_ geometry: VolumeGeometry, caseIdentifier: String) throws {
         let spacing = geometry.spacingInMillimetres
+        let size = geometry.dims.map(String.init).joined(separator: "×")
+        let voxel = spacing.map { String(format: "%g", $0) }.joined(separator: "×")
         for axis in 0..<3 {
             let extent = Double(geometry.dims[axis]) * spacing[axis]
-            guard extent <= maximumFieldOfViewMillimetres else {
-                let size = geometry.dims.map(String.init).joined(separator: "×")
-                let voxel = spacing.map { String(format: "%g", $0) }.joined(separator: "×")
+            // Float32 voxel sizes: 1000 × 0.4 mm comes out at 400.000006 mm, which is 400.
+            if extent > maximumFieldOfViewMillimetres * (1 + 1e-6) {
                 throw ValidationError(caseIdentifier: caseIdentifier, detail: String(
-                    format: "T1 spans %.0f mm along axis %d (%@ voxels of %@ mm), more than the %.0f mm a head MRI can; the voxel size in the header is likely wrong",
+                    format: "T1 spans %g mm along axis %d (%@ voxels of %@ mm), more than the %.0f mm a head MRI can; the voxel size in the header is likely wrong",
                     extent, axis + 1, size, voxel, maximumFieldOfViewMillimetres))
+            }
+            if spacing[axis] < minimumVoxelSizeMillimetres {
+                throw ValidationError(caseIdentifier: caseIdentifier, detail: String(
+                    format: "T1's voxels are %@ mm (%@ voxels), smaller than the %g mm of any head MRI along axis %d; the voxel size or its unit in the header is likely wrong",
+                    voxel, size, minimumVoxelSizeMillimetres, axis + 1))
             }
         }
     }
