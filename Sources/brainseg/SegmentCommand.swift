@@ -44,6 +44,10 @@ struct SegmentCommand: AsyncParsableCommand {
     func run() async throws {
         let names = models.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ValidationError("--models lists no model") }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationError("--out \(out) is a file; it must be a folder (created when missing)")
+        }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let members = try ModelLocator.load(names, profile: profile, explicit: modelsDir, allowUntrained: allowUntrained,
                                             warn: printToStandardError)

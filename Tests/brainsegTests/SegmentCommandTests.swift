@@ -57,6 +57,20 @@ struct SegmentCommandTests {
         #expect(result.standardError.contains("missing FLAIR"))
     }
 
+    @Test("a file given as the case or as --out is named as such, not as a raw system error")
+    func filesWhereFoldersBelong() throws {
+        let scratch = try TemporaryDirectory()
+        let cases = try SyntheticCases.write(into: scratch.file("in"), count: 1, size: 16)
+        let file = "\(cases[0])/case0_t1.nii.gz"
+        let asCase = try ExecutableRunner.run(["segment", file, "--out", scratch.file("out"), "--models", "student", "--allow-untrained"])
+        #expect(asCase.status == 1)
+        #expect(asCase.standardError.contains("this is a file, not a folder"), "stderr: \(asCase.standardError)")
+        let asOutput = try ExecutableRunner.run(["segment", cases[0], "--out", file, "--models", "student", "--allow-untrained"])
+        #expect(asOutput.status != 0)
+        #expect(asOutput.standardError.contains("is a file; it must be a folder"), "stderr: \(asOutput.standardError)")
+        #expect(!asOutput.standardError.contains("NSCocoaErrorDomain"), "stderr: \(asOutput.standardError)")
+    }
+
     @Test("a real BraTS case: the mask has the input's exact geometry and eval reads it against the expert mask",
           .enabled(if: RealData.isAvailable, Comment(rawValue: RealData.skipReason)))
     func realCase() throws {

@@ -23,11 +23,18 @@ public struct CaseFiles: Sendable, Equatable {
     /// `.tmp`) are ignored. Throws a `Problem` naming every missing modality, or any modality
     /// matched by more than one file.
     public static func find(in directory: String) throws -> CaseFiles {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw Problem(directory: directory, detail: "no such folder: a case is a folder holding its four NIfTI files")
+        }
+        guard isDirectory.boolValue else {
+            throw Problem(directory: directory, detail: "this is a file, not a folder: a case is a folder holding its four NIfTI files")
+        }
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
-            throw Problem(directory: directory, detail: "cannot list the directory: \(error.localizedDescription)")
+            throw Problem(directory: directory, detail: "cannot list the folder: \(error.localizedDescription)")
         }
         return try recognise(names: names, directory: directory)
     }
