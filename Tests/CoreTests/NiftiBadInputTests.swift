@@ -87,7 +87,18 @@ struct NiftiBadInputTests {
     @Test func corruptGzipChecksum() throws {
         var data = try bytes(goodCompressed)
         data[data.count - 6] ^= 0xff  // inside the CRC-32 of the trailer
-        #expect(failure(try write(data, "badcrc.nii.gz"))?.kind == .corruptCompression)
+        let error = failure(try write(data, "badcrc.nii.gz"))
+        #expect(error?.kind == .corruptCompression)
+        #expect(error?.detail.contains("checksum (CRC-32) does not match") == true && error?.detail.contains("<fd:") == false,
+                "\(String(describing: error))")
+    }
+
+    @Test("a gzip file missing the last bytes of its trailer is said to be truncated, among the possible causes")
+    func gzipTrailerCut() throws {
+        let data = try bytes(goodCompressed)
+        let error = failure(try write(Array(data.dropLast(3)), "cut.nii.gz"))
+        #expect(error?.kind == .corruptCompression)
+        #expect(error?.detail.contains("truncated") == true, "\(String(describing: error))")
     }
 
     @Test func headerDeclaresMoreDataThanFileHolds() throws {

@@ -104,7 +104,7 @@ final class CompressedFileReader {
         }
         guard UInt32(littleEndian: trailer) == UInt32(truncatingIfNeeded: total) else {
             throw NiftiError(.corruptCompression, path: path,
-                             "corrupt compressed data: bytes follow the end of the gzip stream (trailing garbage, or a multi-member gzip file); recompress it with gzip")
+                             "corrupt compressed data: the gzip stream's length field does not match its data: the file is truncated, has bytes after its end, or is a multi-member gzip file; recompress it with gzip")
         }
     }
 
@@ -124,9 +124,17 @@ final class CompressedFileReader {
     private func corruption() -> NiftiError {
         var code: Int32 = Z_OK
         var message = "unknown zlib error"
-        if let file, let text = gzerror(file, &code) { message = String(cString: text) }
+        if let file, let text = gzerror(file, &code) { message = Self.readable(String(cString: text)) }
         if code == Z_BUF_ERROR { message = "the gzip stream ends early (file truncated)" }
         return NiftiError(.corruptCompression, path: path, "corrupt compressed data: \(message)")
+    }
+
+    /// zlib's message without its "<fd:N>: " prefix, its checksum failure said plainly.
+    static func readable(_ zlibMessage: String) -> String {
+        var message = zlibMessage
+        if message.hasPrefix("<fd:"), let end = message.range(of: ">: ") { message = String(message[end.upperBound...]) }
+        if message == "incorrect data check" { return "the checksum (CRC-32) does not match: the file is damaged" }
+        return message
     }
 
     private static func kindName(_ mode: mode_t) -> String {
