@@ -133,7 +133,7 @@ public struct CaseReportBuilder: Sendable {
             let (digest, bytes) = try ContentHash.digestOfFile(path)
             return (ContentHash.hex(digest), bytes)
         } catch let failure as ContentHash.Failure {
-            throw CaseReportError(path: path, "cannot hash the file: \(failure.detail)")
+            throw CaseReportError(path: path, "cannot read this input file (for its checksum in the report): \(failure.detail)")
         }
     }
 }
