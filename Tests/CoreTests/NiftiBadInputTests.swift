@@ -78,6 +78,26 @@ struct NiftiBadInputTests {
         #expect(error?.kind == .corruptCompression || error?.kind == .truncatedData)
     }
 
+    @Test("a 3D file whose dim[0] says 2 (its data a whole volume) is refused, not read as its first slice; plain and gzip")
+    func rankUndercountsTheData() throws {
+        let source = scratch.file("source.nii")
+        try NiftiWriter.write(Volume(geometry: VolumeGeometry(dims: [20, 20, 20])), to: source)
+        var data = try bytes(source)
+        withUnsafeBytes(of: Int16(2).littleEndian) { data.replaceSubrange(40..<42, with: $0) }  // dim[0]
+        let plain = try write(data, "rank.nii")
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gzip.arguments = ["-k", plain]
+        try gzip.run()
+        gzip.waitUntilExit()
+        for path in [plain, plain + ".gz"] {
+            let error = failure(path)
+            #expect(error?.kind == .invalidDimensions)
+            #expect(error?.detail.contains("more bytes follow them") == true, "\(String(describing: error))")
+        }
+        #expect((try? NiftiReader.read(from: source)) != nil, "the unpatched file reads")
+    }
+
     @Test func corruptGzipPayload() throws {
         var data = try bytes(goodCompressed)
         for index in 40..<min(data.count - 8, 80) { data[index] ^= 0x5a }

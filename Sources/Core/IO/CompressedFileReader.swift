@@ -87,7 +87,9 @@ final class CompressedFileReader {
     /// trailing garbage, so the trailer's ISIZE field (the last 4 bytes of a single-member
     /// file) must equal the decompressed length mod 2³², and the raw file must end there.
     /// - Parameter uncompressedLength: bytes consumed by the caller before this call.
-    func verifyToEnd(uncompressedLength: Int64) throws {
+    /// - Returns: the (uncompressed) length of the whole file.
+    @discardableResult
+    func verifyToEnd(uncompressedLength: Int64) throws -> Int64 {
         var total = uncompressedLength
         while true {
             let skipped = try skip(1 << 20)
@@ -95,7 +97,7 @@ final class CompressedFileReader {
             if skipped < 1 << 20 { break }
         }
         if gzerrorCode() != Z_OK { throw corruption() }
-        guard isCompressed, let descriptor = rawDescriptor else { return }
+        guard isCompressed, let descriptor = rawDescriptor else { return total }
         var status = stat()
         var trailer: UInt32 = 0
         guard fstat(descriptor, &status) == 0, status.st_size >= 18,
@@ -106,6 +108,7 @@ final class CompressedFileReader {
             throw NiftiError(.corruptCompression, path: path,
                              "corrupt compressed data: the gzip stream's length field does not match its data: the file is truncated, has bytes after its end, or is a multi-member gzip file; recompress it with gzip")
         }
+        return total
     }
 
     func close() {

@@ -110,7 +110,16 @@ public enum NiftiReader {
             throw NiftiError(.truncatedData, path: path,
                              "the header declares \(dataBytes) bytes of voxel data at offset \(voxelOffset) but the file holds only \(got)")
         }
-        try reader.verifyToEnd(uncompressedLength: Int64(voxelOffset) + Int64(dataBytes))
+        let fileLength = try reader.verifyToEnd(uncompressedLength: Int64(voxelOffset) + Int64(dataBytes))
+        // More data after the declared voxels than the voxels themselves: the dims undercount the
+        // image (a 3D file whose dim[0] says 1 or 2 would be read as its first row or slice).
+        // Padding of a few kilobytes is left alone.
+        let trailing = fileLength - Int64(voxelOffset) - Int64(dataBytes)
+        if trailing >= max(Int64(dataBytes), 4096) {
+            let shown = dims.map(String.init).joined(separator: " x ")
+            throw NiftiError(.invalidDimensions, path: path,
+                             "the header declares \(shown) voxels (dim[0] = \(dims.count)), \(dataBytes) bytes, but \(trailing) more bytes follow them: the dims in the header are likely wrong")
+        }
 
         let header = NiftiHeaderInfo(
             niftiVersion: Int(raw.version), isByteSwapped: raw.swapped != 0, isCompressed: reader.isCompressed,
