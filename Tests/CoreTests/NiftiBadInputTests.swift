@@ -98,6 +98,33 @@ struct NiftiBadInputTests {
         #expect((try? NiftiReader.read(from: source)) != nil, "the unpatched file reads")
     }
 
+    @Test("an extender that announces extensions with vox_offset 352 (no room for them) is refused, not read shifted")
+    func extensionsWithoutRoom() throws {
+        let source = scratch.file("extender-source.nii")
+        try NiftiWriter.write(Volume(geometry: VolumeGeometry(dims: [8, 8, 8])), to: source)
+        var data = try bytes(source)
+        #expect(data[348] == 0, "the writer writes no extensions")
+        data[348] = 1
+        let error = failure(try write(data, "extender.nii"))
+        #expect(error?.kind == .notNifti)
+        #expect(error?.detail.contains("leaves no room for them") == true, "\(String(describing: error))")
+    }
+
+    @Test("a NIfTI-2 file cut inside its 540-byte header is called truncated")
+    func nifti2HeaderCut() throws {
+        let gunzip = Process(), output = Pipe()
+        gunzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gunzip.arguments = ["-dc", Fixtures.path("nifti/nifti2_int16.nii.gz")]
+        gunzip.standardOutput = output
+        try gunzip.run()
+        let whole = [UInt8](output.fileHandleForReading.readDataToEndOfFile())
+        gunzip.waitUntilExit()
+        #expect(whole.count > 540)
+        let error = failure(try write(Array(whole.prefix(400)), "nifti2-cut.nii"))
+        #expect(error?.kind == .truncatedData)
+        #expect(error?.detail.contains("NIfTI-2 header of 540 bytes") == true, "\(String(describing: error))")
+    }
+
     @Test func corruptGzipPayload() throws {
         var data = try bytes(goodCompressed)
         for index in 40..<min(data.count - 8, 80) { data[index] ^= 0x5a }

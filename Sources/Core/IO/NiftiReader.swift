@@ -61,6 +61,10 @@ public enum NiftiReader {
             if headerLength < 348 {
                 throw NiftiError(.notNifti, path: path, "not a NIfTI file: only \(headerLength) bytes, a header needs 348")
             }
+            if headerLength < 540, headerBytes.count >= 4,
+               headerBytes.withUnsafeBytes({ [540, Int32(540).byteSwapped].contains($0.loadUnaligned(as: Int32.self)) }) {
+                throw NiftiError(.truncatedData, path: path, "a NIfTI-2 header of 540 bytes, but the file ends after \(headerLength): truncated")
+            }
             throw NiftiError(.notNifti, path: path, "not a NIfTI file: the header size field is neither 348 (NIfTI-1) nor 540 (NIfTI-2)")
         }
         try validateMagic(raw, headerBytes: headerBytes, path: path)
@@ -108,7 +112,7 @@ public enum NiftiReader {
         let got = try data.withUnsafeMutableBytes { try reader.read(into: $0, count: dataBytes) }
         guard got == dataBytes else {
             throw NiftiError(.truncatedData, path: path,
-                             "the header declares \(dataBytes) bytes of voxel data at offset \(voxelOffset) but the file holds only \(got)")
+                             "the header declares \(dataBytes) bytes of voxel data at offset \(voxelOffset) but the file holds only \(got) of them: truncated")
         }
         let fileLength = try reader.verifyToEnd(uncompressedLength: Int64(voxelOffset) + Int64(dataBytes))
         // More data after the declared voxels than the voxels themselves: the dims undercount the
@@ -135,7 +139,7 @@ public enum NiftiReader {
         if !allowNonFinite {
             let nonFinite = voxels.withUnsafeBufferPointer { $0.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } }
             if nonFinite > 0 {
-                throw NiftiError(.nonFiniteVoxels, path: path, "\(nonFinite) voxels are NaN or infinite")
+                throw NiftiError(.nonFiniteVoxels, path: path, nonFinite == 1 ? "1 voxel is NaN or infinite" : "\(nonFinite) voxels are NaN or infinite")
             }
         }
         return NiftiImage(path: path, header: header, geometry: geometry, voxels: voxels)
@@ -236,6 +240,13 @@ public enum NiftiReader {
             throw NiftiError(.truncatedData, path: path, "the file ends at byte \(alreadyRead + got), before the voxel data offset \(voxelOffset)")
         }
         guard between.count >= 4, between[0] != 0 else { return 0 }
+        // The extender announces extensions, yet the data starts right after it: the file was
+        // written with extensions and its vox_offset was changed, so the voxels read would be
+        // the extensions' bytes and a shifted image.
+        guard between.count >= 4 + 8 else {
+            throw NiftiError(.notNifti, path: path,
+                             "the header announces extensions (extender byte 1) but vox_offset = \(voxelOffset) leaves no room for them: the data offset is likely wrong")
+        }
         var count = 0
         var offset = 4
         while offset + 8 <= between.count {
