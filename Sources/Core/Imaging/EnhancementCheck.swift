@@ -16,12 +16,6 @@ public enum EnhancementCheck {
         public var relabelledAsTooFew: Int
         /// False when the check could not run (no healthy brain, or a median that is not positive).
         public var applied: Bool
-
-        public init(relabelled: Int, relabelledAsTooFew: Int, applied: Bool) {
-            self.relabelled = relabelled
-            self.relabelledAsTooFew = relabelledAsTooFew
-            self.applied = applied
-        }
     }
 
     /// Relabels the ET voxels (`enhancingLabel`) of `labels` that do not enhance as label 1, then
