@@ -115,6 +115,13 @@ struct CaseReportTests {
         var withConfidence = report
         withConfidence.confidence = .init(score: 0.8, admittedToPool: true, reasons: ["teachers agree"])
         #expect(try CaseReport.decode(withConfidence.encoded()) == withConfidence)
+        var withCheck = report
+        var labels: [UInt8] = [0, 0, 4, 4]
+        let outcome = EnhancementCheck.relabelNonEnhancing(&labels, t1: [1, 1, 1, 1], t1ce: [1, 1, 0.5, 0.5], enhancingLabel: 4,
+                                                           minimumEnhancingVoxels: 0)
+        withCheck.enhancementCheck = .init(outcome, voxelVolumeMillilitres: 0.5)
+        #expect(withCheck.enhancementCheck?.relabelledVoxels == 2 && withCheck.enhancementCheck?.relabelledMillilitres == 1)
+        #expect(try CaseReport.decode(withCheck.encoded()) == withCheck)
     }
 
     @Test func writesAtomicallyAndReadsBack() throws {

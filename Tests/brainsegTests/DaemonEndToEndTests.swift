@@ -53,6 +53,8 @@ struct DaemonEndToEndTests {
             let report = try String(contentsOfFile: "\(daemon.output(name))/\(name)_report.json", encoding: .utf8)
             #expect(report.contains("\"sha256\""))
             #expect(report.contains("\"evaluation\""), "synthetic cases carry a _seg: Dice is reported")
+            #expect(report.contains("\"enhancementCheck\"") && report.contains("\"relabelledVoxels\""),
+                    "the report says what the enhancement check changed")
             // Every model records the arithmetic it ran in: the default asks for int8 (models that
             // passed its check) or bf16; int8 runs where the CPU has VNNI, bf16 only where it is
             // native and measured faster (the daemon logs which at start).

@@ -45,6 +45,27 @@ public struct CaseReport: Sendable, Codable, Equatable {
     public var evaluation: Evaluation?
     /// Which models produced the written mask, and whether it is final (student-first mode).
     public var result: Provenance?
+    /// Enhancing tumour relabelled as core because it does not enhance on T1ce
+    /// (`EnhancementCheck`); nil when the check is off, and in reports written before it existed.
+    public var enhancementCheck: EnhancementCheckRecord?
+
+    /// What `EnhancementCheck` changed in the written label map.
+    public struct EnhancementCheckRecord: Sendable, Codable, Equatable {
+        /// False when the check could not run (no healthy brain to compare with).
+        public var applied: Bool
+        /// ET voxels relabelled as core because they do not enhance, and their volume.
+        public var relabelledVoxels: Int
+        public var relabelledMillilitres: Double
+        /// ET voxels relabelled as core because too few were left (the ET volume threshold).
+        public var tooFewLeftVoxels: Int
+
+        public init(_ outcome: EnhancementCheck.Outcome, voxelVolumeMillilitres: Double) {
+            applied = outcome.applied
+            relabelledVoxels = outcome.relabelled
+            relabelledMillilitres = Double(outcome.relabelled) * voxelVolumeMillilitres
+            tooFewLeftVoxels = outcome.relabelledAsTooFew
+        }
+    }
 
     /// Who produced the mask in `output/<case>/`. In student-first mode the student's mask is
     /// revision 1 (`final` false: the teachers are still to run) and the ensemble's replaces it

@@ -37,6 +37,7 @@ public struct CaseReportBuilder: Sendable {
     public var confidence: CaseReport.Confidence?
     public var result: CaseReport.Provenance?
     public var evaluation: CaseReport.Evaluation?
+    public var enhancementCheck: CaseReport.EnhancementCheckRecord?
     public private(set) var geometry: CaseReport.Geometry?
     public private(set) var volumes: CaseReport.RegionVolumes?
     public private(set) var lesions: CaseReport.PredictedLesions?
@@ -113,6 +114,7 @@ public struct CaseReportBuilder: Sendable {
                                 models: models, agreement: agreement, confidence: confidence, evaluation: evaluation)
         report.result = result
         report.lesions = lesions
+        report.enhancementCheck = enhancementCheck
         return report
     }
 

@@ -101,6 +101,9 @@ public final class CaseProcessor: CasePipeline {
             throw PassCancelled()
         }
         builder.recordModels(segmentation.members)
+        builder.enhancementCheck = segmentation.enhancementCheck.map {
+            CaseReport.EnhancementCheckRecord($0, voxelVolumeMillilitres: loaded.geometry.voxelVolumeMillilitres)
+        }
         return SegmentedCase(caseName: claimed.name, files: files, loaded: loaded, segmentation: segmentation, builder: builder)
     }
 

@@ -52,6 +52,8 @@ public struct CaseSegmentation: Sendable {
     /// The ensemble's region probabilities 1×3×nz×ny×nx over the crop.
     public var ensembleProbabilities: Tensor
     public var members: [MemberPrediction]
+    /// What `EnhancementCheck` did to the label map (nil when it is switched off).
+    public var enhancementCheck: EnhancementCheck.Outcome?
 }
 
 /// Runs the pipeline of SPEC.md §3 for one case: crop to the brain, prepare each member's
@@ -91,14 +93,16 @@ public final class CaseSegmenter {
         }
         let ensemble = average(predictions)
         var cropLabels = LabelMapBuilder.labels(fromRegionProbabilities: ensemble, dims: box.size, settings: options.labels)
+        var enhancementCheck: EnhancementCheck.Outcome?
         if options.labels.requireEnhancement {
-            EnhancementCheck.relabelNonEnhancing(&cropLabels, t1: crops[Modality.t1.rawValue], t1ce: crops[Modality.t1ce.rawValue],
-                                                 enhancingLabel: options.labels.convention.enhancingLabel,
-                                                 minimumEnhancingVoxels: options.labels.minimumEnhancingVoxels)
+            enhancementCheck = EnhancementCheck.relabelNonEnhancing(
+                &cropLabels, t1: crops[Modality.t1.rawValue], t1ce: crops[Modality.t1ce.rawValue],
+                enhancingLabel: options.labels.convention.enhancingLabel, minimumEnhancingVoxels: options.labels.minimumEnhancingVoxels)
         }
         var labels = box.paste(cropLabels, into: dims, background: UInt8(0))
         Self.maskOutsideBrain(&labels, modalities: inputCase.modalities)
-        return CaseSegmentation(labels: labels, box: box, ensembleProbabilities: ensemble, members: predictions)
+        return CaseSegmentation(labels: labels, box: box, ensembleProbabilities: ensemble, members: predictions,
+                                enhancementCheck: enhancementCheck)
     }
 
     /// The memory segmenting `inputCase` will take with these members and `extraModels` more
