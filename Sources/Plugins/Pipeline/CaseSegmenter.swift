@@ -110,16 +110,16 @@ public final class CaseSegmenter {
     public func memoryEstimate(for inputCase: MultimodalCase, extraModels: Int = 0) -> SegmentationMemory {
         let dims = inputCase.geometry.dims
         let box = VoxelBox.nonZero(in: inputCase.modalities) ?? VoxelBox(origin: [0, 0, 0], size: dims)
-        return SegmentationMemory(caseVoxels: dims.reduce(1, *), cropVoxels: box.voxelCount, models: members.count + extraModels)
+        var estimate = SegmentationMemory(caseVoxels: dims.reduce(1, *), cropVoxels: box.voxelCount, models: members.count + extraModels)
+        (estimate.dims, estimate.cropSize) = (dims, box.size)
+        return estimate
     }
 
     /// Throws `CaseTooLargeForMemory` when `memoryEstimate` is above `options.memoryBudgetBytes`.
     public func checkMemory(_ inputCase: MultimodalCase, extraModels: Int = 0) throws {
         let estimate = memoryEstimate(for: inputCase, extraModels: extraModels)
         guard estimate.estimatedBytes > options.memoryBudgetBytes else { return }
-        let dims = inputCase.geometry.dims
-        let box = VoxelBox.nonZero(in: inputCase.modalities) ?? VoxelBox(origin: [0, 0, 0], size: dims)
-        throw CaseTooLargeForMemory(estimate: estimate, dims: dims, cropSize: box.size, budgetBytes: options.memoryBudgetBytes)
+        throw CaseTooLargeForMemory(estimate: estimate, budgetBytes: options.memoryBudgetBytes)
     }
 
     /// Tumour labels only inside the brain: voxels where every modality is 0 (outside the

@@ -35,6 +35,9 @@ public struct SegmentationMemory: Sendable, Equatable {
     /// Models whose region probabilities are held at once (ensemble members, plus a student
     /// run alongside).
     public var models: Int
+    /// The case's dims and its non-zero block's size (x, y, z), for messages.
+    public var dims: [Int] = []
+    public var cropSize: [Int] = []
 
     public static let bytesPerCaseVoxel = 19
     public static let bytesPerCropVoxel = 49
@@ -57,15 +60,13 @@ public struct SegmentationMemory: Sendable, Equatable {
 /// case needs the same memory next time.
 public struct CaseTooLargeForMemory: Error, CustomStringConvertible, Sendable {
     public var estimate: SegmentationMemory
-    public var dims: [Int]
-    public var cropSize: [Int]
     public var budgetBytes: Int
 
     public var description: String {
         let gigabytes = { (bytes: Int) in String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
         return "segmenting this case would take about \(gigabytes(estimate.estimatedBytes)) of memory, more than the "
-            + "\(gigabytes(budgetBytes)) allowed ([models] max_memory_gb): \(dims.map(String.init).joined(separator: "×")) voxels, "
-            + "of which a non-zero block of \(cropSize.map(String.init).joined(separator: "×")) is segmented by \(estimate.models) model(s). "
+            + "\(gigabytes(budgetBytes)) allowed ([models] max_memory_gb): \(estimate.dims.map(String.init).joined(separator: "×")) voxels, "
+            + "of which a non-zero block of \(estimate.cropSize.map(String.init).joined(separator: "×")) is segmented by \(estimate.models) model(s). "
             + "Send skull-stripped images (only the brain non-zero), or raise the budget on a machine with more memory"
     }
 }
