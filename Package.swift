@@ -45,7 +45,9 @@ let package = Package(
         // oneDNN (libdnnl-dev, no pkg-config file) behind a C interface; C++ inside because
         // oneDNN's C++ API is a third of the C one's length. libgomp: its OpenMP runtime.
         .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
-        .target(name: "Core", dependencies: ["CNifti", "COpenBLAS", "CPNG", "CDNNL"]),
+        // The engine's 3D Winograd kernel (AVX-512 intrinsics, chosen at run time); plain C.
+        .target(name: "CWinograd"),
+        .target(name: "Core", dependencies: ["CNifti", "COpenBLAS", "CPNG", "CDNNL", "CWinograd"]),
         .target(name: "Plugins", dependencies: ["Core"]),
         .target(
             name: "Daemon",

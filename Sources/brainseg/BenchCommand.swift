@@ -53,6 +53,8 @@ struct ConvBenchCommand: AsyncParsableCommand {
     @Option(help: "Convolution kernels: onednn or engine (the engine's own).")
     var backend: ConvolutionTuning.Backend = ConvolutionTuning.default.backend
     @Option(help: "Convolution arithmetic: fp32, bf16, or int8 (forward only); bf16 and int8 need --backend onednn.") var precision: ComputePrecision = .float32
+    @Flag(inversion: .prefixedNo, help: "Winograd where it applies (float32, 3×3×3, stride 1, padding 1, ungrouped).")
+    var winograd = true
     @Flag(help: "Print one JSON object (the only output format for now).") var json = false
 
     func validate() throws {
@@ -70,7 +72,7 @@ struct ConvBenchCommand: AsyncParsableCommand {
         Parallel.threadCount = threads
         let tuning = ConvolutionTuning(tileVoxels: tile, threading: threading, inputGradientMethod: inputGradient,
                                        forwardMethod: forwardMethod, weightTileVoxels: weightTile, backend: backend,
-                                       precision: precision)
+                                       precision: precision, winograd: winograd)
         var random = SeededRandom(seed: 1)
         let input = Tensor.randomUniform(shape: [batch, inChannels, size, size, size], low: -1, high: 1, random: &random)
         let fanIn = Float(inChannels / groups * kernel * kernel * kernel)
@@ -117,7 +119,9 @@ struct ConvBenchCommand: AsyncParsableCommand {
         report.precision = precision.rawValue
         if backend == .oneDNN {
             report.onednnISA = OneDNNConvolution.instructionSet
-            report.onednnImplementation = OneDNNConvolution.implementation(of: geometry, precision: precision) ?? "refused: engine kernels"
+            report.onednnImplementation = tuning.usesWinograd && WinogradConvolution.applies(to: geometry, precision: precision)
+                ? "winograd F(2,3) (weight gradient on oneDNN: \(OneDNNConvolution.implementation(of: geometry, precision: precision) ?? "engine"))"
+                : OneDNNConvolution.implementation(of: geometry, precision: precision) ?? "refused: engine kernels"
         }
         print(try report.jsonLine())
     }

@@ -28,6 +28,8 @@ struct ModelBenchCommand: AsyncParsableCommand {
     @Option(help: "Convolution kernels: onednn or engine (the engine's own).")
     var backend: ConvolutionTuning.Backend = ConvolutionTuning.default.backend
     @Option(help: "Convolution arithmetic: fp32, bf16, or int8 (forward only); bf16 and int8 need --backend onednn.") var precision: ComputePrecision = .float32
+    @Flag(inversion: .prefixedNo, help: "Winograd for the float32 3×3×3 stride-1 layers it applies to (WinogradConvolution).")
+    var winograd = true
     @Flag(name: .customLong("operations"), help: "After timing, profile one more repetition per operation (`OperationProfile`): a table on standard error and \"profile\" in the JSON.")
     var operations = false
     @Flag(help: "Print one JSON object (the only output format).") var json = false
@@ -50,7 +52,7 @@ struct ModelBenchCommand: AsyncParsableCommand {
         let target = Tensor.randomUniform(shape: [1, outputChannels] + sizes, random: &random).map { $0 > 0.5 ? 1 : 0 }
         let optimizer = Adam(parameters: network.parameters, learningRate: 1e-4)
         let flopCounter = ConvolutionWork()
-        let convolution = ConvolutionTuning(backend: backend, precision: precision)
+        let convolution = ConvolutionTuning(backend: backend, precision: precision, winograd: winograd)
 
         func once() {
             if mode == .forward {

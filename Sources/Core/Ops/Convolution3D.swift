@@ -31,8 +31,10 @@
 ///   input slices (see `ColumnToImage`).
 ///
 /// Backends (`ConvolutionTuning.backend`): by default every pass runs on oneDNN
-/// (`OneDNNConvolution`, also the only path for bfloat16); the engine's own kernels described
-/// above are the reference path, used for any shape oneDNN refuses and by the numerics tests.
+/// (`OneDNNConvolution`, also the only path for bfloat16), except the float32 forward and input
+/// gradient of the 3×3×3 stride-1 convolutions `WinogradConvolution` applies to (most layers of
+/// every model; `ConvolutionTuning.winograd`); the engine's own kernels described above are the
+/// reference path, used for any shape oneDNN refuses and by the numerics tests.
 /// One exception: a stride-1 weight gradient for which oneDNN has only its im2col GEMM (every
 /// 3D weight gradient on CPUs without AVX-512) runs on the shifted slab: on Zen 3 a student
 /// training step's weight gradients went from 1.09 to 0.81 s (the step from 1.93 to 1.50 s).
@@ -89,6 +91,17 @@ public enum Convolution3D {
                                            stride: stride, padding: padding, groups: groups)
         precondition(outputGradient.shape == geometry.outputShape,
                      "conv3d backwardInput: output gradient \(outputGradient.shape), expected \(geometry.outputShape) for \(geometry)")
+        // Winograd: the input gradient is the forward convolution of ∂L/∂y with the kernel
+        // flipped in space and transposed in channels (padding k − 1 − p = 1).
+        if tuning.usesWinograd && stride == 1 && padding == 1 && groups == 1 {
+            let flippedGeometry = ConvolutionGeometry(inputShape: outputGradient.shape,
+                                                      weightShape: [weight.shape[1], weight.shape[0]] + weight.shape.dropFirst(2),
+                                                      biasShape: nil, stride: 1, padding: 1, groups: 1)
+            if WinogradConvolution.applies(to: flippedGeometry, precision: tuning.precision) {
+                return forward(input: outputGradient, weight: flippedTransposedWeight(weight, groups: 1), bias: nil, stride: 1,
+                               padding: 1, groups: 1, tuning: tuning)
+            }
+        }
         if tuning.backend == .oneDNN {
             var result = Tensor(uninitializedShape: inputShape)
             let done = outputGradient.withUnsafeBufferPointer { gradientBuffer in
@@ -237,6 +250,10 @@ public enum Convolution3D {
         geometry: ConvolutionGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, tuning: ConvolutionTuning
     ) {
+        if tuning.usesWinograd && WinogradConvolution.applies(to: geometry, precision: tuning.precision) {
+            WinogradConvolution.forward(geometry: geometry, input: input, weight: weight, bias: bias, output: output, tuning: tuning)
+            return
+        }
         if tuning.backend == .oneDNN
             && OneDNNConvolution.forward(geometry: geometry, input: input, weight: weight, bias: bias, output: output,
                                          precision: tuning.precision) {

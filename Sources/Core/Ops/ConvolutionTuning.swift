@@ -51,10 +51,14 @@ public struct ConvolutionTuning: Sendable, Equatable {
     public var backend: Backend
     /// bfloat16 applies to the oneDNN backend only (the engine's kernels compute in float32).
     public var precision: ComputePrecision
+    /// With the oneDNN backend, in float32 or bfloat16: run the forward and input gradient of the
+    /// convolutions `WinogradConvolution` applies to on it (Benchmarks/README.md, "Winograd").
+    /// `brainseg bench conv|model --no-winograd` turns it off to compare.
+    public var winograd: Bool
 
     public init(tileVoxels: Int = 1024, threading: Threading = .engine, inputGradientMethod: InputGradientMethod = .automatic,
                 forwardMethod: ForwardMethod = .shiftedSlab, weightTileVoxels: Int? = nil, backend: Backend = .oneDNN,
-                precision: ComputePrecision = .float32) {
+                precision: ComputePrecision = .float32, winograd: Bool = true) {
         precondition(tileVoxels >= 1 && (weightTileVoxels ?? 1) >= 1, "tile sizes must be ≥ 1, got \(tileVoxels), \(weightTileVoxels ?? 0)")
         self.tileVoxels = tileVoxels
         self.weightTileVoxels = weightTileVoxels ?? 2 * tileVoxels
@@ -63,7 +67,11 @@ public struct ConvolutionTuning: Sendable, Equatable {
         self.forwardMethod = forwardMethod
         self.backend = backend
         self.precision = precision
+        self.winograd = winograd
     }
+
+    /// Whether the Winograd kernel may run (it still has to apply to the shape).
+    public var usesWinograd: Bool { backend == .oneDNN && winograd }
 
     /// The engine's own kernels with these knobs (tests use it as the reference path).
     public var onEngine: ConvolutionTuning {
