@@ -119,9 +119,10 @@ struct ConvBenchCommand: AsyncParsableCommand {
         report.precision = precision.rawValue
         if backend == .oneDNN {
             report.onednnISA = OneDNNConvolution.instructionSet
-            report.onednnImplementation = tuning.usesWinograd && WinogradConvolution.applies(to: geometry, precision: precision)
-                ? "winograd F(2,3) (weight gradient on oneDNN: \(OneDNNConvolution.implementation(of: geometry, precision: precision) ?? "engine"))"
-                : OneDNNConvolution.implementation(of: geometry, precision: precision) ?? "refused: engine kernels"
+            let oneDNN = OneDNNConvolution.implementation(of: geometry, precision: precision) ?? "refused: engine kernels"
+            report.onednnImplementation = !tuning.usesWinograd || !WinogradConvolution.applies(to: geometry, precision: precision) ? oneDNN
+                : WinogradConvolution.appliesToWeightGradient(geometry, precision: precision) ? "winograd F(2,3), every pass"
+                : "winograd F(2,3); weight gradient on oneDNN \(oneDNN)"
         }
         print(try report.jsonLine())
     }

@@ -5,7 +5,8 @@ import TestSupport
 /// The Winograd kernel against the direct Double convolution (`NaiveConvolution`) on shapes that
 /// reach every edge case of its tiling: odd sizes (a tile half outside the volume), widths that
 /// end a half vector early or exactly (1, 2, 15, 16, 17, 33 voxels), rows shorter than a vector
-/// (two rows share one), batch 2, with and without bias; and that the default tuning really runs
+/// (two rows share one), output channels that are not a multiple of 8, an odd input channel
+/// count (bfloat16 pairs), batch 2, with and without bias; and that the default tuning really runs
 /// it, for the forward pass and the input gradient, on the shapes it is meant for.
 @Suite("Winograd convolution", .enabled(if: WinogradConvolution.isAvailable, "this CPU has no AVX-512"))
 struct WinogradConvolutionTests {
@@ -17,6 +18,8 @@ struct WinogradConvolutionTests {
         ([1, 8, 2, 2, 15], 24, true),
         ([1, 12, 3, 5, 16], 8, false),
         ([1, 8, 6, 2, 17], 16, true),
+        ([1, 16, 5, 6, 7], 3, true),
+        ([2, 9, 4, 4, 17], 12, false),
     ]
 
     /// The kernel's output for shape `index` at `precision`, and the direct Double convolution's.
@@ -59,6 +62,31 @@ struct WinogradConvolutionTests {
         #expect(error < 1e-2 && error > 1e-5, "\(geometry): relative error \(error)")
     }
 
+    @Test("the weight and bias gradients match the direct Double convolution's",
+          arguments: [([1, 16, 5, 7, 9], 4), ([2, 32, 3, 4, 17], 8), ([1, 16, 6, 2, 33], 12), ([1, 16, 1, 1, 1], 4)])
+    func weightGradientMatchesDirect(_ input: [Int], _ outputChannels: Int) {
+        var random = SeededRandom(seed: UInt64(input.reduce(0, +) + outputChannels))
+        let x = Tensor.randomNormal(shape: input, random: &random)
+        let weightShape = [outputChannels, input[1], 3, 3, 3]
+        let geometry = ConvolutionGeometry(inputShape: input, weightShape: weightShape, biasShape: nil, stride: 1, padding: 1, groups: 1)
+        let gradient = Tensor.randomNormal(shape: geometry.outputShape, random: &random)
+        let reference = NaiveConvolution(input: x, weight: Tensor(shape: weightShape), bias: nil, stride: 1, padding: 1, groups: 1,
+                                         outputGradient: gradient)
+        var weightGradient = Tensor(shape: weightShape, repeating: .nan), biasGradient = Tensor(shape: [outputChannels], repeating: .nan)
+        gradient.withUnsafeBufferPointer { g in
+            x.withUnsafeBufferPointer { xs in
+                weightGradient.withUnsafeMutableBufferPointer { w in
+                    biasGradient.withUnsafeMutableBufferPointer { b in
+                        WinogradConvolution.weightGradient(geometry: geometry, outputGradient: g.baseAddress!, input: xs.baseAddress!,
+                                                           weightGradient: w.baseAddress!, biasGradient: b.baseAddress!, tuning: .default)
+                    }
+                }
+            }
+        }
+        #expect(relativeError(weightGradient, reference.weightGradient) < 1e-5, "\(geometry)")
+        #expect(relativeError(biasGradient, reference.biasGradient) < 1e-5, "\(geometry)")
+    }
+
     @Test("the default tuning runs the forward pass and the input gradient on it, matching the engine's reference kernels")
     func defaultTuningRunsIt() {
         var random = SeededRandom(seed: 5)
@@ -81,6 +109,23 @@ struct WinogradConvolutionTests {
         #expect(relativeError(inputGradient, expected) < 1e-5)
     }
 
+    @Test("the default tuning runs the weight gradient on it for a wide layer, matching the engine's reference kernels")
+    func defaultTuningRunsWeightGradient() {
+        var random = SeededRandom(seed: 6)
+        // 35³ = 42,875 output voxels, 32 input channels: above the weight gradient's minimums.
+        let input = Tensor.randomNormal(shape: [1, 32, 35, 35, 35], random: &random)
+        let geometry = ConvolutionGeometry(inputShape: input.shape, weightShape: [8, 32, 3, 3, 3], biasShape: nil, stride: 1, padding: 1, groups: 1)
+        #expect(WinogradConvolution.appliesToWeightGradient(geometry, precision: .float32))
+        let gradient = Tensor.randomNormal(shape: geometry.outputShape, random: &random)
+        func gradients(_ tuning: ConvolutionTuning) -> (weight: Tensor, bias: Tensor?) {
+            Convolution3D.backwardWeight(outputGradient: gradient, input: input, weightShape: [8, 32, 3, 3, 3], includeBias: true,
+                                         padding: 1, tuning: tuning)
+        }
+        let fast = gradients(.default), reference = gradients(ConvolutionTuning.default.onEngine)
+        #expect(relativeError(fast.weight, reference.weight) < 1e-5)
+        #expect(relativeError(fast.bias!, reference.bias!) < 1e-5)
+    }
+
     @Test("it applies only to float32, ungrouped, stride-1, padding-1 3×3×3 convolutions of the sizes it wins on")
     func appliesOnlyWhereItWins() {
         func geometry(_ input: [Int], _ weight: [Int], stride: Int = 1, padding: Int = 1, groups: Int = 1) -> ConvolutionGeometry {
@@ -96,10 +141,17 @@ struct WinogradConvolutionTests {
         #expect(!WinogradConvolution.applies(to: geometry(large, [16, 16, 3, 3, 3], stride: 2), precision: .float32))
         #expect(!WinogradConvolution.applies(to: geometry(large, [16, 4, 3, 3, 3], groups: 4), precision: .float32))
         #expect(!WinogradConvolution.applies(to: geometry(large, [16, 16, 1, 1, 1], padding: 0), precision: .float32))
-        #expect(!WinogradConvolution.applies(to: geometry(large, [12, 16, 3, 3, 3]), precision: .float32), "12 outputs: not a multiple of 8")
+        #expect(WinogradConvolution.applies(to: geometry(large, [3, 16, 3, 3, 3]), precision: .float32), "3 outputs: padded to 8")
         #expect(!WinogradConvolution.applies(to: geometry([1, 4, 32, 32, 32], [16, 4, 3, 3, 3]), precision: .float32), "4 inputs")
         #expect(!WinogradConvolution.applies(to: geometry([1, 16, 16, 16, 16], [16, 16, 3, 3, 3]), precision: .float32), "4,096 voxels")
         #expect(!WinogradConvolution.applies(to: geometry([1, 128, 32, 32, 32], [128, 128, 3, 3, 3]), precision: .float32), "128 × 128")
+        #expect(WinogradConvolution.appliesToWeightGradient(geometry(large, [16, 16, 3, 3, 3]), precision: .float32))
+        #expect(!WinogradConvolution.appliesToWeightGradient(geometry([1, 24, 32, 32, 32], [16, 24, 3, 3, 3]), precision: .float32),
+                "24 inputs: not a multiple of 16")
+        #expect(!WinogradConvolution.appliesToWeightGradient(geometry([1, 16, 26, 26, 26], [16, 16, 3, 3, 3]), precision: .float32),
+                "17,576 voxels")
+        #expect(WinogradConvolution.appliesToWeightGradient(geometry([1, 32, 40, 40, 40], [16, 32, 3, 3, 3]), precision: .float32))
+        #expect(!WinogradConvolution.appliesToWeightGradient(geometry([1, 32, 40, 40, 40], [32, 32, 3, 3, 3]), precision: .bfloat16))
         #expect(!ConvolutionTuning(winograd: false).usesWinograd && !ConvolutionTuning.default.onEngine.usesWinograd)
     }
 }

@@ -17,8 +17,8 @@ extern "C" {
 
 /// Tiles per segment (a multiple of 16: one AVX-512 vector holds 16 tiles).
 #define CWINO_SEGMENT_TILES 32
-/// Output channels per block of the transformed-domain products: `output_channels` must be a
-/// multiple of it.
+/// Output channels per block of the transformed-domain products (any count runs: the last
+/// block is padded with zero weights).
 #define CWINO_CHANNEL_BLOCK 8
 
 typedef struct {
@@ -37,7 +37,8 @@ int cwino_available(void);
 /// 1 when this CPU runs the bfloat16 kernel (AVX-512 BF16 and BW), else 0.
 int cwino_available_bfloat16(void);
 
-/// Floats of the transformed weights: 64 × input_channels × output_channels.
+/// Floats of the transformed weights: 64 × input_channels × output_channels rounded up to a
+/// multiple of CWINO_CHANNEL_BLOCK.
 size_t cwino_transformed_weight_count(const cwino_shape *shape);
 
 /// weight (output_channels × input_channels × 3 × 3 × 3) → its Winograd transform G·w·Gᵀ per
@@ -55,6 +56,25 @@ size_t cwino_scratch_count(const cwino_shape *shape);
 /// `scratch` holds `cwino_scratch_count` floats (any alignment).
 void cwino_forward(const cwino_shape *shape, const float *input, const float *transformed_weight, const float *bias,
                    float *output, int first, int end, float *scratch);
+
+/// The weight gradient (`weight_gradient.c`): needs input_channels a multiple of 16 and
+/// output_channels a multiple of 4, float32 only.
+///
+/// Floats of one worker's accumulator of the transformed-domain sums (zero it before the first
+/// call).
+size_t cwino_weight_gradient_accumulator_count(const cwino_shape *shape);
+
+/// Floats of scratch one call of `cwino_weight_gradient` needs (one per concurrent caller).
+size_t cwino_weight_gradient_scratch_count(const cwino_shape *shape);
+
+/// Adds segments [first, end) of one image to `accumulator` and, when not nil, each output
+/// channel's sum of `output_gradient` (the bias gradient) to `bias_sums` (output_channels floats).
+void cwino_weight_gradient(const cwino_shape *shape, const float *input, const float *output_gradient, int first, int end,
+                           float *scratch, float *accumulator, float *bias_sums);
+
+/// weight_gradient (output_channels × input_channels × 3 × 3 × 3) from an accumulator holding
+/// the sums over every segment and image (the workers' accumulators added).
+void cwino_weight_gradient_finish(const cwino_shape *shape, const float *accumulator, float *weight_gradient);
 
 #ifdef __cplusplus
 }

@@ -31,10 +31,10 @@
 ///   input slices (see `ColumnToImage`).
 ///
 /// Backends (`ConvolutionTuning.backend`): by default every pass runs on oneDNN
-/// (`OneDNNConvolution`, also the only path for bfloat16), except the float32 forward and input
-/// gradient of the 3×3×3 stride-1 convolutions `WinogradConvolution` applies to (most layers of
-/// every model; `ConvolutionTuning.winograd`); the engine's own kernels described above are the
-/// reference path, used for any shape oneDNN refuses and by the numerics tests.
+/// (`OneDNNConvolution`), except the 3×3×3 stride-1 convolutions `WinogradConvolution` applies to
+/// (the wide layers of every model; `ConvolutionTuning.winograd`); the engine's own kernels
+/// described above are the reference path, used for any shape oneDNN refuses and by the
+/// numerics tests.
 /// One exception: a stride-1 weight gradient for which oneDNN has only its im2col GEMM (every
 /// 3D weight gradient on CPUs without AVX-512) runs on the shifted slab: on Zen 3 a student
 /// training step's weight gradients went from 1.09 to 0.81 s (the step from 1.93 to 1.50 s).
@@ -146,6 +146,22 @@ public enum Convolution3D {
                                            stride: stride, padding: padding, groups: groups)
         precondition(outputGradient.shape == geometry.outputShape,
                      "conv3d backwardWeight: output gradient \(outputGradient.shape), expected \(geometry.outputShape) for \(geometry)")
+        if tuning.usesWinograd && WinogradConvolution.appliesToWeightGradient(geometry, precision: tuning.precision) {
+            var weightGradient = Tensor(uninitializedShape: weightShape)
+            var biasGradient = includeBias ? Tensor(uninitializedShape: [geometry.outputChannels]) : nil
+            outputGradient.withUnsafeBufferPointer { gradientBuffer in
+                input.withUnsafeBufferPointer { inputBuffer in
+                    weightGradient.withUnsafeMutableBufferPointer { weightBuffer in
+                        OneDNNConvolution.withOptionalMutablePointer(&biasGradient) { biasPointer in
+                            WinogradConvolution.weightGradient(geometry: geometry, outputGradient: gradientBuffer.baseAddress!,
+                                                               input: inputBuffer.baseAddress!, weightGradient: weightBuffer.baseAddress!,
+                                                               biasGradient: biasPointer, tuning: tuning)
+                        }
+                    }
+                }
+            }
+            return (weightGradient, biasGradient)
+        }
         let shiftedSlab = geometry.stride == 1 && !geometry.isPointwise && tuning.forwardMethod == .shiftedSlab
         // oneDNN unless its kernel is an im2col GEMM and the shifted slab can run instead (see
         // `ShiftedSlabConvolution.backwardWeights`).

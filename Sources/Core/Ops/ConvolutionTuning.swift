@@ -51,8 +51,9 @@ public struct ConvolutionTuning: Sendable, Equatable {
     public var backend: Backend
     /// bfloat16 applies to the oneDNN backend only (the engine's kernels compute in float32).
     public var precision: ComputePrecision
-    /// With the oneDNN backend, in float32 or bfloat16: run the forward and input gradient of the
-    /// convolutions `WinogradConvolution` applies to on it (Benchmarks/README.md, "Winograd").
+    /// With the oneDNN backend: run the convolutions `WinogradConvolution` applies to on it (the
+    /// forward pass and input gradient in float32 or bfloat16, the weight gradient of the wider
+    /// ones in float32; Benchmarks/README.md, "Winograd").
     /// `brainseg bench conv|model --no-winograd` turns it off to compare.
     public var winograd: Bool
 
