@@ -146,56 +146,32 @@ public enum Convolution3D {
                                            stride: stride, padding: padding, groups: groups)
         precondition(outputGradient.shape == geometry.outputShape,
                      "conv3d backwardWeight: output gradient \(outputGradient.shape), expected \(geometry.outputShape) for \(geometry)")
-        if tuning.usesWinograd && WinogradConvolution.appliesToWeightGradient(geometry, precision: tuning.precision) {
-            var weightGradient = Tensor(uninitializedShape: weightShape)
-            var biasGradient = includeBias ? Tensor(uninitializedShape: [geometry.outputChannels]) : nil
-            outputGradient.withUnsafeBufferPointer { gradientBuffer in
-                input.withUnsafeBufferPointer { inputBuffer in
-                    weightGradient.withUnsafeMutableBufferPointer { weightBuffer in
-                        OneDNNConvolution.withOptionalMutablePointer(&biasGradient) { biasPointer in
-                            WinogradConvolution.weightGradient(geometry: geometry, outputGradient: gradientBuffer.baseAddress!,
-                                                               input: inputBuffer.baseAddress!, weightGradient: weightBuffer.baseAddress!,
-                                                               biasGradient: biasPointer, tuning: tuning)
-                        }
-                    }
-                }
-            }
-            return (weightGradient, biasGradient)
+        let biasCount = includeBias ? geometry.outputChannels : nil
+        if tuning.usesWinograd && WinogradConvolution.appliesToWeightGradient(geometry, precision: tuning.precision),
+           let gradients = weightGradients(outputGradient, input, weightShape, biasCount, { gradient, input, weight, bias in
+               WinogradConvolution.weightGradient(geometry: geometry, outputGradient: gradient, input: input, weightGradient: weight,
+                                                  biasGradient: bias, tuning: tuning)
+               return true
+           }) {
+            return gradients
         }
         let shiftedSlab = geometry.stride == 1 && !geometry.isPointwise && tuning.forwardMethod == .shiftedSlab
         // oneDNN unless its kernel is an im2col GEMM and the shifted slab can run instead (see
         // `ShiftedSlabConvolution.backwardWeights`).
-        if tuning.backend == .oneDNN && !(shiftedSlab && OneDNNConvolution.weightGradientIsGEMM(geometry, precision: tuning.precision)) {
-            var weightGradient = Tensor(uninitializedShape: weightShape)
-            var biasGradient = includeBias ? Tensor(uninitializedShape: [geometry.outputChannels]) : nil
-            let done = outputGradient.withUnsafeBufferPointer { gradientBuffer in
-                input.withUnsafeBufferPointer { inputBuffer in
-                    weightGradient.withUnsafeMutableBufferPointer { weightBuffer in
-                        OneDNNConvolution.withOptionalMutablePointer(&biasGradient) { biasPointer in
-                            OneDNNConvolution.backwardWeights(geometry: geometry, outputGradient: gradientBuffer.baseAddress!,
-                                                              input: inputBuffer.baseAddress!, weightGradient: weightBuffer.baseAddress!,
-                                                              biasGradient: biasPointer, precision: tuning.precision)
-                        }
-                    }
-                }
-            }
-            if done { return (weightGradient, biasGradient) }
+        if tuning.backend == .oneDNN && !(shiftedSlab && OneDNNConvolution.weightGradientIsGEMM(geometry, precision: tuning.precision)),
+           let gradients = weightGradients(outputGradient, input, weightShape, biasCount, { gradient, input, weight, bias in
+               OneDNNConvolution.backwardWeights(geometry: geometry, outputGradient: gradient, input: input, weightGradient: weight,
+                                                 biasGradient: bias, precision: tuning.precision)
+           }) {
+            return gradients
         }
-        if shiftedSlab {
-            var weightGradient = Tensor(uninitializedShape: weightShape)
-            var biasGradient = includeBias ? Tensor(uninitializedShape: [geometry.outputChannels]) : nil
-            outputGradient.withUnsafeBufferPointer { gradientBuffer in
-                input.withUnsafeBufferPointer { inputBuffer in
-                    weightGradient.withUnsafeMutableBufferPointer { weightBuffer in
-                        OneDNNConvolution.withOptionalMutablePointer(&biasGradient) { biasPointer in
-                            ShiftedSlabConvolution.backwardWeights(geometry: geometry, outputGradient: gradientBuffer.baseAddress!,
-                                                                   input: inputBuffer.baseAddress!, weightGradient: weightBuffer.baseAddress!,
-                                                                   biasGradient: biasPointer, tuning: tuning)
-                        }
-                    }
-                }
-            }
-            return (weightGradient, biasGradient)
+        if shiftedSlab,
+           let gradients = weightGradients(outputGradient, input, weightShape, biasCount, { gradient, input, weight, bias in
+               ShiftedSlabConvolution.backwardWeights(geometry: geometry, outputGradient: gradient, input: input, weightGradient: weight,
+                                                      biasGradient: bias, tuning: tuning)
+               return true
+           }) {
+            return gradients
         }
         let weightCount = geometry.outputChannels * geometry.columnRows
         let partialCount = weightCount + geometry.outputChannels
@@ -258,6 +234,26 @@ public enum Convolution3D {
             }
         }
         return flipped
+    }
+
+    /// New ∂L/∂w (`weightShape`) and ∂L/∂b (`biasCount` values, or none) filled by `kernel(∂L/∂y,
+    /// x, ∂L/∂w, ∂L/∂b)`; nil when the kernel returns false (it could not run the shape).
+    private static func weightGradients(
+        _ outputGradient: Tensor, _ input: Tensor, _ weightShape: [Int], _ biasCount: Int?,
+        _ kernel: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?) -> Bool
+    ) -> (weight: Tensor, bias: Tensor?)? {
+        var weightGradient = Tensor(uninitializedShape: weightShape)
+        var biasGradient = biasCount.map { Tensor(uninitializedShape: [$0]) }
+        let done = outputGradient.withUnsafeBufferPointer { gradientBuffer in
+            input.withUnsafeBufferPointer { inputBuffer in
+                weightGradient.withUnsafeMutableBufferPointer { weightBuffer in
+                    OneDNNConvolution.withOptionalMutablePointer(&biasGradient) { biasPointer in
+                        kernel(gradientBuffer.baseAddress!, inputBuffer.baseAddress!, weightBuffer.baseAddress!, biasPointer)
+                    }
+                }
+            }
+        }
+        return done ? (weightGradient, biasGradient) : nil
     }
 
     // MARK: - Kernels on raw pointers

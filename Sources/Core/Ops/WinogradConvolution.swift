@@ -15,8 +15,7 @@ import CWinograd
 /// convolution by rounding alone (tests: within 1e-5 relative of the engine's reference kernels).
 /// In bfloat16 the transforms stay float32 and the transformed input and weights are rounded to
 /// bfloat16 for the products (`vdpbf16ps`, float32 sums): within the 1 % relative stated for
-/// every bfloat16 convolution (measured about 0.4 %, where oneDNN's direct bfloat16 kernel is
-/// about 0.2 %).
+/// every bfloat16 convolution (up to about 0.4 % on the tests' shapes).
 ///
 /// Where it runs (`applies`): AVX-512 CPUs (AVX-512 BF16 for bfloat16), ungrouped stride-1
 /// padding-1 3×3×3 convolutions (any output channel count: the kernel pads them to a multiple of
