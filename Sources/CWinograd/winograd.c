@@ -11,6 +11,7 @@
 // Per segment: the input transform V (all input channels, 64 × C × 32 floats, about 0.5 MiB at
 // C = 64: it stays in L2), then for each block of 8 output channels the 64 products into a 64 KiB
 // buffer and straight away their output transform, so M never exists whole.
+//
 // bfloat16 (`shape.bfloat16`): the transforms stay float32; V and U are rounded to bfloat16 and
 // laid out in pairs of input channels, and the products are `vdpbf16ps` (two multiply-adds per
 // lane, float32 sums), so the products take half the instructions.

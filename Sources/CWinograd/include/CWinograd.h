@@ -3,9 +3,10 @@
 // Computes the stride-1, padding-1, 3×3×3, ungrouped cross-correlation
 //   y[k, z, y, x] = b[k] + Σ_c Σ_{i,j,l ∈ 0..2} w[k, c, i, j, l] · x[c, z−1+i, y−1+j, x−1+l]
 // on one image of plain (channel-major, C×D×H×W) float32 tensors, with 8 multiplies per output
-// voxel and channel pair instead of 27. The output is cut into 2×2×2 tiles; a "segment" is a run
-// of up to CWINO_SEGMENT_TILES tiles along x in one (tile-z, tile-y) row, the unit of work a
-// thread takes.
+// voxel and channel pair instead of 27, and its weight gradient. The output is cut into 2×2×2
+// tiles, and the tiles into runs of up to 8 along x in one (tile-z, tile-y) row ("halves" of a
+// vector); a "segment" is CWINO_SEGMENT_TILES / 8 consecutive runs, the unit of work a thread
+// takes.
 #ifndef CWINOGRAD_H
 #define CWINOGRAD_H
 
