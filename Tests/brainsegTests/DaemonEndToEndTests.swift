@@ -64,6 +64,7 @@ struct DaemonEndToEndTests {
             #expect(usesBFloat16 || daemon.log.contains("bf16 off:"), "the start-up log says whether bf16 is used: \(daemon.log)")
             #expect(!usesBFloat16 || OneDNNConvolution.hasNativeBFloat16)
             #expect(DaemonConfiguration.int8Checked.isEmpty || daemon.log.contains(OneDNNConvolution.hasInt8DotProduct ? "int8 on:" : "int8 off:"))
+            #expect(daemon.log.contains(WinogradConvolution.isAvailable ? "winograd on:" : "winograd off:"), "\(daemon.log)")
             for model in models {
                 let name = try #require(model["name"] as? String)
                 let asksInt8 = DaemonConfiguration().precision[name] == .int8

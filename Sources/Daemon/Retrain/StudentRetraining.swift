@@ -63,6 +63,7 @@ public final class StudentRetraining {
         defer { withExtendedLifetime(lock) {} }
         removeUnfinishedRuns()
         ConvolutionKernelCheck.warnIfUnavailable(logger, work: "training", unit: "brainseg-retrain.service")
+        ConvolutionKernelCheck.reportWinograd(logger)
         ConvolutionKernelCheck.reportReducedPrecision(logger, precision: [Self.modelName: configuration.precision[Self.modelName] ?? .float32])
         let ledger = try Ledger(path: layout.ledger)
         let versions = ModelVersions(name: Self.modelName, layout: layout)

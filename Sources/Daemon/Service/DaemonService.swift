@@ -44,6 +44,7 @@ public final class DaemonService {
             logger.notice("removed \(stale), left by an interrupted install or publication")
         }
         ConvolutionKernelCheck.warnIfUnavailable(logger, work: "running", unit: "brainseg.service")
+        ConvolutionKernelCheck.reportWinograd(logger)
         ConvolutionKernelCheck.reportReducedPrecision(logger, precision: configuration.precision)
         let models = try ModelsInService(configuration: configuration, layout: layout, logger: logger)
         let runner = CaseRunner(ledger: ledger, pipeline: models.processor, notes: notes, layout: layout,
