@@ -125,13 +125,9 @@ public enum WinogradConvolution {
             defer { BufferPool.shared.release(scratch) }
             var shape = shape
             let accumulator = partialsPointer.pointer + worker * (accumulatorCount + channels)
-            var item = range.lowerBound
-            while item < range.upperBound {
-                let image = item / segments, first = item % segments
-                let end = min(segments, first + range.upperBound - item)
+            forEachImageRun(range, segments: segments) { image, first, end in
                 cwino_weight_gradient(&shape, inputPointer.pointer + image * inputImage, gradientPointer.pointer + image * outputImage,
-                                      Int32(first), Int32(end), scratch, accumulator, accumulator + accumulatorCount)
-                item += end - first
+                                      first, end, scratch, accumulator, accumulator + accumulatorCount)
             }
         }
         for worker in 1..<workers {
@@ -170,14 +166,22 @@ public enum WinogradConvolution {
             let scratch = BufferPool.shared.scratch(scratchCount)
             defer { BufferPool.shared.release(scratch) }
             var shape = shape
-            var item = range.lowerBound
-            while item < range.upperBound {
-                let image = item / segments, first = item % segments
-                let end = min(segments, first + range.upperBound - item)
+            forEachImageRun(range, segments: segments) { image, first, end in
                 cwino_forward(&shape, inputPointer.pointer + image * inputImage, weightPointer.pointer, biasPointer?.pointer,
-                              outputPointer.pointer + image * outputImage, Int32(first), Int32(end), scratch)
-                item += end - first
+                              outputPointer.pointer + image * outputImage, first, end, scratch)
             }
+        }
+    }
+
+    /// Splits a worker's range of work items (image × segments + segment) into runs of segments
+    /// within one image: `body(image, first, end)` for segments [first, end) of that image.
+    private static func forEachImageRun(_ range: Range<Int>, segments: Int, _ body: (Int, Int32, Int32) -> Void) {
+        var item = range.lowerBound
+        while item < range.upperBound {
+            let image = item / segments, first = item % segments
+            let end = min(segments, first + range.upperBound - item)
+            body(image, Int32(first), Int32(end))
+            item += end - first
         }
     }
 }

@@ -96,8 +96,9 @@ public final class CaseProcessor: CasePipeline {
         let loaded = try builder.time(.load) { try MultimodalCase.load(files) }
         if shouldStop() { throw PassCancelled() }
         let segmenter = segmenter(members, weights: weights)
-        try segmenter.checkMemory(loaded, extraModels: alongside)
-        guard let segmentation = segmenter.segment(loaded, progress: progress, isCancelled: shouldStop) else {
+        let box = CaseSegmenter.brainBox(of: loaded)
+        try segmenter.checkMemory(loaded, extraModels: alongside, box: box)
+        guard let segmentation = segmenter.segment(loaded, box: box, progress: progress, isCancelled: shouldStop) else {
             throw PassCancelled()
         }
         builder.recordModels(segmentation.members)

@@ -76,11 +76,18 @@ public final class CaseSegmenter {
         segment(inputCase, progress: progress, isCancelled: { false })!
     }
 
+    /// The block the networks see: the bounding box of the case's non-zero voxels (the brain),
+    /// or the whole grid when every voxel is zero.
+    public static func brainBox(of inputCase: MultimodalCase) -> VoxelBox {
+        VoxelBox.nonZero(in: inputCase.modalities) ?? VoxelBox(origin: [0, 0, 0], size: inputCase.geometry.dims)
+    }
+
     /// Segments `inputCase`, asking `isCancelled` before each member; nil when it answered true
-    /// (a daemon stopping between stages).
-    public func segment(_ inputCase: MultimodalCase, progress: (String) -> Void, isCancelled: () -> Bool) -> CaseSegmentation? {
+    /// (a daemon stopping between stages). `box`: its `brainBox`, when the caller has it already.
+    public func segment(_ inputCase: MultimodalCase, box: VoxelBox? = nil, progress: (String) -> Void,
+                        isCancelled: () -> Bool) -> CaseSegmentation? {
         let dims = inputCase.geometry.dims
-        let box = VoxelBox.nonZero(in: inputCase.modalities) ?? VoxelBox(origin: [0, 0, 0], size: dims)
+        let box = box ?? Self.brainBox(of: inputCase)
         let crops = inputCase.modalities.map { box.crop($0.voxels, dims: dims) }
         var predictions: [MemberPrediction] = []
         for (index, model) in members.enumerated() {
@@ -106,18 +113,18 @@ public final class CaseSegmenter {
     }
 
     /// The memory segmenting `inputCase` will take with these members and `extraModels` more
-    /// predictions held beside them (a student run alongside).
-    public func memoryEstimate(for inputCase: MultimodalCase, extraModels: Int = 0) -> SegmentationMemory {
+    /// predictions held beside them (a student run alongside). `box`: as in `segment`.
+    public func memoryEstimate(for inputCase: MultimodalCase, extraModels: Int = 0, box: VoxelBox? = nil) -> SegmentationMemory {
         let dims = inputCase.geometry.dims
-        let box = VoxelBox.nonZero(in: inputCase.modalities) ?? VoxelBox(origin: [0, 0, 0], size: dims)
+        let box = box ?? Self.brainBox(of: inputCase)
         var estimate = SegmentationMemory(caseVoxels: dims.reduce(1, *), cropVoxels: box.voxelCount, models: members.count + extraModels)
         (estimate.dims, estimate.cropSize) = (dims, box.size)
         return estimate
     }
 
     /// Throws `CaseTooLargeForMemory` when `memoryEstimate` is above `options.memoryBudgetBytes`.
-    public func checkMemory(_ inputCase: MultimodalCase, extraModels: Int = 0) throws {
-        let estimate = memoryEstimate(for: inputCase, extraModels: extraModels)
+    public func checkMemory(_ inputCase: MultimodalCase, extraModels: Int = 0, box: VoxelBox? = nil) throws {
+        let estimate = memoryEstimate(for: inputCase, extraModels: extraModels, box: box)
         guard estimate.estimatedBytes > options.memoryBudgetBytes else { return }
         throw CaseTooLargeForMemory(estimate: estimate, budgetBytes: options.memoryBudgetBytes)
     }
