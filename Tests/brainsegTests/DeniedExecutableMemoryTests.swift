@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Testing
 import TestSupport
@@ -25,21 +26,37 @@ struct DeniedExecutableMemoryTests {
         return probe.terminationStatus == 0
     }
 
-    @Test("bench conv still runs, on the engine's kernels, and reports why",
-          .enabled(if: kernelCanDeny, "needs /usr/bin/python3 and Linux ≥ 6.3 (prctl PR_SET_MDWE)"))
-    func convolutionFallsBack() throws {
+    /// `brainseg bench conv` (a training pass of one layer, `channels` wide at `size`³) under the
+    /// denial: its JSON report, after checking that it exited 0.
+    static func benchUnderDenial(channels: Int, size: Int) throws -> [String: Any] {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.python)
-        process.arguments = ["-c", Self.wrapper, ExecutableRunner.executablePath, "bench", "conv", "--in-channels", "8",
-                             "--out-channels", "8", "--size", "12", "--mode", "train", "--reps", "1", "--warmup", "0", "--threads", "1"]
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", wrapper, ExecutableRunner.executablePath, "bench", "conv", "--in-channels", "\(channels)",
+                             "--out-channels", "\(channels)", "--size", "\(size)", "--mode", "train", "--reps", "1", "--warmup", "0",
+                             "--threads", "1"]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test("bench conv still runs, on the engine's kernels, and reports why",
+          .enabled(if: kernelCanDeny, "needs /usr/bin/python3 and Linux ≥ 6.3 (prctl PR_SET_MDWE)"))
+    func convolutionFallsBack() throws {
+        let report = try Self.benchUnderDenial(channels: 8, size: 12)
         #expect(report["onednn_implementation"] as? String == "refused: engine kernels")
+        #expect((report["median_s"] as? Double ?? 0) > 0)
+    }
+
+    /// The Winograd kernel is compiled ahead of time, so the denial does not touch it.
+    @Test("a layer the Winograd kernel takes still runs on it",
+          .enabled(if: kernelCanDeny && WinogradConvolution.isAvailable, "needs prctl PR_SET_MDWE (as above) and AVX-512"))
+    func winogradRunsUnderDenial() throws {
+        let report = try Self.benchUnderDenial(channels: 32, size: 40)
+        #expect(report["onednn_implementation"] as? String == "winograd F(2,3), every pass")
         #expect((report["median_s"] as? Double ?? 0) > 0)
     }
 
