@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import Daemon
 import Foundation
 import Plugins
 
@@ -44,6 +45,8 @@ struct TrainCommand: AsyncParsableCommand {
     var precision: ComputePrecision = .float32
     @Option(help: "Soft-label distillation weight w in [0, 1]: cases with teachers' probabilities (pool entries' soft/) learn (1-w)*label + w*probability. 0: labels only.")
     var softTargetWeight: Float = 0
+    @Option(help: "Confidence-masked pseudo-labels: --pool entries that are pseudo-labelled train only on voxels where the teachers' region probability is >= C or <= 1-C (e.g. 0.8). 0: every voxel.")
+    var pseudoLabelConfidence: Float = 0
     @Flag(help: "Tumour-centred patches: pick a tumour class present (NCR/NET, edema, ET) first, then a voxel of it, instead of any tumour voxel.")
     var classBalanced = false
     @Flag(help: "Augmentation: rotate about all three axes (±15° each), not only the axial one.")
@@ -54,6 +57,16 @@ struct TrainCommand: AsyncParsableCommand {
     var noise: Float?
     @Option(help: "Keep an exponential moving average of the weights with this decay (e.g. 0.999) and validate and save it instead of the last step's weights.")
     var emaDecay: Float?
+
+    /// The pool folders whose label is a pseudo-label: all but the entries that record an
+    /// expert's segmentation (`PoolEntry.Kind`).
+    static func pseudoLabelled(_ folders: [String]) -> [String] {
+        folders.filter { folder in
+            let url = URL(fileURLWithPath: folder)
+            let pool = DistillationPool(directory: url.deletingLastPathComponent().path, maximumEntries: .max)
+            return (try? pool.entry(named: url.lastPathComponent))?.kind != .expertLabelled
+        }
+    }
 
     static func parseDuration(_ text: String) throws -> Double {
         do { return try TrainingDuration.seconds(text) } catch let invalid as TrainingDuration.Invalid { throw ValidationError(invalid.description) }
@@ -98,6 +111,13 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.precision = precision == .float32 ? nil : precision
             guard (0...1).contains(softTargetWeight) else { throw ValidationError("--soft-target-weight must be within 0...1") }
             configuration.softTargetWeight = softTargetWeight == 0 ? nil : softTargetWeight
+            guard pseudoLabelConfidence == 0 || (0.5..<1).contains(pseudoLabelConfidence) else {
+                throw ValidationError("--pseudo-label-confidence must be 0 or within 0.5..<1")
+            }
+            if pseudoLabelConfidence > 0.5 {
+                configuration.pseudoLabelConfidence = pseudoLabelConfidence
+                configuration.pseudoLabelledCases = Self.pseudoLabelled(pool.flatMap(TrainingConfiguration.caseFolders))
+            }
             if let emaDecay, !(emaDecay > 0 && emaDecay < 1) { throw ValidationError("--ema-decay must be within (0, 1)") }
             configuration.weightAverageDecay = emaDecay
             if rotateAllAxes { configuration.augmentation.rotateAllAxes = true }

@@ -155,6 +155,70 @@ struct LossTests {
         #expect(abs(Double(loss.value[flat: 0]) - terms.total) < 1e-6)
     }
 
+    @Test("voxel weights: finite differences agree with the weighted region loss's backward")
+    func weightedFiniteDifferences() {
+        var random = SeededRandom(seed: 22)
+        let shape = [2, 3, 3, 2, 3]
+        let logits = Tensor.randomNormal(shape: shape, scale: 1.5, random: &random)
+        let target = Tensor.randomUniform(shape: shape, random: &random).map { $0 < 0.4 ? 1 : 0 }
+        // Zeros, ones and fractions.
+        let weights = Tensor.randomUniform(shape: shape, random: &random).map { $0 < 0.3 ? 0 : $0 < 0.6 ? 1 : $0 }
+        let comparisons = GradientCheck.compare(inputs: [logits], epsilon: 1e-2, samplesPerInput: 60) {
+            $0.regionLossWithTerms(logits: $1[0], target: Variable(target), voxelWeights: weights, epsilon: 0.5).loss
+        }
+        let mismatches = GradientCheck.mismatches(comparisons, absolute: 2e-5, relative: 2e-2)
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+        #expect(comparisons.contains { abs($0.analytic) > 1e-3 }, "the check must see non-trivial gradients")
+    }
+
+    @Test("voxel weights: all ones is the plain loss; a weight-0 voxel neither counts nor gets a gradient; the sums are the weighted ones")
+    func voxelWeights() {
+        var random = SeededRandom(seed: 23)
+        let shape = [1, 2, 4, 3, 2]
+        let logits = Tensor.randomNormal(shape: shape, scale: 2, random: &random)
+        let target = Tensor.randomUniform(shape: shape, random: &random).map { $0 < 0.5 ? 1 : 0 }
+        let mask = Tensor.randomUniform(shape: shape, random: &random).map { $0 < 0.4 ? 0 : 1 }
+        func evaluate(_ x: Tensor, _ weights: Tensor?) -> (value: Double, gradient: Tensor) {
+            let parameter = Parameter(name: "x", value: x)
+            let tape = Tape()
+            let context = ForwardContext(tape: tape)
+            let loss = context.regionLossWithTerms(logits: context.variable(parameter), target: Variable(target), voxelWeights: weights).loss
+            tape.backward(loss)
+            return (Double(loss.value[flat: 0]), parameter.gradient!)
+        }
+        let plain = evaluate(logits, nil), ones = evaluate(logits, Tensor(shape: shape).map { _ in 1 })
+        #expect(abs(plain.value - ones.value) < 1e-7)
+        #expect(plain.gradient.maximumAbsoluteDifference(ones.gradient) < 1e-9)
+
+        // Scramble the logits of the weight-0 voxels: nothing changes, and they get no gradient.
+        let masked = evaluate(logits, mask)
+        var scrambled = logits
+        scrambled.withUnsafeMutableBufferPointer { x in mask.withUnsafeBufferPointer { m in
+            for index in x.indices where m[index] == 0 { x[index] = 40 * x[index] + 7 }
+        } }
+        let again = evaluate(scrambled, mask)
+        #expect(abs(masked.value - again.value) < 1e-7)
+        #expect(masked.gradient.maximumAbsoluteDifference(again.gradient) < 1e-9)
+        #expect(zip(masked.gradient.scalars, mask.scalars).allSatisfy { $1 == 1 || $0 == 0 })
+        #expect(zip(masked.gradient.scalars, mask.scalars).contains { $1 == 1 && $0 != 0 })
+
+        // The value, written out in Double: Dice over the kept voxels of each channel (ε = 1)
+        // plus the kept voxels' cross-entropy over all M elements.
+        let x = logits.scalars.map(Double.init), g = target.scalars.map(Double.init), m = mask.scalars.map(Double.init)
+        let spatial = 24
+        var dice = 0.0, entropy = 0.0
+        for channel in 0..<2 {
+            var intersection = 0.0, squares = 0.0, targets = 0.0
+            for index in (channel * spatial)..<((channel + 1) * spatial) where m[index] == 1 {
+                let p = 1 / (1 + exp(-x[index]))
+                intersection += p * g[index]; squares += p * p; targets += g[index]
+                entropy += max(x[index], 0) - x[index] * g[index] + log1p(exp(-abs(x[index])))
+            }
+            dice += (2 * intersection + 1) / (squares + targets + 1)
+        }
+        #expect(abs(masked.value - ((1 - dice / 2) + entropy / 48)) < 1e-6)
+    }
+
     @Test("a constant target gets no gradient and the loss still differentiates its prediction")
     func constantTarget() {
         let prediction = Parameter(name: "p", value: Tensor(shape: [1, 1, 3], values: [0.2, 0.7, 0.9]))

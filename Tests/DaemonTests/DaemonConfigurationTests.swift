@@ -116,6 +116,7 @@ struct PoolTrainingConfigurationTests {
             epsilon = 0.01
             metric = "lesion"
             soft_target_weight = 0.5
+            pseudo_label_confidence = 0.8
             pool_weight = 0.25
             weight_average_decay = 0.995
             """)
@@ -129,6 +130,7 @@ struct PoolTrainingConfigurationTests {
         #expect(try DaemonConfiguration.parse("[training]\nsteps = 0").retrain.steps == nil, "0: as many as the budget allows")
         #expect(configuration.retrain.metric == .lesion)
         #expect(configuration.retrain.softTargetWeight == 0.5)
+        #expect(configuration.retrain.pseudoLabelConfidence == 0.8)
         #expect(configuration.retrain.weightAverageDecay == 0.995)
         #expect(configuration.retrain.poolWeight == 0.25)
         #expect(try DaemonConfiguration.parse("").retrain.poolWeight == 1, "every case as often until a measured weight replaces it")
@@ -140,6 +142,7 @@ struct PoolTrainingConfigurationTests {
                                  ("[training]\nepsilon = 2", "training.epsilon"),
                                  ("[training]\nsteps = -5", "training.steps"),
                                  ("[training]\nsoft_target_weight = 1.5", "training.soft_target_weight"),
+                                 ("[training]\npseudo_label_confidence = 1", "training.pseudo_label_confidence"),
                                  ("[training]\nweight_average_decay = 1", "training.weight_average_decay"),
                                  ("[training]\npool_weight = -1", "training.pool_weight"),
                                  ("[training]\nmetric = \"lesions\"", "training.metric must be \"volume\" or \"lesion\""),

@@ -149,4 +149,25 @@ struct SoftTargetTests {
         patch.softTargets = nil
         #expect(TrainingObjective.regionTargets(patch, softTargetWeight: 0.5).scalars == hard.scalars)
     }
+
+    @Test("confident voxels: weight 1 where the teachers' probability is ≥ c or ≤ 1 − c, 0 between; none for expert labels, without soft targets or with c ≤ 0.5")
+    func confidentVoxels() {
+        let size = [1, 1, 6]
+        let soft = Tensor(shape: [1, 3] + size, values: [0.05, 0.2, 0.21, 0.5, 0.79, 0.8,
+                                                         0.95, 1, 0, 0.6, 0.3, 0.81,
+                                                         0.19, 0.2, 0.8, 0.799, 0.201, 0.99])
+        let patch = TrainingPatch(image: Tensor(shape: [1, 4] + size), labels: [0, 0, 0, 0, 0, 0], softTargets: soft, isPseudoLabelled: true)
+        let weights = TrainingObjective.confidentVoxels(patch, confidence: 0.8)
+        #expect(weights?.shape == soft.shape)
+        #expect(weights?.scalars == [1, 1, 0, 0, 0, 1,
+                                     1, 1, 1, 0, 0, 1,
+                                     1, 1, 1, 0, 0, 1])
+        #expect(TrainingObjective.confidentVoxels(patch, confidence: 0.5) == nil)
+        #expect(TrainingObjective.confidentVoxels(patch, confidence: 0) == nil)
+        let labelled = TrainingPatch(image: patch.image, labels: patch.labels, softTargets: nil, isPseudoLabelled: true)
+        #expect(TrainingObjective.confidentVoxels(labelled, confidence: 0.8) == nil)
+        // An expert's labels with the teachers' probabilities beside them: trusted everywhere.
+        let expert = TrainingPatch(image: patch.image, labels: patch.labels, softTargets: soft)
+        #expect(TrainingObjective.confidentVoxels(expert, confidence: 0.8) == nil)
+    }
 }

@@ -1,4 +1,5 @@
 import Core
+import Daemon
 import Foundation
 import Testing
 import TestSupport
@@ -79,6 +80,47 @@ struct TrainCommandTests {
         let refused = try ExecutableRunner.run(Self.arguments(data: scratch.file("data"), run: scratch.file("bad"), cache: scratch.file("cache"))
                                                + ["--soft-target-weight", "1.5"], timeout: 60)
         #expect(refused.status != 0 && refused.standardError.contains("--soft-target-weight"))
+    }
+
+    @Test("--pseudo-label-confidence masks unsure voxels of pseudo-labelled pool entries only: an expert-labelled entry trains as without it")
+    func pseudoLabelConfidence() throws {
+        let scratch = try TemporaryDirectory()
+        try SyntheticCases.write(into: scratch.file("data"), count: 1, size: 16)
+        let entry = try SyntheticCases.write(into: scratch.file("pool"), count: 1, size: 16, seed: 2)[0]
+        try FileManager.default.createDirectory(atPath: "\(entry)/soft", withIntermediateDirectories: true)
+        for region in ["WT", "TC", "ET"] {
+            // Teachers unsure on every voxel (128/255): the mask leaves the entry no voxel.
+            try NiftiWriter.writeLabels([UInt8](repeating: 128, count: 16 * 16 * 16), geometry: VolumeGeometry(dims: [16, 16, 16]),
+                                        to: "\(entry)/soft/prob_\(region).nii.gz")
+        }
+        func train(_ name: String, _ options: [String]) throws -> [String: Tensor] {
+            let run = scratch.file(name)
+            let result = try ExecutableRunner.run(Self.arguments(data: scratch.file("data"), run: run, cache: scratch.file("cache"))
+                                                  + ["--pool", scratch.file("pool")] + options, timeout: 600)
+            #expect(result.status == 0, "stderr: \(result.standardError)")
+            return try SafeTensors.read(from: "\(run)/final/weights.safetensors").tensors
+        }
+        let plain = try train("plain", [])
+        let masked = try train("masked", ["--pseudo-label-confidence", "0.8"])
+        let configuration = try String(contentsOfFile: scratch.file("masked/config.json"), encoding: .utf8)
+        #expect(configuration.contains("\"pseudoLabelConfidence\" : 0.8"))
+        #expect(configuration.contains("pseudoLabelledCases"))
+        #expect(plain.contains { masked[$0.key]?.scalars != $0.value.scalars }, "the mask changed nothing")
+
+        // The same entry recorded as an expert's segmentation: its labels are trusted everywhere.
+        let name = URL(fileURLWithPath: entry).lastPathComponent
+        let assessment = ConfidenceAssessment(teacherDice: nil, entropy: .init(wholeTumour: 0, tumourCore: 0, enhancingTumour: 0),
+                                              nestingViolation: 0, wholeTumourMillilitres: 1, dominantComponentFraction: 1, score: 1,
+                                              passes: true, reasons: [])
+        let expert = PoolEntry(caseIdentifier: name, kind: .expertLabelled, admittedAt: Date(), contentHash: "hash", inputHashes: [:],
+                               labelFile: "\(name)_seg.nii.gz", probabilityFiles: [:], teachers: [], confidence: assessment)
+        try ReadableJSON.encoder.encode(expert).write(to: URL(fileURLWithPath: "\(entry)/entry.json"))
+        let trusted = try train("expert", ["--pseudo-label-confidence", "0.8"])
+        #expect(plain.allSatisfy { trusted[$0.key]?.scalars == $0.value.scalars }, "an expert-labelled entry was masked")
+
+        let refused = try ExecutableRunner.run(Self.arguments(data: scratch.file("data"), run: scratch.file("bad"), cache: scratch.file("cache"))
+                                               + ["--pseudo-label-confidence", "0.3"], timeout: 60)
+        #expect(refused.status != 0 && refused.standardError.contains("--pseudo-label-confidence"))
     }
 
     @Test("--rotate-all-axes, --gamma, --noise and --class-balanced are recorded in config.json; a bad range is refused")

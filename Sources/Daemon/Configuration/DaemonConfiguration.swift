@@ -252,7 +252,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     private static func parseTraining(_ table: TOMLTable, reader: KeyReader) throws -> RetrainSettings {
         try reader.check(table, allowed: ["labelled", "holdout", "budget_minutes", "steps", "learning_rate", "warmup_steps", "threads",
-                                          "precision", "soft_target_weight", "pool_weight", "weight_average_decay", "epsilon", "delta", "metric", "keep_versions"], prefix: "training.")
+                                          "precision", "soft_target_weight", "pseudo_label_confidence", "pool_weight", "weight_average_decay", "epsilon", "delta", "metric", "keep_versions"], prefix: "training.")
         var settings = RetrainSettings()
         if let value = try reader.strings(table, "labelled", prefix: "training.") { settings.labelled = value }
         if let value = try reader.strings(table, "holdout", prefix: "training.") {
@@ -271,6 +271,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
             settings.precision = value
         }
         if let value = try reader.number(table, "soft_target_weight", prefix: "training.", range: 0...1) { settings.softTargetWeight = value }
+        if let value = try reader.number(table, "pseudo_label_confidence", prefix: "training.", range: 0...0.999) {
+            settings.pseudoLabelConfidence = value
+        }
         if let value = try reader.number(table, "pool_weight", prefix: "training.", range: 0...10) { settings.poolWeight = value }
         if let value = try reader.number(table, "weight_average_decay", prefix: "training.", range: 0...0.99999) {
             settings.weightAverageDecay = value == 0 ? nil : value

@@ -28,6 +28,10 @@ public struct RetrainSettings: Sendable, Equatable {
     /// region targets are (1 − w) · pseudo-label + w · the teachers' probabilities. 0 (labels
     /// only) until a cross-validated comparison shows a weight that beats it (models/README.md).
     public var softTargetWeight = 0.0
+    /// Confidence-masked pseudo-labels (`TrainingConfiguration.pseudoLabelConfidence`): pool
+    /// entries train only on voxels where the teachers' region probability is ≥ c or ≤ 1 − c.
+    /// 0 (any value ≤ 0.5): every voxel of a pseudo-label counts.
+    public var pseudoLabelConfidence = 0.0
     /// How often a pseudo-labelled pool entry is drawn relative to a labelled case
     /// (`TrainingConfiguration.caseWeights`): 1 draws every case equally often, 0.25 such an entry
     /// a quarter as often, 0 leaves those entries out of the run (the manifest still records

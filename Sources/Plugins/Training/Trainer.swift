@@ -23,6 +23,7 @@ public final class Trainer {
     private let optimizer: Optimizer
     private var training: [PreparedCase] = []
     private var tumourCentres: [TumourCentres] = []
+    private var pseudoLabelled: [Bool] = []
     private let caseSampler: CaseSampler
     private var holdout: [MultimodalCase] = []
     private let report: (String) -> Void
@@ -103,8 +104,9 @@ public final class Trainer {
             let files = try CaseFiles.find(in: directory)
             guard files.segmentation != nil else { throw TrainingError("\(directory) has no segmentation; training needs labelled cases") }
             let prepared = try PreparedCase.cached(files, plan: model.plan, cache: configuration.cacheDirectory,
-                                                   softTargets: (configuration.softTargetWeight ?? 0) > 0)
+                                                   softTargets: (configuration.softTargetWeight ?? 0) > 0 || (configuration.pseudoLabelConfidence ?? 0) > 0.5)
             training.append(prepared)
+            pseudoLabelled.append(configuration.pseudoLabelledCases?.contains(directory) ?? false)
             tumourCentres.append(TumourCentres(labels: prepared.labels, classBalanced: configuration.classBalancedCentres ?? false))
         }
         holdout = try configuration.holdoutCases.map { try MultimodalCase.load(try CaseFiles.find(in: $0)) }
@@ -119,7 +121,9 @@ public final class Trainer {
         let centre = PatchSampler.centre(in: source, tumour: tumourCentres[index], size: patchSize,
                                          tumourProbability: configuration.tumourProbability, random: &random)
         let draw = configuration.augmentation.draw(&random)
-        return PatchSampler.extract(source, centre: centre, size: patchSize, draw: draw)
+        var patch = PatchSampler.extract(source, centre: centre, size: patchSize, draw: draw)
+        patch.isPseudoLabelled = pseudoLabelled[index]
+        return patch
     }
 
     func schedule(totalSteps: Int) -> LearningRateSchedule {
@@ -179,7 +183,8 @@ public final class Trainer {
             let context = ForwardContext(tape: tape, isTraining: true,
                                          random: SeededRandom(seed: configuration.seed &+ 0x5851_F42D &+ UInt64(step)),
                                          convolution: convolution)
-            let (loss, terms) = TrainingObjective.loss(model, patch: patch, softTargetWeight: configuration.softTargetWeight ?? 0, context: context)
+            let (loss, terms) = TrainingObjective.loss(model, patch: patch, softTargetWeight: configuration.softTargetWeight ?? 0,
+                                                       pseudoLabelConfidence: configuration.pseudoLabelConfidence ?? 0, context: context)
             optimizer.zeroGradients()
             tape.backward(loss)
             optimizer.step()

@@ -51,6 +51,14 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// probability; cases without them train on their labels. nil or 0: labels only. The
     /// cascade (class targets) ignores it. Optional so that older run folders resume.
     public var softTargetWeight: Float?
+    /// Confidence-masked pseudo-labels: on `pseudoLabelledCases` that carry teachers'
+    /// probabilities, region voxels whose probability lies strictly between 1 − c and c are left
+    /// out of the loss (`TrainingObjective.confidentVoxels`). nil or ≤ 0.5: every voxel counts.
+    /// Optional so that older run folders resume.
+    public var pseudoLabelConfidence: Float?
+    /// The training cases whose labels are teachers' pseudo-labels (pseudo-labelled pool
+    /// entries), not an expert's: only they are confidence-masked.
+    public var pseudoLabelledCases: [String]?
     /// Decay of the exponential moving average of the weights that validation, `best/` and
     /// `final/` use (`WeightAverage`), e.g. 0.999; nil: the raw weights of the last step.
     public var weightAverageDecay: Float?

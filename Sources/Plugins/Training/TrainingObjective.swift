@@ -54,11 +54,32 @@ public enum TrainingObjective {
         return target
     }
 
+    /// Where a pseudo-labelled patch is trusted: voxel weights 1×3×D×H×W that are 1 where the
+    /// teachers' probability of the region is at least `confidence` or at most 1 − `confidence`,
+    /// and 0 in between, where the ensemble was unsure and its 0.5-thresholded label is a coin
+    /// toss (`RegionLoss` voxel weights). nil when the patch has no teachers' probabilities
+    /// or is not pseudo-labelled (an expert's labels are trusted everywhere), or `confidence` ≤ 0.5
+    /// (every voxel counts).
+    public static func confidentVoxels(_ patch: TrainingPatch, confidence: Float) -> Tensor? {
+        guard confidence > 0.5, patch.isPseudoLabelled, let soft = patch.softTargets else { return nil }
+        var weights = Tensor(uninitializedShape: soft.shape)
+        soft.withUnsafeBufferPointer { s in
+            weights.withUnsafeMutableBufferPointer { m in
+                for index in s.indices { m[index] = max(s[index], 1 - s[index]) >= confidence ? 1 : 0 }
+            }
+        }
+        return weights
+    }
+
     /// The training loss of `model` on one patch, and its named terms for the log. Region
-    /// models learn `regionTargets(patch, softTargetWeight:)`; the cascade learns the labels.
+    /// models learn `regionTargets(patch, softTargetWeight:)`, on a pseudo-labelled patch only
+    /// where the teachers were confident when `pseudoLabelConfidence` > 0.5
+    /// (`confidentVoxels`); the cascade learns the labels.
     public static func loss(
-        _ model: SegmentationModel, patch: TrainingPatch, softTargetWeight: Float = 0, context: ForwardContext
+        _ model: SegmentationModel, patch: TrainingPatch, softTargetWeight: Float = 0, pseudoLabelConfidence: Float = 0,
+        context: ForwardContext
     ) -> (loss: Variable, terms: [String: Double]) {
+        let voxelWeights = confidentVoxels(patch, confidence: pseudoLabelConfidence)
         let input = patch.image, labels = patch.labels
         let size = Array(input.shape.dropFirst(2))
         let x = Variable(input)
@@ -76,7 +97,8 @@ public enum TrainingObjective {
                             "dice_quarter": Double(dQuarter.value[flat: 0])])
         case let resunet as ResUNetVAEModel:
             let (logits, bottom) = resunet.network.segment(x, context)
-            let (segmentation, terms) = context.regionLossWithTerms(logits: logits, target: Variable(regionTargets(patch, softTargetWeight: softTargetWeight)))
+            let (segmentation, terms) = context.regionLossWithTerms(logits: logits, target: Variable(regionTargets(patch, softTargetWeight: softTargetWeight)),
+                                                                          voxelWeights: voxelWeights)
             guard let autoencoder = resunet.network.autoencoder else {
                 return (segmentation, ["dice": terms.dice, "bce": terms.crossEntropy])
             }
@@ -87,7 +109,8 @@ public enum TrainingObjective {
             return (total, ["dice": terms.dice, "bce": terms.crossEntropy, "mse": Double(mse.value[flat: 0]), "kl": Double(kl.value[flat: 0])])
         default:
             let logits = model.forward(x, context)
-            let (loss, terms) = context.regionLossWithTerms(logits: logits, target: Variable(regionTargets(patch, softTargetWeight: softTargetWeight)))
+            let (loss, terms) = context.regionLossWithTerms(logits: logits, target: Variable(regionTargets(patch, softTargetWeight: softTargetWeight)),
+                                                                          voxelWeights: voxelWeights)
             return (loss, ["dice": terms.dice, "bce": terms.crossEntropy])
         }
     }

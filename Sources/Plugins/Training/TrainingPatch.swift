@@ -8,4 +8,6 @@ public struct TrainingPatch: Sendable {
     public var labels: [UInt8]
     /// 1×3×D×H×W teachers' region probabilities [WT, TC, ET], when the case has them.
     public var softTargets: Tensor?
+    /// Whether the labels are teachers' pseudo-labels (`TrainingConfiguration.pseudoLabelledCases`).
+    public var isPseudoLabelled = false
 }
