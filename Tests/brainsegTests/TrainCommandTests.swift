@@ -13,6 +13,19 @@ struct TrainCommandTests {
          "--seed", "3", "--threads", "2", "--out", run, "--cache", cache]
     }
 
+    /// data/: one labelled case; pool/: one entry (returned) whose teachers were unsure on every
+    /// voxel (soft probabilities 128/255), very different from its label.
+    static func caseAndUnsurePoolEntry(in scratch: TemporaryDirectory) throws -> String {
+        try SyntheticCases.write(into: scratch.file("data"), count: 1, size: 16)
+        let entry = try SyntheticCases.write(into: scratch.file("pool"), count: 1, size: 16, seed: 2)[0]
+        try FileManager.default.createDirectory(atPath: "\(entry)/soft", withIntermediateDirectories: true)
+        for region in ["WT", "TC", "ET"] {
+            try NiftiWriter.writeLabels([UInt8](repeating: 128, count: 16 * 16 * 16), geometry: VolumeGeometry(dims: [16, 16, 16]),
+                                        to: "\(entry)/soft/prob_\(region).nii.gz")
+        }
+        return entry
+    }
+
     @Test("kill -9 during training, resume: identical final weights; the model card records the command")
     func killAndResume() throws {
         let scratch = try TemporaryDirectory()
@@ -56,14 +69,7 @@ struct TrainCommandTests {
     @Test("--soft-target-weight trains pool entries on their soft/ probabilities: recorded in config.json, weights differ from labels only")
     func softTargetWeight() throws {
         let scratch = try TemporaryDirectory()
-        try SyntheticCases.write(into: scratch.file("data"), count: 1, size: 16)
-        let entry = try SyntheticCases.write(into: scratch.file("pool"), count: 1, size: 16, seed: 2)[0]
-        try FileManager.default.createDirectory(atPath: "\(entry)/soft", withIntermediateDirectories: true)
-        for region in ["WT", "TC", "ET"] {
-            // Teachers that are unsure everywhere: very different from the entry's label.
-            try NiftiWriter.writeLabels([UInt8](repeating: 128, count: 16 * 16 * 16), geometry: VolumeGeometry(dims: [16, 16, 16]),
-                                        to: "\(entry)/soft/prob_\(region).nii.gz")
-        }
+        _ = try Self.caseAndUnsurePoolEntry(in: scratch)
         var runs: [String: [String: Tensor]] = [:]
         for weight in ["0", "1"] {
             let run = scratch.file("run-\(weight)")
@@ -85,14 +91,7 @@ struct TrainCommandTests {
     @Test("--pseudo-label-confidence masks unsure voxels of pseudo-labelled pool entries only: an expert-labelled entry trains as without it")
     func pseudoLabelConfidence() throws {
         let scratch = try TemporaryDirectory()
-        try SyntheticCases.write(into: scratch.file("data"), count: 1, size: 16)
-        let entry = try SyntheticCases.write(into: scratch.file("pool"), count: 1, size: 16, seed: 2)[0]
-        try FileManager.default.createDirectory(atPath: "\(entry)/soft", withIntermediateDirectories: true)
-        for region in ["WT", "TC", "ET"] {
-            // Teachers unsure on every voxel (128/255): the mask leaves the entry no voxel.
-            try NiftiWriter.writeLabels([UInt8](repeating: 128, count: 16 * 16 * 16), geometry: VolumeGeometry(dims: [16, 16, 16]),
-                                        to: "\(entry)/soft/prob_\(region).nii.gz")
-        }
+        let entry = try Self.caseAndUnsurePoolEntry(in: scratch)
         func train(_ name: String, _ options: [String]) throws -> [String: Tensor] {
             let run = scratch.file(name)
             let result = try ExecutableRunner.run(Self.arguments(data: scratch.file("data"), run: run, cache: scratch.file("cache"))
