@@ -67,8 +67,7 @@ struct SegmentCommand: AsyncParsableCommand {
             let started = Date()
             do {
                 let files = try CaseFiles.find(in: directory)
-                let claimed = ClaimedCase(name: files.identifier, folder: directory, files: files.modalities + (files.segmentation.map { [$0] } ?? []),
-                                          digests: [], contentHash: "")
+                let claimed = try ClaimedCase.namedOnCommandLine(files, folder: directory)
                 let result = try processor.run(claimed, pass: .ensemble, received: nil, progress: { stage in
                     printToStandardError("[\(index + 1)/\(cases.count)] \(files.identifier): \(stage)")
                 }, shouldStop: { false })

@@ -57,6 +57,30 @@ struct SegmentCommandTests {
         #expect(result.standardError.contains("missing FLAIR"))
     }
 
+    @Test("a case folder of symbolic links (an operator's choice) is segmented like its targets; a dangling link is named")
+    func linkedCase() throws {
+        let scratch = try TemporaryDirectory()
+        let original = try SyntheticCases.write(into: scratch.file("in"), count: 1, size: 16)[0]
+        let linked = scratch.file("linked/case0")
+        try FileManager.default.createDirectory(atPath: linked, withIntermediateDirectories: true)
+        for file in try FileManager.default.contentsOfDirectory(atPath: original) {
+            try FileManager.default.createSymbolicLink(atPath: "\(linked)/\(file)", withDestinationPath: "\(original)/\(file)")
+        }
+        for (folder, out) in [(original, "out-original"), (linked, "out-linked")] {
+            let result = try ExecutableRunner.run(["segment", folder, "--out", scratch.file(out), "--models", "student", "--allow-untrained"],
+                                                  timeout: 600)
+            #expect(result.status == 0, "stderr: \(result.standardError)")
+        }
+        let masks = try ["out-original", "out-linked"].map { try NiftiReader.read(from: scratch.file("\($0)/case0_seg.nii.gz")).voxels }
+        #expect(masks[0] == masks[1])
+
+        try FileManager.default.removeItem(atPath: "\(original)/case0_t2.nii.gz")
+        let dangling = try ExecutableRunner.run(["segment", linked, "--out", scratch.file("out-dangling"), "--models", "student",
+                                                 "--allow-untrained"], timeout: 600)
+        #expect(dangling.status == 1)
+        #expect(dangling.standardError.contains("case0_t2.nii.gz"), "stderr: \(dangling.standardError)")
+    }
+
     @Test("a file given as the case or as --out is named as such, not as a raw system error")
     func filesWhereFoldersBelong() throws {
         let scratch = try TemporaryDirectory()

@@ -24,6 +24,20 @@ public struct ClaimedCase: Sendable, Equatable {
         self.contentHash = contentHash
     }
 
+    /// A case an operator named on the command line (`brainseg segment`): its files as found,
+    /// with digests read through symbolic links. Only the daemon's drop folders refuse links
+    /// (they may lead out of the root); a file the operator points at is theirs to choose. The
+    /// digests keep the names the operator gave, so the report lists those.
+    /// - Throws: `CaseReportError` for a file that cannot be read or is not a regular file.
+    public static func namedOnCommandLine(_ files: CaseFiles, folder: String) throws -> ClaimedCase {
+        let paths = files.modalities + (files.segmentation.map { [$0] } ?? [])
+        let digests = try paths.map { path in
+            let (digest, bytes) = try CaseReportBuilder.sha256(ofFileAt: URL(fileURLWithPath: path).resolvingSymlinksInPath().path)
+            return ContentHash.FileDigest(path: path, sha256: digest, byteCount: bytes)
+        }
+        return ClaimedCase(name: files.identifier, folder: folder, files: paths, digests: digests, contentHash: "")
+    }
+
     /// The files' names within the folder.
     public var fileNames: [String] { files.map { ($0 as NSString).lastPathComponent } }
 
