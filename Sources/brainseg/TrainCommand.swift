@@ -114,8 +114,8 @@ struct TrainCommand: AsyncParsableCommand {
             guard pseudoLabelConfidence == 0 || (0.5..<1).contains(pseudoLabelConfidence) else {
                 throw ValidationError("--pseudo-label-confidence must be 0 or within 0.5..<1")
             }
-            if pseudoLabelConfidence > 0.5 {
-                configuration.pseudoLabelConfidence = pseudoLabelConfidence
+            if let confidence = TrainingConfiguration.maskingConfidence(pseudoLabelConfidence) {
+                configuration.pseudoLabelConfidence = confidence
                 configuration.pseudoLabelledCases = Self.pseudoLabelled(pool.flatMap(TrainingConfiguration.caseFolders))
             }
             if let emaDecay, !(emaDecay > 0 && emaDecay < 1) { throw ValidationError("--ema-decay must be within (0, 1)") }

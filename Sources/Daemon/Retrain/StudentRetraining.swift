@@ -111,7 +111,7 @@ public final class StudentRetraining {
             training.threads = configuration.retrain.threads
             training.precision = configuration.retrain.precision == .float32 ? nil : configuration.retrain.precision
             training.softTargetWeight = configuration.retrain.softTargetWeight > 0 ? Float(configuration.retrain.softTargetWeight) : nil
-            training.pseudoLabelConfidence = configuration.retrain.pseudoLabelConfidence > 0.5 ? Float(configuration.retrain.pseudoLabelConfidence) : nil
+            training.pseudoLabelConfidence = TrainingConfiguration.maskingConfidence(Float(configuration.retrain.pseudoLabelConfidence))
             training.pseudoLabelledCases = trainedEntries.filter { $0.kind == .pseudoLabelled }.map { "\(layout.pool)/\($0.caseIdentifier)" }
             training.weightAverageDecay = configuration.retrain.weightAverageDecay.map(Float.init)
             training.initialWeights = currentFolder

@@ -104,7 +104,7 @@ public final class Trainer {
             let files = try CaseFiles.find(in: directory)
             guard files.segmentation != nil else { throw TrainingError("\(directory) has no segmentation; training needs labelled cases") }
             let prepared = try PreparedCase.cached(files, plan: model.plan, cache: configuration.cacheDirectory,
-                                                   softTargets: (configuration.softTargetWeight ?? 0) > 0 || (configuration.pseudoLabelConfidence ?? 0) > 0.5)
+                                                   softTargets: (configuration.softTargetWeight ?? 0) > 0 || configuration.maskingConfidence != nil)
             training.append(prepared)
             pseudoLabelled.append(configuration.pseudoLabelledCases?.contains(directory) ?? false)
             tumourCentres.append(TumourCentres(labels: prepared.labels, classBalanced: configuration.classBalancedCentres ?? false))
@@ -184,7 +184,7 @@ public final class Trainer {
                                          random: SeededRandom(seed: configuration.seed &+ 0x5851_F42D &+ UInt64(step)),
                                          convolution: convolution)
             let (loss, terms) = TrainingObjective.loss(model, patch: patch, softTargetWeight: configuration.softTargetWeight ?? 0,
-                                                       pseudoLabelConfidence: configuration.pseudoLabelConfidence ?? 0, context: context)
+                                                       pseudoLabelConfidence: configuration.maskingConfidence ?? 0, context: context)
             optimizer.zeroGradients()
             tape.backward(loss)
             optimizer.step()

@@ -56,6 +56,14 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// out of the loss (`TrainingObjective.confidentVoxels`). nil or ≤ 0.5: every voxel counts.
     /// Optional so that older run folders resume.
     public var pseudoLabelConfidence: Float?
+    /// `pseudoLabelConfidence` when it masks anything, else nil.
+    public var maskingConfidence: Float? { Self.maskingConfidence(pseudoLabelConfidence) }
+    /// The one rule for "masking is on": a confidence c > 0.5. At c ≤ 0.5 every probability p has
+    /// max(p, 1 − p) ≥ c, so no voxel would be left out; nil and such values mean off (nil).
+    public static func maskingConfidence(_ confidence: Float?) -> Float? {
+        guard let confidence, confidence > 0.5 else { return nil }
+        return confidence
+    }
     /// The training cases whose labels are teachers' pseudo-labels (pseudo-labelled pool
     /// entries), not an expert's: only they are confidence-masked.
     public var pseudoLabelledCases: [String]?

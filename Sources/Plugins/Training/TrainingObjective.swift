@@ -61,7 +61,8 @@ public enum TrainingObjective {
     /// or is not pseudo-labelled (an expert's labels are trusted everywhere), or `confidence` ≤ 0.5
     /// (every voxel counts).
     public static func confidentVoxels(_ patch: TrainingPatch, confidence: Float) -> Tensor? {
-        guard confidence > 0.5, patch.isPseudoLabelled, let soft = patch.softTargets else { return nil }
+        guard let confidence = TrainingConfiguration.maskingConfidence(confidence), patch.isPseudoLabelled,
+              let soft = patch.softTargets else { return nil }
         var weights = Tensor(uninitializedShape: soft.shape)
         soft.withUnsafeBufferPointer { s in
             weights.withUnsafeMutableBufferPointer { m in
