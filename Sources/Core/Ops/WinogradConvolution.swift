@@ -24,8 +24,9 @@ import CWinograd
 /// least `minimumOutputVoxels` output voxels; the forward pass, and the input gradient (itself
 /// such a convolution, of the output gradient with the kernel flipped and transposed), and in
 /// float32 the weight gradient of the wider ones (`appliesToWeightGradient`: ∂L/∂g = Gᵀ[(Bᵀd) ⊙
-/// (A ∂L/∂y)] per axis, exactly, summed over tiles as 64 matrix products). int8 and every other
-/// shape stay on oneDNN.
+/// (A ∂L/∂y)] per axis, exactly, summed over tiles as 64 matrix products). Every other shape
+/// stays on oneDNN, and so do int8 layers (oneDNN's int8 kernels); a layer too narrow for int8
+/// runs here in float32 when asked for int8.
 public enum WinogradConvolution {
     /// Whether this CPU runs the kernel (AVX-512F).
     public static let isAvailable = cwino_available() != 0
@@ -68,7 +69,9 @@ public enum WinogradConvolution {
                 && geometry.outputChannels >= minimumChannelsInBFloat16
                 && geometry.outputSpatialCount >= minimumOutputVoxelsInBFloat16 else { return false }
         case .int8:
-            return false
+            // Layers int8 does not apply to (too few channels: the student's 16→3 head) run in
+            // float32, and then here like any float32 layer; the others run oneDNN's int8 kernels.
+            guard !OneDNNConvolution.runsInInt8(geometry) else { return false }
         }
         return isAvailable && geometry.kernel == 3 && geometry.stride == 1 && geometry.padding == 1
             && geometry.groups == 1
