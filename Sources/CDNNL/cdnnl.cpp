@@ -9,6 +9,7 @@
 // between the plain layout and the primitive's, and where each blocked copy lives in the
 // caller's workspace.
 #include "CDNNL.h"
+#include "quantize.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -19,12 +20,18 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 // libgomp's thread-count setter (Swift's clang does not see gcc's omp.h; the ABI is plain C).
 extern "C" void omp_set_num_threads(int);
+extern "C" int omp_get_thread_num(void);
+extern "C" int omp_get_num_threads(void);
+/// libgomp's entry for `#pragma omp parallel`: runs fn(data) on a team of num_threads (0: the
+/// default), the caller included, and returns when all have.
+extern "C" void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
 
 namespace {
 using namespace dnnl;
@@ -32,6 +39,10 @@ using tag = memory::format_tag;
 using dt = memory::data_type;
 
 thread_local std::string last_error;
+
+/// Whether int8 inputs go through oneDNN's reorder even where the engine's quantizer applies
+/// (`cdnnl_set_reference_quantizer`; per thread, like the slab budget).
+thread_local bool referenceQuantizer = false;
 
 engine &cpu_engine() {
     static engine instance(engine::kind::cpu, 0);
@@ -55,6 +66,12 @@ struct Operand {
     Scaling scaling = Scaling::none;
     size_t offset = 0;
     std::unique_ptr<reorder> conversion;
+    /// An int8 input that the primitive takes as dense N×D×H×W×C: the engine's own quantizer
+    /// (`cdnnl_quantize`) converts it instead of `conversion`, with these sizes and strides.
+    struct ChannelsLast {
+        long batch, channels, depth, height, width, channelStride, sampleStride;
+    };
+    std::optional<ChannelsLast> channelsLast;
 };
 
 /// The per-call scales of an int8 forward, at the start of its workspace: 1/s_x (one value),
@@ -208,6 +225,10 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
         convolution_forward::primitive_desc pd(forwardDescription(prop_kind::forward_inference, anyDestination), attributes, eng);
         // int8: the reorders quantize (input, weights) and rescale (output) with the call's scales.
         entry->operands.push_back({DNNL_ARG_SRC, false, plainSource, pd.src_desc(), int8 ? Scaling::inputInverse : Scaling::none});
+        if (int8 && pd.src_desc() == memory::desc(source, dt::s8, tag::ndhwc) && cdnnl_quantize::available())
+            entry->operands.back().channelsLast = Operand::ChannelsLast{
+                c.batch, c.input_channels, slab.srcCount, c.input_height, c.input_width,
+                static_cast<long>(c.input_depth) * inputPlane, static_cast<long>(c.input_channels) * c.input_depth * inputPlane};
         entry->operands.push_back({DNNL_ARG_WEIGHTS, false, plainWeights, pd.weights_desc(), int8 ? Scaling::weightInverse : Scaling::none});
         if (c.has_bias) entry->operands.push_back({DNNL_ARG_BIAS, false, plainBias, pd.bias_desc()});
         entry->operands.push_back({DNNL_ARG_DST, true, plainDestination, pd.dst_desc(), int8 ? Scaling::output : Scaling::none});
@@ -316,6 +337,13 @@ int execute(const Entry &entry, const std::vector<void *> &pointers, void *works
                 return;
             }
             if (!scales) throw std::runtime_error("an int8 convolution needs its scales");
+            if (operand.channelsLast && !referenceQuantizer) {
+                const Operand::ChannelsLast &shape = *operand.channelsLast;
+                cdnnl_quantize::toChannelsLast(static_cast<const float *>(from.get_data_handle()), static_cast<int8_t *>(to.get_data_handle()),
+                                               shape.batch, shape.channels, shape.depth, shape.height, shape.width,
+                                               shape.channelStride, shape.sampleStride, scales->inputInverse[0], threads);
+                return;
+            }
             float *values = operand.scaling == Scaling::inputInverse ? scales->inputInverse
                           : operand.scaling == Scaling::weightInverse ? scales->weightInverse : scales->output;
             const memory::dim count = operand.scaling == Scaling::inputInverse ? 1 : scales->channels;
@@ -380,9 +408,9 @@ int run(const cdnnl_convolution *convolution, int pass, int threads, void *works
     }
     return 0;
 }
-/// The largest |x| of `count` floats (16 running maxima, so that the loop vectorizes).
-float largestMagnitude(const float *values, size_t count) {
-    float lanes[16] = {0};
+/// The largest |x| of `count` floats, one thread.
+float largestMagnitudeSerial(const float *values, size_t count) {
+    float lanes[16] = {0};  // 16 running maxima, so that the loop vectorizes
     size_t index = 0;
     for (; index + 16 <= count; index += 16)
         for (int lane = 0; lane < 16; lane++) {
@@ -395,18 +423,46 @@ float largestMagnitude(const float *values, size_t count) {
     return largest;
 }
 
+/// Below this many floats the max is taken on the calling thread (a team costs microseconds).
+constexpr size_t parallelMagnitudeMinimum = 1 << 16;
+
+/// One thread's share of `largestMagnitude` on libgomp's team.
+struct MagnitudeJob {
+    const float *values;
+    size_t count;
+    float partial[64];
+};
+
+void largestMagnitudeShare(void *data) {
+    auto *job = static_cast<MagnitudeJob *>(data);
+    const int thread = omp_get_thread_num(), team = omp_get_num_threads();
+    const size_t begin = job->count * thread / team, end = job->count * (thread + 1) / team;
+    job->partial[thread] = largestMagnitudeSerial(job->values + begin, end - begin);
+}
+
+/// The largest |x| of `count` floats, on up to `threads` threads of libgomp's team (the one
+/// oneDNN runs on): an int8 forward reads its whole input once for it.
+float largestMagnitude(const float *values, size_t count, int threads) {
+    const int team = std::min(std::max(threads, 1), 64);
+    if (team == 1 || count < parallelMagnitudeMinimum) return largestMagnitudeSerial(values, count);
+    MagnitudeJob job{values, count, {0}};
+    GOMP_parallel(largestMagnitudeShare, &job, static_cast<unsigned>(team), 0);
+    return *std::max_element(job.partial, job.partial + team);
+}
+
 /// The symmetric int8 step for values up to `largest` (1 for an all-zero tensor, whose
 /// quantization is exact whatever the step).
 float int8Step(float largest) { return largest > 0 ? largest / 127 : 1; }
 
 /// Fills `scales` for one int8 forward call from its input, weights and bias.
-void prepareInt8(const cdnnl_convolution &c, const float *input, const float *weight, const float *bias, const Int8Scales &scales) {
+void prepareInt8(const cdnnl_convolution &c, const float *input, const float *weight, const float *bias, const Int8Scales &scales,
+                 int threads) {
     const size_t inputCount = static_cast<size_t>(c.batch) * c.input_channels * c.input_depth * c.input_height * c.input_width;
-    const float inputStep = int8Step(largestMagnitude(input, inputCount));
+    const float inputStep = int8Step(largestMagnitude(input, inputCount, threads));
     scales.inputInverse[0] = 1 / inputStep;
     const size_t perChannel = static_cast<size_t>(c.input_channels / c.groups) * c.kernel * c.kernel * c.kernel;
     for (int channel = 0; channel < c.output_channels; channel++) {
-        const float weightStep = int8Step(largestMagnitude(weight + channel * perChannel, perChannel));
+        const float weightStep = int8Step(largestMagnitudeSerial(weight + channel * perChannel, perChannel));
         scales.weightInverse[channel] = 1 / weightStep;
         scales.output[channel] = inputStep * weightStep;
         scales.bias[channel] = bias ? bias[channel] / scales.output[channel] : 0;
@@ -510,7 +566,7 @@ int cdnnl_convolution_forward(const cdnnl_convolution *convolution, const float 
     const size_t outputPlane = static_cast<size_t>(c.output_height) * c.output_width;
     const bool int8 = c.precision == CDNNL_INT8;
     const Int8Scales scales(workspace, c.output_channels);
-    if (int8) prepareInt8(c, input, weight, c.has_bias ? bias : nullptr, scales);
+    if (int8) prepareInt8(c, input, weight, c.has_bias ? bias : nullptr, scales, threads);
     return run(convolution, CDNNL_FORWARD, threads, workspace, [&](const Slab &slab, size_t) {
         std::vector<void *> pointers = {const_cast<float *>(input) + slab.srcStart * inputPlane, const_cast<float *>(weight)};
         if (c.has_bias) pointers.push_back(int8 ? scales.bias : const_cast<float *>(bias));
@@ -590,6 +646,8 @@ void cdnnl_clear_cache(void) {
 }
 
 void cdnnl_set_slab_budget(long bytes) { slabBudget = bytes > 0 ? static_cast<double>(bytes) : defaultSlabBudget; }
+
+void cdnnl_set_reference_quantizer(int enabled) { referenceQuantizer = enabled != 0; }
 
 const char *cdnnl_isa(void) {
     switch (get_effective_cpu_isa()) {

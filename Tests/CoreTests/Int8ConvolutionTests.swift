@@ -100,6 +100,34 @@ struct Int8ConvolutionTests {
         }
     }
 
+    @Test("the shim's input quantizer gives oneDNN's bytes: channels and widths off the 16-block, two samples, ties, slabs",
+          .enabled(if: OneDNNConvolution.hasInt8DotProduct, "without VNNI oneDNN's int8 kernels take another input layout, which the shim's quantizer does not write"))
+    func quantizerMatchesReorder() {
+        var random = SeededRandom(seed: 26)
+        let shapes: [Shape] = Self.shapes + [
+            ([2, 24, 5, 7, 37], [16, 24, 3, 3, 3], 1, 1, 1),
+            ([1, 8, 6, 3, 17], [8, 8, 3, 3, 3], 1, 1, 1),
+            ([1, 40, 4, 5, 33], [16, 40, 1, 1, 1], 1, 0, 1),
+        ]
+        for shape in shapes {
+            var (input, weight, bias) = Self.operands(shape, &random)
+            // Half the values on ties of the int8 grid (max |x| = 127 makes the step 1), so that
+            // the rounding of halves is compared too.
+            input = input.map { ($0 * 40).rounded() + ($0 > 0 ? 0.5 : -0.5) }
+            input[flat: 0] = 127
+            OneDNNConvolution.setReferenceQuantizer(true)
+            let reference = Self.forward(input, weight, bias, shape, Self.int8)
+            OneDNNConvolution.setSlabBudget(bytes: 1)
+            let referenceSliced = Self.forward(input, weight, bias, shape, Self.int8)
+            OneDNNConvolution.setReferenceQuantizer(false)
+            let sliced = Self.forward(input, weight, bias, shape, Self.int8)
+            OneDNNConvolution.setSlabBudget(bytes: nil)
+            let shim = Self.forward(input, weight, bias, shape, Self.int8)
+            #expect(shim.maximumAbsoluteDifference(reference) == 0, "\(shape.input) ⊛ \(shape.weight)")
+            #expect(sliced.maximumAbsoluteDifference(referenceSliced) == 0, "\(shape.input) ⊛ \(shape.weight), slabs")
+        }
+    }
+
     @Test("float32 wherever int8 does not apply: the first layer (4 channels in), a head (3 out), the backward passes, the engine's kernels")
     func float32Elsewhere() {
         var random = SeededRandom(seed: 24)

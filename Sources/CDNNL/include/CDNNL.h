@@ -79,6 +79,11 @@ void cdnnl_clear_cache(void);
 /// depend on it; tests set it tiny to exercise the slabs.
 void cdnnl_set_slab_budget(long bytes);
 
+/// Nonzero: int8 forwards called from this thread quantize their input with oneDNN's reorder
+/// even where the shim's own quantizer applies (the reference the tests compare it with; the
+/// bytes are the same). 0 (the default) restores the shim's quantizer.
+void cdnnl_set_reference_quantizer(int enabled);
+
 /// The instruction set oneDNN dispatches to on this CPU (e.g. "avx512_core_bf16").
 const char *cdnnl_isa(void);
 

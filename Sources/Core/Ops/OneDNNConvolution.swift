@@ -83,6 +83,11 @@ public enum OneDNNConvolution {
     /// tests make it tiny so that even small convolutions run as many slabs.
     static func setSlabBudget(bytes: Int?) { cdnnl_set_slab_budget(bytes ?? 0) }
 
+    /// Whether int8 convolutions called from this thread quantize their input with oneDNN's
+    /// reorder (true) or, where it applies, the shim's own AVX-512 quantizer (false, the
+    /// default). Both give the same bytes; tests compare them.
+    static func setReferenceQuantizer(_ enabled: Bool) { cdnnl_set_reference_quantizer(enabled ? 1 : 0) }
+
     /// nil when oneDNN can build its kernels here; else why not (oneDNN generates its kernels at
     /// run time, into memory it writes and then executes: a process denied write-then-execute
     /// memory, e.g. by systemd's MemoryDenyWriteExecute=yes or prctl(PR_SET_MDWE), gets none,
