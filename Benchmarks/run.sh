@@ -88,7 +88,7 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
-"$PYTHON" - "$OUT" "$("$PYTHON" -c 'import torch, onnxruntime; print("torch", torch.__version__, "(oneDNN", torch.backends.mkldnn.is_available(), "), onnxruntime", onnxruntime.__version__)')" <<'PY'
+"$PYTHON" - "$OUT" "$("$PYTHON" -c 'import torch, onnxruntime; print("torch", torch.__version__, "(oneDNN", torch.backends.mkldnn.is_available(), "), onnxruntime", onnxruntime.__version__)')" "$REPS" <<'PY'
 import json, statistics, sys
 runs, order = {}, []
 for line in open(sys.argv[1]):
@@ -125,7 +125,7 @@ for index, row in enumerate(table):
 first = next(iter(next(iter(runs.values())).get("ours", [{}])), {})
 rounds = max(len(v) for row in runs.values() for v in row.values())
 print("\nthreads %s, %d rounds × %s reps (medians; ± half the spread of the round medians; (≤x) the worst round)" % (
-    first.get("threads", "?"), rounds, first.get("reps", "?")))
+    first.get("threads", "?"), rounds, sys.argv[3]))
 print("ours: OpenBLAS core %s, oneDNN ISA %s (backend %s); %s" % (
     first.get("openblas_core", "?"), first.get("onednn_isa", "?"), first.get("backend", "?"), sys.argv[2]))
 print("RSS: peak resident MB of each process (max over rounds); raw JSON: %s" % sys.argv[1])
