@@ -213,6 +213,24 @@ struct QualityControlPictureTests {
         #expect(window.grey(0) == 0 && window.grey(2000) == 255)
     }
 
+    @Test("extreme but finite intensities (float32 up to ±3.4e38, a constant 3e38 brain) draw a picture instead of trapping")
+    func extremeIntensities() throws {
+        let (image, labels) = Self.anatomy()
+        let options = Self.panelsOnly()
+        // A gradient between the float32 extremes: neighbours' differences overflow float32.
+        let extreme = image.enumerated().map { index, value in value == 0 ? 0 : (index % 2 == 0 ? 3.4e38 : -3.4e38) as Float }
+        let constant = image.map { $0 == 0 ? 0 : 3e38 as Float }
+        for voxels in [extreme, constant] {
+            let volume = Volume(geometry: VolumeGeometry(dims: Self.dims), voxels: voxels)
+            let picture = try QualityControlPicture.render(flair: volume, t1ce: volume, labels: labels, convention: .brats2018, options: options)
+            #expect(picture.count(where: Tint.isRed) > 0, "the labels are still drawn")
+        }
+        let window = IntensityWindow(lower: 3e38, upper: 3e38)
+        #expect(window.grey(3e38) == 0 && window.grey(3.4e38) == 255 && window.grey(-3.4e38) == 0)
+        #expect(IntensityWindow(lower: -3.4e38, upper: 3.4e38).grey(0) == 128)
+        #expect(window.grey(.infinity) == 255 && window.grey(-.infinity) == 0 && window.grey(.nan) == 0)
+    }
+
     @Test func mismatchedInputsAreRejected() throws {
         let volume = Volume(geometry: VolumeGeometry(dims: Self.dims))
         let other = Volume(geometry: VolumeGeometry(dims: [20, 20, 19]))

@@ -73,9 +73,14 @@ public struct IntensityWindow: Sendable, Equatable {
         return IntensityWindow(lower: lower, upper: upper > lower ? upper : lower + 1)
     }
 
-    /// `value` mapped to 0…255 (clamped).
+    /// `value` mapped to 0…255 (clamped). Any finite float32 is valid input, up to ±3.4e38, and
+    /// so is the window: the arithmetic is Double, so `value - lower` cannot overflow; a window
+    /// of no width (lower + 1 rounds back to lower above 2²⁴) is a step at `lower`; ±∞ clamp to
+    /// 255 and 0, and NaN (a bilinear mix of ±3e38 neighbours can make one) is black.
     public func grey(_ value: Float) -> UInt8 {
-        let unit = (value - lower) / (upper - lower)
+        let width = Double(upper) - Double(lower), offset = Double(value) - Double(lower)
+        let unit = width > 0 ? offset / width : (offset > 0 ? 1 : 0)
+        guard !unit.isNaN else { return 0 }
         return UInt8((min(max(unit, 0), 1) * 255).rounded())
     }
 }
