@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -115,6 +116,9 @@ struct Key {
 constexpr size_t cacheLimit = 1024;
 std::mutex cacheLock;
 std::map<Key, std::shared_ptr<const Entry>> cache;
+/// Held shared by every running pass and exclusively by `cdnnl_clear_cache`, so that releasing
+/// the cached primitives waits until no convolution is running on them.
+std::shared_mutex runningLock;
 
 memory::dims weightDims(const cdnnl_convolution &c) {
     const memory::dim k = c.kernel;
@@ -397,6 +401,7 @@ size_t prefixBytes(const cdnnl_convolution &c, int pass) {
 template <typename Pointers, typename AfterSlab>
 int run(const cdnnl_convolution *convolution, int pass, int threads, void *workspace, Pointers pointers, AfterSlab afterSlab,
         const Int8Scales *scales = nullptr) {
+    std::shared_lock<std::shared_mutex> running(runningLock);
     const size_t prefix = prefixBytes(*convolution, pass);
     char *slabWorkspace = static_cast<char *>(workspace) + prefix;
     const std::vector<Slab> slabs = plan(*convolution, pass);
@@ -641,6 +646,7 @@ const char *cdnnl_convolution_implementation(const cdnnl_convolution *convolutio
 }
 
 void cdnnl_clear_cache(void) {
+    std::unique_lock<std::shared_mutex> idle(runningLock);
     std::lock_guard<std::mutex> guard(cacheLock);
     cache.clear();
 }

@@ -71,7 +71,8 @@ const char *cdnnl_convolution_implementation(const cdnnl_convolution *convolutio
 
 /// Drops every cached primitive (they are rebuilt on next use, a few milliseconds each); the
 /// daemon calls it with its other idle-time memory release. The cache also starts over by
-/// itself once it holds 1024 entries.
+/// itself once it holds 1024 entries. Safe while other threads convolve: it waits until no
+/// pass is running (releasing primitives under a running int8 pass gave it wrong results).
 void cdnnl_clear_cache(void);
 
 /// Bytes of blocked copies above which a convolution called from this thread runs as slabs
