@@ -259,4 +259,25 @@ struct CaseRunnerTests {
         #expect(RetryPolicy.classify(LedgerError(.database, path: "/l", detail: "x", errorNumber: ENOSPC)) == .transient)
         #expect(RetryPolicy.classify(CaseFolders.MoveError("x", code: EACCES)) == .permanent)
     }
+
+    @Test("failing to store the results is the storage's fault whatever the error number; an error without one is not")
+    func resultsStorageFaults() throws {
+        for code in [EROFS, EACCES, EPERM, ENOTDIR] {
+            let cocoa = CocoaError(.fileWriteNoPermission, userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(code))])
+            let fault = try #require(ResultsStorageError(wrapping: cocoa, folder: "/root/output"))
+            #expect(RetryPolicy.classify(fault) == .transient)
+            #expect(RetryPolicy.classify(cocoa) == .permanent, "the same error while reading a case stays the case's")
+            #expect(fault.description.contains("cannot write the results into /root/output: \(String(cString: strerror(code)))"))
+        }
+        #expect(ResultsStorageError(wrapping: CaseReportError(path: "x", "the report cannot be built"), folder: "/o") == nil)
+        // What Foundation throws when output/ is a file.
+        let scratch = try TemporaryDirectory()
+        try Data("x".utf8).write(to: URL(fileURLWithPath: scratch.file("output")))
+        do {
+            try FileManager.default.createDirectory(atPath: scratch.file("output/.staging"), withIntermediateDirectories: true)
+            Issue.record("created a folder inside a file")
+        } catch {
+            #expect(ResultsStorageError(wrapping: error, folder: "output")?.code == ENOTDIR, "\(type(of: error)): \(error)")
+        }
+    }
 }

@@ -71,6 +71,26 @@ struct DaemonHostileInputTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("output/ unusable (replaced by a file): the case is retried with its inputs kept and completes once output/ is back")
+    func resultsStorageFault() throws {
+        let scratch = try TemporaryDirectory()
+        let source = try SyntheticCases.write(into: scratch.file("sources"), count: 1)[0]
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration + "\n[processing]\nretry_backoff_seconds = 2\n")
+        try daemon.start()
+        let output = "\(daemon.root)/output"
+        try FileManager.default.moveItem(atPath: output, toPath: "\(output)-away")
+        try Data("not a folder".utf8).write(to: URL(fileURLWithPath: output))
+        try daemon.copyInPlace(source, as: "stored")
+        #expect(DaemonHarness.wait(timeout: 60) { daemon.log.contains("stored: cannot write the results into") }, "\(daemon.log)")
+        #expect(daemon.log.contains("a storage fault, not the case's") && daemon.log.contains("retrying in"), "\(daemon.log)")
+        #expect(!FileManager.default.fileExists(atPath: daemon.failed("stored")), "failed on a storage fault")
+        try FileManager.default.removeItem(atPath: output)
+        try FileManager.default.moveItem(atPath: "\(output)-away", toPath: output)
+        #expect(DaemonHarness.wait(timeout: 120) { Self.completed(daemon, "stored") }, "\(daemon.log)")
+        #expect(daemon.isRunning)
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("a NaN vox_offset is refused with a typed error on the first attempt; nothing dies")
     func poisonPillHeader() throws {
         let scratch = try TemporaryDirectory()

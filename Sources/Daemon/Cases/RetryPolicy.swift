@@ -3,7 +3,8 @@ import Foundation
 import GRDB
 
 /// Which failures of an attempt are worth retrying with the inputs kept: a switch on error
-/// codes (errno, SQLite result codes), never on message text.
+/// codes (errno, SQLite result codes), never on message text, and any failure to store the
+/// results (`ResultsStorageError`).
 public enum RetryPolicy {
     public enum Class: Sendable, Equatable {
         /// Disk full, quota, I/O error, out of memory: likely to pass later.
@@ -16,6 +17,7 @@ public enum RetryPolicy {
     static let transientCodes: Set<Int32> = [ENOSPC, EDQUOT, EIO, ENOMEM, EAGAIN, EBUSY]
 
     public static func classify(_ error: Error) -> Class {
+        if error is ResultsStorageError { return .transient }
         guard let code = errorNumber(of: error) else { return .permanent }
         return transientCodes.contains(code) ? .transient : .permanent
     }
@@ -24,14 +26,18 @@ public enum RetryPolicy {
     static func errorNumber(of error: Error) -> Int32? {
         switch error {
         case let error as CaseFolders.MoveError: return error.code
+        case let error as ResultsStorageError: return error.code
         case let error as NiftiError: return error.errorNumber
         case let error as LedgerError: return error.errorNumber
         case let error as POSIXError: return error.code.rawValue
         case let error as CocoaError:
-            if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-                return Int32(underlying.code)
+            // Foundation on Linux keeps the underlying error as a Swift `POSIXError`, which
+            // does not cast to NSError from `Any`; both forms are read.
+            switch error.userInfo[NSUnderlyingErrorKey] {
+            case let underlying as POSIXError: return underlying.code.rawValue
+            case let underlying as NSError where underlying.domain == NSPOSIXErrorDomain: return Int32(underlying.code)
+            default: return error.code == .fileWriteOutOfSpace ? ENOSPC : nil
             }
-            return error.code == .fileWriteOutOfSpace ? ENOSPC : nil
         default:
             return nil
         }

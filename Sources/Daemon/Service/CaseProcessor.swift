@@ -151,7 +151,12 @@ public final class CaseProcessor: CasePipeline {
         }
         progress("writing outputs")
         let outputs = CaseOutputs(caseName: segmented.caseName, loaded: loaded, segmentation: segmented.segmentation, convention: convention)
-        let (outputFolder, report) = try publisher.publish(outputs, builder: builder, replacing: replacing)
+        let (outputFolder, report): (String, CaseReport)
+        do {
+            (outputFolder, report) = try publisher.publish(outputs, builder: builder, replacing: replacing)
+        } catch {
+            throw ResultsStorageError(wrapping: error, folder: layout.output) ?? error
+        }
         var poolOutcome: PoolOutcome?
         if let poolPlan {
             progress("pool")
