@@ -26,11 +26,17 @@ public struct RootLayout: Sendable, Equatable {
     /// Every folder the daemon creates at start-up, in creation order.
     public var folders: [String] { [incoming, work, output, failed, archive, pool, models, deferred] }
 
+    /// The longest case name, in bytes. File names are limited to 255 bytes, and the daemon
+    /// derives longer ones from a case's name: `.staging-<name>-<pid>` while publishing,
+    /// `<name>-previous-<time>`, `<name>_prob_WT.nii.gz`; each adds at most 20 bytes. A name of
+    /// 241 bytes used to be segmented in full and then fail on its staging folder.
+    public static let maximumCaseNameBytes = 200
+
     /// Whether `name` may be used as a case directory name: one path component, no control
-    /// characters, not hidden, not `.`/`..`, at most 255 bytes. Names from the drop folder are
-    /// written by other systems and must never reach a path outside the root.
+    /// characters, not hidden, not `.`/`..`, at most `maximumCaseNameBytes`. Names from the drop
+    /// folder are written by other systems and must never reach a path outside the root.
     public static func isSafeCaseName(_ name: String) -> Bool {
-        guard !name.isEmpty, name.utf8.count <= 255, !name.hasPrefix("."), !name.contains("/") else { return false }
+        guard !name.isEmpty, name.utf8.count <= maximumCaseNameBytes, !name.hasPrefix("."), !name.contains("/") else { return false }
         return !name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f }
     }
 }

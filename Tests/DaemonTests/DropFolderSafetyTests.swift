@@ -108,6 +108,10 @@ struct DropFolderSafetyTests {
 
         let badCase = try drop.makeCase("case\nwith newline")
         #expect(Self.refusal(drop.inspect(badCase))?.code == .unsafeCaseName)
+
+        // 241 bytes: a legal file name, but the staging folder derived from it would not be.
+        let long = try #require(Self.refusal(drop.inspect(try drop.makeCase(String(repeating: "L", count: 241)))))
+        #expect(long.code == .unsafeCaseName && long.reason.contains("longer than 200 bytes"), "\(long.reason)")
     }
 
     @Test func subdirectoriesAndSymlinkedCaseFoldersAreRefused() throws {

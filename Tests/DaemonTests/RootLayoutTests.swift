@@ -13,12 +13,12 @@ struct RootLayoutTests {
 
     @Test("case names cannot leave the root or smuggle control characters",
           arguments: ["..", ".", ".hidden", "a/b", "../etc", "", "bad\nname", "tab\tname", "del\u{7f}",
-                      String(repeating: "x", count: 256)])
+                      String(repeating: "x", count: 256), String(repeating: "x", count: RootLayout.maximumCaseNameBytes + 1)])
     func unsafeNames(_ name: String) {
         #expect(!RootLayout.isSafeCaseName(name))
     }
 
-    @Test(arguments: ["Brats18_2013_3_1", "BraTS-GLI-00001-000", "case 42", "Ünïcødé"])
+    @Test(arguments: ["Brats18_2013_3_1", "BraTS-GLI-00001-000", "case 42", "Ünïcødé", String(repeating: "x", count: RootLayout.maximumCaseNameBytes)])
     func safeNames(_ name: String) {
         #expect(RootLayout.isSafeCaseName(name))
     }

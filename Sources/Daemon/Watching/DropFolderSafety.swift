@@ -77,7 +77,7 @@ public enum DropFolderSafety {
         let caseName = path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? path
         guard RootLayout.isSafeCaseName(caseName), !containsControlCharacter(caseName) else {
             return .failure(CaseRefusal(caseName, .unsafeCaseName,
-                                        "the folder name is empty, hidden, '..', or contains '/' or control characters; rename it to plain letters, digits, '-' and '_'"))
+                                        "the folder name is empty, hidden, '..', longer than \(RootLayout.maximumCaseNameBytes) bytes, or contains '/' or control characters; rename it to plain letters, digits, '-' and '_'"))
         }
         let parent = String(path.dropLast(caseName.count))
         guard let realRoot = canonical(allowedRoot) else {
