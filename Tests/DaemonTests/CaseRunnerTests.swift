@@ -153,6 +153,22 @@ struct CaseRunnerTests {
         #expect(text.contains("not a NIfTI file"))
     }
 
+    @Test("when failed/ or archive/ is unusable, the inputs stay in work/ and the journal says so")
+    func unusableDestinations() throws {
+        for destination in [layout.failed, layout.archive] {
+            try FileManager.default.removeItem(atPath: destination)
+            try Data("not a folder".utf8).write(to: URL(fileURLWithPath: destination))
+        }
+        pipeline.failures = [NiftiError(.notNifti, path: "/x", "not a NIfTI file")]
+        guard case .failed = run(try claim("bad")) else { Issue.record("not failed"); return }
+        #expect(run(try claim("good")) == .completed)
+        for name in ["bad", "good"] {
+            #expect(FileManager.default.fileExists(atPath: "\(layout.work)/\(name)"), "\(name) left work/")
+            #expect(captured.messages.contains { $0.contains("\(name): cannot move the inputs into") && $0.contains("until the next start") },
+                    "\(captured.messages)")
+        }
+    }
+
     @Test("transient errors stop being retried after the attempt limit")
     func attemptLimit() throws {
         let error = CaseFolders.MoveError("cannot write", code: EIO)

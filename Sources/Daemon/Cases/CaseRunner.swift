@@ -103,7 +103,7 @@ public final class CaseRunner {
             lastCaseSeconds = seconds
             try ledger.recordCompletion(identifier, results: Self.results(of: result, seconds: seconds), detail: nil)
             if pass == .studentOnly { FaultInjection.check(.killAfterStudentPass, caseName: claimed.name) }
-            _ = try? CaseFolders.move(claimed.folder, into: pass == .studentOnly ? layout.deferred : layout.archive, name: claimed.name)
+            fileInputs(claimed, into: pass == .studentOnly ? layout.deferred : layout.archive)
             CaseEventLog(logger: logger).completed(claimed.name, result: result, seconds: seconds)
             return pass == .studentOnly ? .deferred : .completed
         } catch is PassCancelled {
@@ -130,7 +130,7 @@ public final class CaseRunner {
             let reason = "the teachers' pass killed the daemon (\(SignalName.describe(note.signal)) during '\(note.stage.dropFirst(notePrefix.count))'); "
                 + "it is not run again: the student's mask stays the result and the inputs are archived"
             logger.log(.caseFailed, "case failed: \(claimed.name): \(reason)", fields: [.caseID: claimed.name, .stage: "teachers", .reason: reason])
-            _ = try? CaseFolders.move(claimed.folder, into: layout.archive, name: claimed.name)
+            fileInputs(claimed, into: layout.archive)
             return .failed(reason: reason)
         }
         notes.begin(caseID: 0, attempt: 0, stage: notePrefix + "starting")
@@ -147,7 +147,7 @@ public final class CaseRunner {
         } catch {
             logger.error("\(claimed.name): the teachers' pass failed; the student's mask stays: \(error)", metadata: ["CASE_ID": "\(claimed.name)"])
         }
-        _ = try? CaseFolders.move(claimed.folder, into: layout.archive, name: claimed.name)
+        fileInputs(claimed, into: layout.archive)
         return .completed
     }
 
@@ -196,12 +196,12 @@ public final class CaseRunner {
             // the inputs reached deferred/; the teachers' pass is still owed.
             logger.notice("\(claimed.name): student mask recorded (case #\(original)); inputs moved to deferred/ for the teachers' pass",
                           metadata: ["CASE_ID": "\(claimed.name)"])
-            _ = try? CaseFolders.move(claimed.folder, into: layout.deferred, name: claimed.name)
+            fileInputs(claimed, into: layout.deferred)
             return .deferred
         }
         logger.info("\(claimed.name): same content as case #\(original), already processed; archived without processing",
                     metadata: ["CASE_ID": "\(claimed.name)"])
-        _ = try? CaseFolders.move(claimed.folder, into: layout.archive, name: claimed.name)
+        fileInputs(claimed, into: layout.archive)
         return .duplicate
     }
 
@@ -246,11 +246,24 @@ public final class CaseRunner {
         return .retry(notBefore: clock().addingTimeInterval(delay))
     }
 
+    /// Moves a finished case's inputs out of `work/` into `destination` (`archive/`, `failed/`,
+    /// `deferred/`); the new path, or nil when the move failed (the destination replaced by a
+    /// file, no permission). Such a failure is logged at err priority, not hidden: the inputs
+    /// stay in `work/<case>`, where the next start takes them up again.
+    @discardableResult
+    private func fileInputs(_ claimed: ClaimedCase, into destination: String) -> String? {
+        do {
+            return try CaseFolders.fileAway(claimed.folder, into: destination, name: claimed.name)
+        } catch {
+            logger.error("\(claimed.name): cannot move the inputs into \(destination): \(error); they stay in \(claimed.folder) until the next start",
+                         metadata: ["CASE_ID": "\(claimed.name)"])
+            return nil
+        }
+    }
+
     private func fail(_ claimed: ClaimedCase, identifier: Int64, reason: String) -> Verdict {
         try? ledger.transition(identifier, to: .failed, detail: reason)
-        if let moved = try? CaseFolders.fileAway(claimed.folder, into: layout.failed, name: claimed.name) {
-            CaseFolders.writeReason(reason, into: moved)
-        }
+        if let moved = fileInputs(claimed, into: layout.failed) { CaseFolders.writeReason(reason, into: moved) }
         let attempt = ((try? ledger.caseRecord(identifier))??.attempts) ?? 0
         logger.log(.caseFailed, "case failed: \(claimed.name): \(reason)", fields: [.caseID: claimed.name, .reason: reason, .attempt: attempt])
         return .failed(reason: reason)
