@@ -1,8 +1,8 @@
 import Foundation
 
-/// Writing a segmented case's results into the daemon's own folders (`output/`, the pool)
-/// failed with an error number: a fault of the storage (read-only file system, lost
-/// permissions, `output/` replaced by a file, disk full), not of the case. `RetryPolicy`
+/// Publishing a segmented case's results into `output/` failed with an error number: a fault
+/// of the storage (read-only file system, lost permissions, `output/` replaced by a file, disk
+/// full), not of the case. `RetryPolicy`
 /// retries it with the inputs kept, whatever the error number, so a storage fault that an
 /// operator repairs within the retries costs no case; `description` says what failed in words.
 public struct ResultsStorageError: Error, CustomStringConvertible, Sendable {
@@ -20,6 +20,6 @@ public struct ResultsStorageError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         "cannot write the results into \(folder): \(String(cString: strerror(code))) (errno \(code)); "
-            + "a storage fault, not the case's: the inputs are kept and the case is retried"
+            + "a storage fault, not the case's; the inputs are kept"
     }
 }
