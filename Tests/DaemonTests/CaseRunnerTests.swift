@@ -153,6 +153,20 @@ struct CaseRunnerTests {
         #expect(text.contains("not a NIfTI file"))
     }
 
+    @Test("a case refused at intake is in failed/ with error.txt and in the ledger as failed, and is no duplicate of anything")
+    func refusalsAreRecorded() throws {
+        let folder = "\(layout.incoming)/fifo-case"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try runner.refuse(folder: folder, name: "fifo-case", reason: "'x' is a FIFO, not a regular file")
+        #expect(try state("fifo-case") == .failed)
+        #expect(try String(contentsOfFile: "\(layout.failed)/fifo-case/error.txt", encoding: .utf8).contains("is a FIFO"))
+        let overview = try ledger.overview(recentLimit: 10, failureLimit: 10)
+        #expect(overview.failures.contains { $0.caseName == "fifo-case" }, "\(overview.failures)")
+        // A later good case is registered normally, not matched to the refusal.
+        #expect(run(try claim("fifo-case")) == .completed)
+        #expect(try state("fifo-case") == .completed)
+    }
+
     @Test("when failed/ or archive/ is unusable, the inputs stay in work/ and the journal says so")
     func unusableDestinations() throws {
         for destination in [layout.failed, layout.archive] {

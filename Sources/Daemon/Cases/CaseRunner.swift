@@ -151,13 +151,20 @@ public final class CaseRunner {
         return .completed
     }
 
-    /// Files a case that never reached the ledger (refused by the safety checks, incomplete)
-    /// into `failed/` with the reason. Throws `CaseFolders.MoveError` when it cannot be moved.
+    /// Files a case that was refused before registration (by the safety checks, incomplete)
+    /// into `failed/` with the reason, and records it in the ledger as failed
+    /// (`Ledger.recordRefusal`). Throws `CaseFolders.MoveError` when it cannot be moved (and
+    /// records nothing: the caller retries the move).
     public func refuse(folder: String, name: String, reason: String) throws {
         let safeName = RootLayout.isSafeCaseName(name) ? name : "refused-\(Int(clock().timeIntervalSince1970))"
         let moved = try CaseFolders.fileAway(folder, into: layout.failed, name: safeName)
         CaseFolders.writeReason(reason, into: moved)
         logger.log(.caseFailed, "case refused: \(safeName): \(reason)", fields: [.caseID: safeName, .reason: reason])
+        do {
+            try ledger.recordRefusal(caseName: safeName, reason: reason)
+        } catch {
+            logger.warning("\(safeName): the refusal is in failed/ and the journal, not in the ledger: \(error)", metadata: ["CASE_ID": "\(safeName)"])
+        }
     }
 
     // MARK: - Stages

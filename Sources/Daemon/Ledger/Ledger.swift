@@ -123,6 +123,25 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// A case refused before it could be registered (at intake: an unsafe name, links, FIFOs, an
+    /// incomplete case): one row, received and then failed with `reason`, so that the ledger and
+    /// `brainseg status` show every case dropped, not only those that were read. Its files were
+    /// never read, so its content hash is the placeholder `refused`, which no duplicate check
+    /// or resumption matches (they look for completed or unfinished rows).
+    @discardableResult
+    public func recordRefusal(caseName: String, reason: String) throws -> Int64 {
+        try writing("recording the refusal of \(caseName)") { db, now in
+            try db.execute(sql: """
+                INSERT INTO cases (case_name, content_hash, state, created_at, updated_at, input_files)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [caseName, "refused", CaseState.received.rawValue, now, now, try LedgerJSON.encode([String]())])
+            let id = db.lastInsertedRowID
+            try insertTransition(db, caseID: id, from: nil, to: .received, at: now, detail: nil)
+            try apply(db, caseID: id, from: .received, to: .failed, detail: reason, at: now)
+            return id
+        }
+    }
+
     /// Moves case `id` to `state`, recording the time and `detail`, in one transaction.
     /// Entering `processing` starts an attempt (and counts it in `attempts`); leaving it ends the
     /// attempt with the new state as outcome. For `failed` and `retrying`, `detail` becomes the

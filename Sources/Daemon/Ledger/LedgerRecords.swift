@@ -50,7 +50,8 @@ public struct CaseResults: Sendable, Equatable, Codable {
 public struct CaseRecord: Sendable, Equatable, Codable {
     public var id: Int64
     public var caseName: String
-    /// `ContentHash.hexDigest` of the inputs.
+    /// `ContentHash.hexDigest` of the inputs; `refused` for a case refused at intake, whose
+    /// files were never read (`Ledger.recordRefusal`).
     public var contentHash: String
     public var state: CaseState
     /// Number of times the case entered `processing` (crashes included).
