@@ -10,6 +10,7 @@
 // caller's workspace.
 #include "CDNNL.h"
 #include "quantize.h"
+#include "team.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -28,11 +29,6 @@
 
 // libgomp's thread-count setter (Swift's clang does not see gcc's omp.h; the ABI is plain C).
 extern "C" void omp_set_num_threads(int);
-extern "C" int omp_get_thread_num(void);
-extern "C" int omp_get_num_threads(void);
-/// libgomp's entry for `#pragma omp parallel`: runs fn(data) on a team of num_threads (0: the
-/// default), the caller included, and returns when all have.
-extern "C" void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
 
 namespace {
 using namespace dnnl;
@@ -435,24 +431,22 @@ constexpr size_t parallelMagnitudeMinimum = 1 << 16;
 struct MagnitudeJob {
     const float *values;
     size_t count;
-    float partial[64];
+    float partial[cdnnl_team::maximumThreads];
 };
 
 void largestMagnitudeShare(void *data) {
     auto *job = static_cast<MagnitudeJob *>(data);
-    const int thread = omp_get_thread_num(), team = omp_get_num_threads();
-    const size_t begin = job->count * thread / team, end = job->count * (thread + 1) / team;
-    job->partial[thread] = largestMagnitudeSerial(job->values + begin, end - begin);
+    const cdnnl_team::Share share = cdnnl_team::share(static_cast<long>(job->count));
+    job->partial[share.thread] = largestMagnitudeSerial(job->values + share.begin, static_cast<size_t>(share.end - share.begin));
 }
 
 /// The largest |x| of `count` floats, on up to `threads` threads of libgomp's team (the one
 /// oneDNN runs on): an int8 forward reads its whole input once for it.
 float largestMagnitude(const float *values, size_t count, int threads) {
-    const int team = std::min(std::max(threads, 1), 64);
-    if (team == 1 || count < parallelMagnitudeMinimum) return largestMagnitudeSerial(values, count);
+    if (count < parallelMagnitudeMinimum) return largestMagnitudeSerial(values, count);
     MagnitudeJob job{values, count, {0}};
-    GOMP_parallel(largestMagnitudeShare, &job, static_cast<unsigned>(team), 0);
-    return *std::max_element(job.partial, job.partial + team);
+    cdnnl_team::run(largestMagnitudeShare, &job, threads);
+    return *std::max_element(job.partial, job.partial + cdnnl_team::size(threads));
 }
 
 /// The symmetric int8 step for values up to `largest` (1 for an all-zero tensor, whose

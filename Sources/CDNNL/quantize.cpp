@@ -1,21 +1,19 @@
 // Shim only: the int8 input quantization of CDNNL's int8 forward (see quantize.h).
 //
 // oneDNN's generic reorder does the same job (f32 N×C×D×H×W → s8 N×D×H×W×C with one scale) at
-// 8–9 GB/s on the Intel Xeon of 2026-12-07 (its f32 → f32 reorders there: 14–23 GB/s), about a
-// sixth of an int8 student forward (DNNL_VERBOSE). This kernel reads 16 voxels of 16 channels (one row of each), scales them,
-// transposes the 16×16 block in registers, and writes each voxel's 16 channels as 16 bytes, on
-// libgomp's team. Rounding is the same as the reorder's (`vcvtps2dq` under the default
+// 8–9 GB/s on the Intel Xeon of 2026-12-07 (its f32 → f32 reorders there: 14–23 GB/s): 42–48
+// ms of a 250–290 ms int8 student forward (DNNL_VERBOSE). This kernel reads 16 voxels of 16
+// channels (one row of each), scales them, transposes the 16×16 block in registers, and writes
+// each voxel's 16 channels as 16 bytes, on libgomp's team (`cdnnl_team`). Rounding is the same as the reorder's (`vcvtps2dq` under the default
 // round-to-nearest-even, then signed saturation), so the bytes are the same.
 #include "quantize.h"
 
 #include <immintrin.h>
 
+#include "team.h"
+
 #include <algorithm>
 #include <cstdint>
-
-extern "C" int omp_get_thread_num(void);
-extern "C" int omp_get_num_threads(void);
-extern "C" void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
 
 namespace cdnnl_quantize {
 namespace {
@@ -53,8 +51,8 @@ TARGET inline void transpose16(__m512 r[16]) {
 struct Job {
     const float *input;
     int8_t *output;
-    long channels, planes, rows, width;          // planes: N·D of the window; rows: H
-    long channelStride, planeStride, sampleStride, depth;  // in floats, of the plain source
+    long channels, planes, rows, width;     // planes: N·D of the window; rows: H
+    long channelStride, sampleStride, depth;  // strides in floats, of the plain source
     float scale;
 };
 
@@ -84,13 +82,11 @@ TARGET void quantizeRow(const Job &job, const float *source, int8_t *target) {
 
 void share(void *data) {
     const Job &job = *static_cast<const Job *>(data);
-    const int thread = omp_get_thread_num(), team = omp_get_num_threads();
-    const long total = job.planes * job.rows;
-    const long begin = total * thread / team, end = total * (thread + 1) / team;
-    for (long row = begin; row < end; row++) {
+    const cdnnl_team::Share share = cdnnl_team::share(job.planes * job.rows);
+    for (long row = share.begin; row < share.end; row++) {
         const long plane = row / job.rows, y = row % job.rows;
         const long sample = plane / job.depth, z = plane % job.depth;
-        const float *source = job.input + sample * job.sampleStride + z * job.planeStride + y * job.width;
+        const float *source = job.input + sample * job.sampleStride + (z * job.rows + y) * job.width;
         int8_t *target = job.output + row * job.width * job.channels;
         quantizeRow(job, source, target);
     }
@@ -104,12 +100,7 @@ bool available() {
 
 void toChannelsLast(const float *input, int8_t *output, long batch, long channels, long depth, long height, long width,
                     long channelStride, long sampleStride, float scale, int threads) {
-    Job job{input, output, channels, batch * depth, height, width, channelStride, height * width, sampleStride, depth, scale};
-    const int team = std::min(std::max(threads, 1), 64);
-    if (team == 1) {
-        share(&job);  // omp_get_num_threads() is 1 outside a team
-        return;
-    }
-    GOMP_parallel(share, &job, static_cast<unsigned>(team), 0);
+    Job job{input, output, channels, batch * depth, height, width, channelStride, sampleStride, depth, scale};
+    cdnnl_team::run(share, &job, threads);
 }
 }  // namespace cdnnl_quantize
