@@ -24,6 +24,22 @@ int cposix_rename_exchange(int od, const char *o, int nd, const char *n) { retur
 int cposix_rename_noreplace(int od, const char *o, int nd, const char *n) { return rename2(od, o, nd, n, RENAME_NOREPLACE); }
 int cposix_malloc_trim(void) { return malloc_trim(0); }
 
+int cposix_open_for_writing(int directory, const char *name) {
+    int descriptor = openat(directory, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (descriptor < 0) return -1;
+    int answer;
+    if (fcntl(descriptor, F_SETLEASE, F_RDLCK) == 0) {
+        (void)fcntl(descriptor, F_SETLEASE, F_UNLCK);
+        answer = 0;
+    } else {
+        answer = (errno == EAGAIN || errno == EWOULDBLOCK) ? 1 : -1;
+    }
+    int saved = errno;
+    close(descriptor);
+    errno = saved;
+    return answer;
+}
+
 static const int fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGABRT};
 #define FATAL_COUNT (sizeof fatal_signals / sizeof fatal_signals[0])
 static struct sigaction previous[FATAL_COUNT];

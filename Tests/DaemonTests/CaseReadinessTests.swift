@@ -163,4 +163,42 @@ struct CaseReadinessTests {
         #expect(snapshot.kind == .symbolicLink)
         #expect(CaseSnapshot.take(path: directory.file("missing")) == nil)
     }
+
+    @Test func aFileStillOpenForWritingHoldsACaseBackEvenWithTheMarker() {
+        var readiness = CaseReadiness(settings: .init(quiescencePeriod: .seconds(30)))
+        var writing = Self.snapshot(Self.completeNames + ["READY"])
+        writing.entries[writing.entries.firstIndex { $0.name == "c_flair.nii.gz" }!].isOpenForWriting = true
+        readiness.observe(caseName: "c", snapshot: writing, at: Self.start)
+        #expect(readiness.state(of: "c", at: Self.start + .seconds(3600)) == .beingWritten(files: ["c_flair.nii.gz"], since: Self.start))
+        #expect(readiness.readyCases(at: Self.start + .seconds(3600)) == [])
+        // Closed: the marker makes it ready at once.
+        readiness.observe(caseName: "c", snapshot: Self.snapshot(Self.completeNames + ["READY"]), at: Self.start + .seconds(3600))
+        #expect(readiness.state(of: "c", at: Self.start + .seconds(3600)) == .ready(.marker))
+    }
+
+    /// Nil when the kernel grants file leases (the write probe needs them).
+    static var leasesUnavailableReason: String? {
+        (try? String(contentsOfFile: "/proc/sys/fs/leases-enable", encoding: .utf8))?.hasPrefix("1") == true
+            ? nil : "file leases are disabled on this kernel (fs.leases-enable), so writers cannot be detected"
+    }
+
+    @Test(.enabled(if: CaseReadinessTests.leasesUnavailableReason == nil, "file leases are disabled on this kernel (fs.leases-enable)"))
+    func snapshotSeesAFileThatIsStillOpenForWriting() throws {
+        let directory = try TemporaryDirectory(prefix: "brainseg-ready")
+        let folder = directory.file("c")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for file in Self.completeNames { FileManager.default.createFile(atPath: "\(folder)/\(file)", contents: Data([1, 2, 3])) }
+        #expect(mkfifo("\(folder)/pipe", 0o600) == 0)
+        #expect(try #require(CaseSnapshot.take(path: folder)).filesOpenForWriting == [], "closed files and a FIFO (never opened)")
+
+        let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(folder)/c_t2.nii.gz"))
+        try writer.write(contentsOf: Data([4]))
+        #expect(try #require(CaseSnapshot.take(path: folder)).filesOpenForWriting == ["c_t2.nii.gz"])
+        // Open for reading only: not a writer.
+        let reader = try FileHandle(forReadingFrom: URL(fileURLWithPath: "\(folder)/c_t1.nii.gz"))
+        #expect(try #require(CaseSnapshot.take(path: folder)).filesOpenForWriting == ["c_t2.nii.gz"])
+        try writer.close()
+        try reader.close()
+        #expect(try #require(CaseSnapshot.take(path: folder)).filesOpenForWriting == [])
+    }
 }

@@ -57,6 +57,19 @@ struct PoolTests {
         #expect(!tiny.passes && tiny.score == 0, "\(tiny.reasons)")
     }
 
+    @Test("probabilities are stored as bytes clamped to [0, 1]; NaN and infinities do not trap")
+    func probabilityBytes() {
+        #expect(DistillationPool.probabilityByte(0) == 0)
+        #expect(DistillationPool.probabilityByte(1) == 255)
+        #expect(DistillationPool.probabilityByte(0.5) == 128)
+        #expect(DistillationPool.probabilityByte(-3) == 0)
+        #expect(DistillationPool.probabilityByte(7) == 255)
+        #expect(DistillationPool.probabilityByte(.infinity) == 255)
+        #expect(DistillationPool.probabilityByte(-.infinity) == 0)
+        #expect(DistillationPool.probabilityByte(.nan) == 0)
+        #expect(DistillationPool.probabilityByte(-.nan) == 0)
+    }
+
     @Test("nesting violation counts TC outside WT and ET outside TC")
     func nesting() {
         // 4 voxels: WT only; TC without WT; ET with TC; ET without TC.

@@ -143,6 +143,40 @@ struct DaemonEndToEndTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("a sender that stalls mid-file, longer than the quiescence and after writing READY, is waited for; the case completes",
+          .enabled(if: (try? String(contentsOfFile: "/proc/sys/fs/leases-enable", encoding: .utf8))?.hasPrefix("1") == true,
+                   "file leases are disabled on this kernel (fs.leases-enable)"))
+    func stalledWriter() throws {
+        let scratch = try TemporaryDirectory()
+        let source = try Self.sources(scratch, count: 1)[0]
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration)
+        try daemon.start()
+        let target = "\(daemon.incoming)/stalled"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let files = try FileManager.default.contentsOfDirectory(atPath: source).sorted()
+        // Every file but FLAIR complete and closed; FLAIR half written and held open; READY written.
+        let flair = try #require(files.first { $0.contains("flair") })
+        for file in files where file != flair {
+            try FileManager.default.copyItem(atPath: "\(source)/\(file)", toPath: "\(target)/\(file.replacingOccurrences(of: "case0", with: "stalled"))")
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(source)/\(flair)"))
+        let flairPath = "\(target)/\(flair.replacingOccurrences(of: "case0", with: "stalled"))"
+        FileManager.default.createFile(atPath: flairPath, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: flairPath))
+        try handle.write(contentsOf: data[..<(data.count / 2)])
+        FileManager.default.createFile(atPath: "\(target)/READY", contents: Data())
+        // Four quiescence periods of silence with the file open: not claimed.
+        Thread.sleep(forTimeInterval: 4)
+        #expect(FileManager.default.fileExists(atPath: flairPath), "claimed while FLAIR was still open for writing")
+        try handle.write(contentsOf: data[(data.count / 2)...])
+        try handle.close()
+        let failed = "\(daemon.root)/failed/stalled"
+        _ = DaemonHarness.wait(timeout: 300) { Self.completed(daemon, "stalled") || FileManager.default.fileExists(atPath: failed) }
+        #expect(Self.completed(daemon, "stalled"), "\(daemon.log)")
+        #expect(!FileManager.default.fileExists(atPath: failed), "failed as if truncated")
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("missing modality, corrupt file, mismatched shapes, symlink out of the root and a FIFO go to failed/ with reasons; a good case still succeeds")
     func badCasesFail() throws {
         let scratch = try TemporaryDirectory()

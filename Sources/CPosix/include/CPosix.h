@@ -11,6 +11,15 @@ int cposix_rename_exchange(int old_directory, const char *old_name, int new_dire
 /// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing. 0 or -1 (errno).
 int cposix_rename_noreplace(int old_directory, const char *old_name, int new_directory, const char *new_name);
 
+/// Whether some process has the regular file `name` (relative to `directory`, not followed if a
+/// symbolic link) open for writing: 1 yes, 0 no, -1 cannot tell (errno says why: EACCES or EPERM
+/// for another owner's file without CAP_LEASE, EINVAL where the file system has no leases, as on
+/// NFS, or when it is not a regular file). It takes a read lease (fcntl F_SETLEASE F_RDLCK),
+/// which the kernel grants exactly when no process holds the file open for writing, and
+/// releases it at once. The file is opened O_RDONLY | O_NONBLOCK | O_NOFOLLOW, so a FIFO or a
+/// link swapped in cannot block or redirect the probe; nothing is read.
+int cposix_open_for_writing(int directory, const char *name);
+
 /// glibc's malloc_trim(0): gives free heap memory back to the kernel. 1 when memory was released.
 int cposix_malloc_trim(void);
 

@@ -129,17 +129,25 @@ public struct DistillationPool: Sendable {
         }
     }
 
-    /// Region probabilities over the crop (3 × box voxels) as three 8-bit full-grid volumes.
+    /// Region probabilities over the crop (3 × box voxels) as three 8-bit full-grid volumes
+    /// (`probabilityByte` per voxel).
     public static func probabilityBytes(_ probabilities: Tensor, box: VoxelBox, dims: [Int]) -> [String: [UInt8]] {
         let voxels = box.voxelCount
         var result: [String: [UInt8]] = [:]
         probabilities.withUnsafeBufferPointer { values in
             for region in BratsRegion.allCases {
                 let start = region.channel * voxels
-                let crop = (0..<voxels).map { UInt8((min(max(values[start + $0], 0), 1) * 255).rounded()) }
+                let crop = (0..<voxels).map { probabilityByte(values[start + $0]) }
                 result[region.rawValue] = box.paste(crop, into: dims, background: 0)
             }
         }
         return result
+    }
+
+    /// One probability as a byte: round(p × 255), clamped to [0, 1] first. NaN, which a network
+    /// fed extreme intensities can produce, is stored as 0 (no tumour), never trapped on.
+    public static func probabilityByte(_ probability: Float) -> UInt8 {
+        guard !probability.isNaN else { return 0 }
+        return UInt8((min(max(probability, 0), 1) * 255).rounded())
     }
 }

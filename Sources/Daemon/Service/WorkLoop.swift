@@ -173,16 +173,27 @@ final class WorkLoop {
     }
 
     /// A case that lacks a modality is failed when its marker file says the sender is done, or
-    /// when it stayed incomplete for `incompleteTimeoutSeconds`; its files go to failed/ intact.
+    /// when it stayed incomplete for `incompleteTimeoutSeconds`; so is a case whose files a
+    /// process held open for writing, unchanged, for that long (a sender that hung). Its files
+    /// go to failed/ intact.
     private func failIncompleteCases(at now: ContinuousClock.Instant) {
+        let timeout = Duration.milliseconds(Int(configuration.incompleteTimeoutSeconds * 1000))
         for name in readiness.trackedCases where !stuck.isWaiting(name, at: now) {
-            guard case .incomplete(let missing, let since)? = readiness.state(of: name, at: now) else { continue }
-            let markerPresent = readiness.snapshotHasMarker(name)
-            guard markerPresent || now - since > .milliseconds(Int(configuration.incompleteTimeoutSeconds * 1000)) else { continue }
-            let missingText = missing.map(\.description).joined(separator: ", ")
-            let reason = markerPresent
-                ? "incomplete case: the \(configuration.marker) marker is present but \(missingText) is missing (expected T1, T1ce, T2 and FLAIR NIfTI files)"
-                : "incomplete case: \(missingText) still missing after \(Int(configuration.incompleteTimeoutSeconds)) s"
+            let reason: String
+            switch readiness.state(of: name, at: now) {
+            case .incomplete(let missing, let since)?:
+                let markerPresent = readiness.snapshotHasMarker(name)
+                guard markerPresent || now - since > timeout else { continue }
+                let missingText = missing.map(\.description).joined(separator: ", ")
+                reason = markerPresent
+                    ? "incomplete case: the \(configuration.marker) marker is present but \(missingText) is missing (expected T1, T1ce, T2 and FLAIR NIfTI files)"
+                    : "incomplete case: \(missingText) still missing after \(Int(configuration.incompleteTimeoutSeconds)) s"
+            case .beingWritten(let files, let since)?:
+                guard now - since > timeout else { continue }
+                reason = "incomplete case: \(files.joined(separator: ", ")) still open for writing, unchanged for \(Int(configuration.incompleteTimeoutSeconds)) s (the sender seems to have hung)"
+            default:
+                continue
+            }
             readiness.forget(name)
             refuseFromIncoming(name, path: "\(layout.incoming)/\(name)", reason: reason, action: "moved to failed/ (\(reason))")
         }

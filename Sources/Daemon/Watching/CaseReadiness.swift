@@ -3,7 +3,10 @@ import Core
 /// Decides when an entry of `incoming/` is complete enough to be claimed (SPEC.md §1): all four
 /// modalities are present (`CaseFiles.missingModalities`) and either the marker file (`READY`
 /// by default) exists or nothing in the case changed — names, sizes, modification and change
-/// times — for the quiescence period (30 s by default).
+/// times — for the quiescence period (30 s by default). Either way no file may still be open for
+/// writing (SPEC.md §1: "every file has been closed after writing"), where the kernel can tell
+/// (`CaseSnapshot.Entry.isOpenForWriting`): a sender stalled in the middle of a file, or one that
+/// writes the marker before closing the last file, is waited for, not claimed half-written.
 ///
 /// The tracker only knows what it is shown. A writer that keeps a file open and appends to it
 /// produces no inotify event until it closes the file, so the caller must show it fresh
@@ -42,6 +45,9 @@ public struct CaseReadiness: Sendable {
         /// Modalities are missing; waiting for more files. `since` is the last change, so the
         /// service can give up on a case that stays incomplete for too long.
         case incomplete(missing: [Modality], since: ContinuousClock.Instant)
+        /// Complete, but a process still holds these files open for writing; `since` is the
+        /// last change, so the service can give up on a writer that never closes them.
+        case beingWritten(files: [String], since: ContinuousClock.Instant)
         /// Complete, no marker; ready at `readyAt` if nothing changes until then.
         case settling(readyAt: ContinuousClock.Instant)
         case ready(ReadyReason)
@@ -107,6 +113,8 @@ public struct CaseReadiness: Sendable {
         }
         let missing = CaseFiles.missingModalities(names: entry.snapshot.names)
         guard missing.isEmpty else { return .incomplete(missing: missing, since: entry.lastChange) }
+        let open = entry.snapshot.filesOpenForWriting
+        guard open.isEmpty else { return .beingWritten(files: open, since: entry.lastChange) }
         if entry.snapshot.entries.contains(where: { $0.name == settings.markerFileName }) { return .ready(.marker) }
         return instant >= readyAt ? .ready(.quiescent) : .settling(readyAt: readyAt)
     }

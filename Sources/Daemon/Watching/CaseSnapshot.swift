@@ -1,14 +1,19 @@
+import CPosix
 import Glibc
 
 /// What one entry of `incoming/` looks like at one moment: for a case directory, the name, kind,
 /// size and modification time of every entry in it; for anything else (a stray file, a symlink,
 /// a FIFO), the entry itself. Two snapshots are equal exactly when nothing a writer could do
 /// (create, grow, rewrite, rename, delete a file) happened in between, up to the file system's
-/// timestamp resolution (nanoseconds on ext4/xfs/btrfs/tmpfs).
+/// timestamp resolution (nanoseconds on ext4/xfs/btrfs/tmpfs). A regular file some process still
+/// holds open for writing is marked as such where the kernel can tell (`Entry.isOpenForWriting`):
+/// a sender that stalls in the middle of a file changes nothing for any length of time, and only
+/// this says it is not done.
 ///
 /// Taking a snapshot never follows a symlink, never opens anything but the case directory
 /// itself (opened `O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK`, so a FIFO or a symlink in its place
-/// cannot block or redirect it), and reads at most `entryLimit` entries, so a hostile directory
+/// cannot block or redirect it) and, for the write probe, its regular files (read-only, never
+/// read, same flags), and reads at most `entryLimit` entries, so a hostile directory
 /// with a million files costs bounded time and memory.
 public struct CaseSnapshot: Sendable, Equatable {
     /// The kind of a directory entry as `lstat` reports it.
@@ -45,13 +50,19 @@ public struct CaseSnapshot: Sendable, Equatable {
         public var modificationTime: Int64
         /// Status-change time in nanoseconds (catches a rewrite that restores size and mtime).
         public var changeTime: Int64
+        /// True when a process holds this regular file open for writing (`cposix_open_for_writing`:
+        /// a read lease the kernel refuses). False also when that cannot be told: another owner's
+        /// file without CAP_LEASE, a file system without leases (NFS); quiescence alone decides then.
+        public var isOpenForWriting: Bool
 
-        public init(name: String, kind: Kind, size: Int64, modificationTime: Int64, changeTime: Int64 = 0) {
+        public init(name: String, kind: Kind, size: Int64, modificationTime: Int64, changeTime: Int64 = 0,
+                    isOpenForWriting: Bool = false) {
             self.name = name
             self.kind = kind
             self.size = size
             self.modificationTime = modificationTime
             self.changeTime = changeTime
+            self.isOpenForWriting = isOpenForWriting
         }
     }
 
@@ -73,12 +84,19 @@ public struct CaseSnapshot: Sendable, Equatable {
     /// The entry names, sorted.
     public var names: [String] { entries.map(\.name) }
 
+    /// The names of the files some process holds open for writing, sorted.
+    public var filesOpenForWriting: [String] { entries.filter(\.isOpenForWriting).map(\.name) }
+
     /// The sum of the sizes of the entries.
     public var totalSize: Int64 { entries.reduce(0) { $0 + $1.size } }
 
     /// Upper bound on entries read per case; far above any real case (4–6 files) and the
     /// safety check's file-count cap, low enough to bound the cost of a hostile directory.
     public static let entryLimit = 10_000
+
+    /// Files probed for writers per snapshot: a real case has 4–6, the safety check refuses
+    /// cases with many more, and a hostile directory must not cost thousands of opens a second.
+    public static let probedFileLimit = 64
 
     /// Takes a snapshot of `path` (normally `incoming/<case>`). Returns nil when nothing is at
     /// `path` any more (the case was claimed, renamed or deleted). Entries whose names are not
@@ -117,9 +135,12 @@ public struct CaseSnapshot: Sendable, Equatable {
                     var entryStatus = stat()
                     // The raw bytes, not the decoded name: a non-UTF-8 name must still be found.
                     guard fstatat(descriptor, rawName, &entryStatus, AT_SYMLINK_NOFOLLOW) == 0 else { return nil }
-                    return Entry(name: name, kind: Kind(mode: entryStatus.st_mode), size: Int64(entryStatus.st_size),
+                    let kind = Kind(mode: entryStatus.st_mode)
+                    return Entry(name: name, kind: kind, size: Int64(entryStatus.st_size),
                                  modificationTime: nanoseconds(entryStatus.st_mtim),
-                                 changeTime: nanoseconds(entryStatus.st_ctim))
+                                 changeTime: nanoseconds(entryStatus.st_ctim),
+                                 isOpenForWriting: kind == .regularFile && entries.count < probedFileLimit
+                                     && cposix_open_for_writing(descriptor, rawName) == 1)
                 }
             }
             guard let entry else { continue }
