@@ -101,6 +101,11 @@ struct CaseRunnerTests {
         return try CaseIntake.examine(folder: folder, name: name, allowedRoot: layout.work, limits: .init()).get()
     }
 
+    /// The folder `work/<name>` as it is, through intake again (a leftover offered again).
+    func reclaim(_ name: String) throws -> ClaimedCase {
+        try CaseIntake.examine(folder: "\(layout.work)/\(name)", name: name, allowedRoot: layout.work, limits: .init()).get()
+    }
+
     func run(_ claimed: ClaimedCase, pass: CasePass = .ensemble, stop: Bool = false) -> CaseRunner.Verdict {
         runner.run(claimed, pass: pass, received: nil, progress: { _ in }, stopRequested: { stop })
     }
@@ -174,13 +179,44 @@ struct CaseRunnerTests {
             try Data("not a folder".utf8).write(to: URL(fileURLWithPath: destination))
         }
         pipeline.failures = [NiftiError(.notNifti, path: "/x", "not a NIfTI file")]
-        guard case .failed = run(try claim("bad")) else { Issue.record("not failed"); return }
+        guard case .failed(let failure) = run(try claim("bad")) else { Issue.record("not failed"); return }
         #expect(run(try claim("good")) == .completed)
         for name in ["bad", "good"] {
             #expect(FileManager.default.fileExists(atPath: "\(layout.work)/\(name)"), "\(name) left work/")
-            #expect(captured.messages.contains { $0.contains("\(name): cannot move the inputs into") && $0.contains("until the next start") },
+            #expect(captured.messages.contains { $0.contains("\(name): cannot move the inputs into") && $0.contains("the move is retried") },
                     "\(captured.messages)")
         }
+        // Offered again while still unusable: nothing runs, nothing is recorded, the inputs stay.
+        let records = try ledger.recentCases(limit: 100).count
+        #expect(runner.fileFinishedLeftover(try reclaim("bad")) == .failed(reason: failure))
+        #expect(runner.fileFinishedLeftover(try reclaim("good")) == .completed)
+        #expect(FileManager.default.fileExists(atPath: "\(layout.work)/bad") && FileManager.default.fileExists(atPath: "\(layout.work)/good"))
+        // Repaired: the next offer files each case where its outcome says, without a pass or a record.
+        for destination in [layout.failed, layout.archive] {
+            try FileManager.default.removeItem(atPath: destination)
+            try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: false)
+        }
+        #expect(runner.fileFinishedLeftover(try reclaim("bad")) == .failed(reason: failure))
+        #expect(runner.fileFinishedLeftover(try reclaim("good")) == .completed)
+        #expect(try String(contentsOfFile: "\(layout.failed)/bad/error.txt", encoding: .utf8).contains("not a NIfTI file"))
+        #expect(FileManager.default.fileExists(atPath: "\(layout.archive)/good"))
+        #expect(!FileManager.default.fileExists(atPath: "\(layout.work)/bad") && !FileManager.default.fileExists(atPath: "\(layout.work)/good"))
+        #expect(pipeline.passes.count == 2, "run again")
+        #expect(try ledger.recentCases(limit: 100).count == records, "a record added")
+        #expect(try state("bad") == .failed && state("good") == .completed)
+    }
+
+    @Test("a case dropped again after it failed is run, not filed as the old failure; unknown content is run")
+    func leftoverOfANewDropIsRun() throws {
+        pipeline.failures = [NiftiError(.notNifti, path: "/x", "not a NIfTI file")]
+        guard case .failed = run(try claim("again")) else { Issue.record("not failed"); return }
+        #expect(FileManager.default.fileExists(atPath: "\(layout.failed)/again"))
+        Thread.sleep(forTimeInterval: 0.01)
+        // The same content claimed anew (after the failure was recorded), interrupted before registration.
+        let redropped = try claim("again")
+        #expect(runner.fileFinishedLeftover(redropped) == nil)
+        #expect(runner.fileFinishedLeftover(try claim("never-seen")) == nil)
+        #expect(run(redropped) == .completed)
     }
 
     @Test("transient errors stop being retried after the attempt limit")

@@ -91,6 +91,50 @@ struct DaemonHostileInputTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("failed/ and archive/ unusable: finished cases wait in work/ and are filed once the folders are repaired, without a restart or a second pass; a restart files, never reruns")
+    func unusableDestinations() throws {
+        let scratch = try TemporaryDirectory()
+        let sources = try SyntheticCases.write(into: scratch.file("sources"), count: 3)
+        try Data("not a NIfTI file".utf8).write(to: URL(fileURLWithPath: "\(sources[0])/case0_flair.nii.gz"))
+        try Data("not a NIfTI file".utf8).write(to: URL(fileURLWithPath: "\(sources[2])/case2_flair.nii.gz"))
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration + "\n[processing]\nretry_backoff_seconds = 1\n")
+        try daemon.start()
+        func breakFolder(_ name: String) throws {
+            try FileManager.default.moveItem(atPath: "\(daemon.root)/\(name)", toPath: "\(daemon.root)/\(name)-away")
+            try Data("not a folder".utf8).write(to: URL(fileURLWithPath: "\(daemon.root)/\(name)"))
+        }
+        func repairFolder(_ name: String) throws {
+            try FileManager.default.removeItem(atPath: "\(daemon.root)/\(name)")
+            try FileManager.default.moveItem(atPath: "\(daemon.root)/\(name)-away", toPath: "\(daemon.root)/\(name)")
+        }
+        try breakFolder("failed")
+        try breakFolder("archive")
+        try daemon.copyInPlace(sources[0], as: "bad")
+        try daemon.copyInPlace(sources[1], as: "good")
+        #expect(DaemonHarness.wait(timeout: 120) { Self.completed(daemon, "good") && daemon.log.contains("bad: cannot move the inputs into") }, "\(daemon.log)")
+        Thread.sleep(forTimeInterval: 3)   // a few offers at the 1 s back-off, folders still broken
+        #expect(FileManager.default.fileExists(atPath: "\(daemon.root)/work/bad") && FileManager.default.fileExists(atPath: "\(daemon.root)/work/good"))
+        try repairFolder("failed")
+        try repairFolder("archive")
+        #expect(DaemonHarness.wait(timeout: 60) {
+            !Self.errorText(daemon, "bad").isEmpty && FileManager.default.fileExists(atPath: "\(daemon.root)/archive/good")
+        }, "\(daemon.log)")
+        #expect(Self.errorText(daemon, "bad").contains("not a NIfTI") || Self.errorText(daemon, "bad").contains("gzip"), "\(Self.errorText(daemon, "bad"))")
+        #expect(daemon.log.contains("good: finished before") && daemon.log.contains("bad: failed before"), "filed by running again? \(daemon.log)")
+
+        // failed/ broken again, then a restart with it repaired: the failure is filed, not run again.
+        try breakFolder("failed")
+        try daemon.copyInPlace(sources[2], as: "bad2")
+        #expect(DaemonHarness.wait(timeout: 120) { daemon.log.contains("bad2: cannot move the inputs into") }, "\(daemon.log)")
+        #expect(daemon.stop(signal: SIGKILL) != nil)
+        try repairFolder("failed")
+        try daemon.start()
+        #expect(DaemonHarness.wait(timeout: 60) { !Self.errorText(daemon, "bad2").isEmpty }, "\(daemon.log)")
+        #expect(daemon.log.contains("bad2: failed before"), "\(daemon.log)")
+        #expect(daemon.isRunning)
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("a NaN vox_offset is refused with a typed error on the first attempt; nothing dies")
     func poisonPillHeader() throws {
         let scratch = try TemporaryDirectory()

@@ -167,6 +167,43 @@ public final class CaseRunner {
         }
     }
 
+    /// A case folder in `work/` whose content an earlier run already finished (completed or
+    /// failed) but could not file away, because `archive/` or `failed/` was unusable then:
+    /// files it where its outcome says, now, without running it or adding a ledger record.
+    /// Returns nil when the ledger holds no such outcome: the case is to be run (resumed).
+    ///
+    /// A failure counts only when it was recorded after the folder entered `work/` (the
+    /// folder's change time): the same content dropped again after a failure, and interrupted
+    /// before it was registered, is a new drop and is run.
+    public func fileFinishedLeftover(_ claimed: ClaimedCase) -> Verdict? {
+        guard let last = ((try? ledger.cases(named: claimed.name)) ?? []).last(where: { $0.contentHash == claimed.contentHash }) else {
+            return nil
+        }
+        switch last.state {
+        case .completed, .duplicate:
+            let destination = pipeline.awaitsTeachersPass(caseName: claimed.name) ? layout.deferred : layout.archive
+            guard fileInputs(claimed, into: destination) != nil else { return .completed }
+            logger.notice("\(claimed.name): finished before (case #\(last.id)); inputs moved into \(destination) now",
+                          metadata: ["CASE_ID": "\(claimed.name)"])
+            return destination == layout.deferred ? .deferred : .completed
+        case .failed:
+            var status = stat()
+            guard lstat(claimed.folder, &status) == 0,
+                  // The ledger keeps milliseconds: a failure within the claim's millisecond counts.
+                  last.updatedAt.timeIntervalSince1970 + 0.001 >= Double(status.st_ctim.tv_sec) + Double(status.st_ctim.tv_nsec) / 1e9 else {
+                return nil
+            }
+            let reason = last.lastError ?? "failed (case #\(last.id))"
+            guard let moved = fileInputs(claimed, into: layout.failed) else { return .failed(reason: reason) }
+            CaseFolders.writeReason(reason, into: moved)
+            logger.notice("\(claimed.name): failed before (case #\(last.id)); inputs moved into \(layout.failed) now",
+                          metadata: ["CASE_ID": "\(claimed.name)"])
+            return .failed(reason: reason)
+        default:
+            return nil
+        }
+    }
+
     // MARK: - Stages
 
     private enum RegistrationStep {
@@ -256,13 +293,13 @@ public final class CaseRunner {
     /// Moves a finished case's inputs out of `work/` into `destination` (`archive/`, `failed/`,
     /// `deferred/`); the new path, or nil when the move failed (the destination replaced by a
     /// file, no permission). Such a failure is logged at err priority, not hidden: the inputs
-    /// stay in `work/<case>`, where the next start takes them up again.
+    /// stay in `work/<case>`; the service offers the folder again later (`fileFinishedLeftover`).
     @discardableResult
     private func fileInputs(_ claimed: ClaimedCase, into destination: String) -> String? {
         do {
             return try CaseFolders.fileAway(claimed.folder, into: destination, name: claimed.name)
         } catch {
-            logger.error("\(claimed.name): cannot move the inputs into \(destination): \(error); they stay in \(claimed.folder) until the next start",
+            logger.error("\(claimed.name): cannot move the inputs into \(destination): \(error); they stay in \(claimed.folder) and the move is retried",
                          metadata: ["CASE_ID": "\(claimed.name)"])
             return nil
         }

@@ -13,6 +13,8 @@ public protocol CaseLedger: AnyObject {
     func recordAttemptFailure(_ id: Int64, error: String, willRetry: Bool) throws
     func recordInterruption(_ id: Int64, attempt: Int, cause: InterruptionCause) throws -> [Interruption]
     func caseRecord(_ id: Int64) throws -> CaseRecord?
+    /// Every record of `caseName`, oldest first.
+    func cases(named caseName: String) throws -> [CaseRecord]
     @discardableResult
     func recordRefusal(caseName: String, reason: String) throws -> Int64
 }

@@ -27,6 +27,9 @@ final class WorkLoop {
     private var readiness: CaseReadiness
     private var queue: [String] = []
     private var retries: [(name: String, folder: String, notBefore: Date)] = []
+    /// Finished cases whose inputs could not be filed away (`archive/` or `failed/` unusable):
+    /// offered again with back-off until the move succeeds.
+    private var unfiled: [(name: String, folder: String, notBefore: Date, delay: Double)] = []
     private var lastStatus = ""
 
     init(configuration: DaemonConfiguration, layout: RootLayout, logger: Logger, ledger: Ledger, runner: CaseRunner,
@@ -54,7 +57,7 @@ final class WorkLoop {
         logger.info("brainseg \(layout.root): watching \(layout.incoming) (\(watcher.effectiveMode)); models \(models.summary); \(leftovers.count) case(s) to resume")
         _ = notifier.ready(status: statusLine())
         for name in leftovers where !signals.stopRequested {
-            runClaimed(name: name, folder: "\(layout.work)/\(name)", received: nil, signals: signals)
+            runClaimed(name: name, folder: "\(layout.work)/\(name)", received: nil, isLeftover: true, signals: signals)
         }
         var pendingEvents: [DropFolderEvent] = [.fullRescan]
         while !signals.stopRequested {
@@ -89,6 +92,11 @@ final class WorkLoop {
         if let retry = retries.first, retry.notBefore <= Date() {
             retries.removeFirst()
             runClaimed(name: retry.name, folder: retry.folder, received: nil, signals: signals)
+            return true
+        }
+        if let index = unfiled.firstIndex(where: { $0.notBefore <= Date() }) {
+            let entry = unfiled.remove(at: index)
+            runClaimed(name: entry.name, folder: entry.folder, received: nil, isLeftover: true, signals: signals, unfiledDelay: entry.delay)
             return true
         }
         if let name = ((try? FileManager.default.contentsOfDirectory(atPath: layout.deferred)) ?? []).filter({ !$0.hasPrefix(".") }).sorted().first {
@@ -135,8 +143,13 @@ final class WorkLoop {
     }
 
     /// A case folder inside work/: intake (checked again: the sender may have changed it
-    /// between the checks and the claim), then the runner.
-    private func runClaimed(name: String, folder: String, received: Date?, signals: SignalMonitor) {
+    /// between the checks and the claim), then the runner. A leftover (found in work/ at start,
+    /// or offered again because it could not be filed) whose content the ledger says is
+    /// finished is only filed away (`CaseRunner.fileFinishedLeftover`), never run again. A
+    /// finished case whose folder is still in work/ afterwards is offered again after
+    /// `unfiledDelay` seconds (the retry back-off at first), doubling up to ten minutes.
+    private func runClaimed(name: String, folder: String, received: Date?, isLeftover: Bool = false, signals: SignalMonitor,
+                            unfiledDelay: Double? = nil) {
         let claimed: ClaimedCase
         switch CaseIntake.examine(folder: folder, name: name, allowedRoot: layout.work, limits: safetyLimits) {
         case .failure(let failure):
@@ -145,14 +158,29 @@ final class WorkLoop {
         case .success(let value):
             claimed = value
         }
-        housekeeping.noteActivity()
-        defer { housekeeping.noteActivity() }
-        let pass: CasePass = configuration.inferenceMode == .studentFirst ? .studentOnly : .ensemble
-        let verdict = runner.run(claimed, pass: pass, received: received, progress: { stage in
-            self.heartbeat.beat()
-            self.publishStatus("segmenting \(name) (\(stage))")
-        }, stopRequested: { signals.stopRequested })
-        if case .retry(let notBefore) = verdict { retries.append((name, folder, notBefore)) }
+        let verdict: CaseRunner.Verdict
+        if isLeftover, let filed = runner.fileFinishedLeftover(claimed) {
+            verdict = filed
+        } else {
+            housekeeping.noteActivity()
+            defer { housekeeping.noteActivity() }
+            let pass: CasePass = configuration.inferenceMode == .studentFirst ? .studentOnly : .ensemble
+            verdict = runner.run(claimed, pass: pass, received: received, progress: { stage in
+                self.heartbeat.beat()
+                self.publishStatus("segmenting \(name) (\(stage))")
+            }, stopRequested: { signals.stopRequested })
+        }
+        switch verdict {
+        case .retry(let notBefore):
+            retries.append((name, folder, notBefore))
+        case .requeued:
+            break
+        case .completed, .duplicate, .deferred, .failed:
+            if FileManager.default.fileExists(atPath: folder) {
+                let delay = unfiledDelay ?? configuration.retryBackoffSeconds
+                unfiled.append((name, folder, Date().addingTimeInterval(delay), min(delay * 2, 600)))
+            }
+        }
     }
 
     /// Student-first mode: the teachers' pass over a case whose student mask is out.
