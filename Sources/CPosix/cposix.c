@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #ifndef RENAME_NOREPLACE
@@ -24,9 +25,34 @@ int cposix_rename_exchange(int od, const char *o, int nd, const char *n) { retur
 int cposix_rename_noreplace(int od, const char *o, int nd, const char *n) { return rename2(od, o, nd, n, RENAME_NOREPLACE); }
 int cposix_malloc_trim(void) { return malloc_trim(0); }
 
+/// Local file systems whose leases mean what the kernel's generic code says: refused exactly
+/// while the file is open for writing. Others may refuse every lease (CIFS without an oplock
+/// says EAGAIN) or see only this host's writers, so their answers are not trusted.
+static int has_trustworthy_leases(int descriptor) {
+    struct statfs status;
+    if (fstatfs(descriptor, &status) != 0) return 0;
+    switch ((unsigned long)status.f_type & 0xFFFFFFFFul) {
+    case 0xEF53:       // ext2/3/4
+    case 0x58465342:   // xfs
+    case 0x9123683E:   // btrfs
+    case 0x01021994:   // tmpfs
+    case 0x794C7630:   // overlayfs
+    case 0x2FC12FC1:   // zfs
+    case 0xF2F52010:   // f2fs
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int cposix_open_for_writing(int directory, const char *name) {
     int descriptor = openat(directory, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (descriptor < 0) return -1;
+    if (!has_trustworthy_leases(descriptor)) {
+        close(descriptor);
+        errno = EOPNOTSUPP;
+        return -1;
+    }
     int answer;
     if (fcntl(descriptor, F_SETLEASE, F_RDLCK) == 0) {
         (void)fcntl(descriptor, F_SETLEASE, F_UNLCK);

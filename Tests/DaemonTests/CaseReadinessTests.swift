@@ -176,13 +176,7 @@ struct CaseReadinessTests {
         #expect(readiness.state(of: "c", at: Self.start + .seconds(3600)) == .ready(.marker))
     }
 
-    /// Nil when the kernel grants file leases (the write probe needs them).
-    static var leasesUnavailableReason: String? {
-        (try? String(contentsOfFile: "/proc/sys/fs/leases-enable", encoding: .utf8))?.hasPrefix("1") == true
-            ? nil : "file leases are disabled on this kernel (fs.leases-enable), so writers cannot be detected"
-    }
-
-    @Test(.enabled(if: CaseReadinessTests.leasesUnavailableReason == nil, "file leases are disabled on this kernel (fs.leases-enable)"))
+    @Test(.enabled(if: WriterProbeSupport.unavailableReason == nil, "the write probe needs file leases on a local file system (WriterProbeSupport)"))
     func snapshotSeesAFileThatIsStillOpenForWriting() throws {
         let directory = try TemporaryDirectory(prefix: "brainseg-ready")
         let folder = directory.file("c")

@@ -13,8 +13,9 @@ int cposix_rename_noreplace(int old_directory, const char *old_name, int new_dir
 
 /// Whether some process has the regular file `name` (relative to `directory`, not followed if a
 /// symbolic link) open for writing: 1 yes, 0 no, -1 cannot tell (errno says why: EACCES or EPERM
-/// for another owner's file without CAP_LEASE, EINVAL where the file system has no leases, as on
-/// NFS, or when it is not a regular file). It takes a read lease (fcntl F_SETLEASE F_RDLCK),
+/// for another owner's file without CAP_LEASE, EOPNOTSUPP on a file system whose leases do not
+/// say that, such as NFS or CIFS (only ext2/3/4, xfs, btrfs, tmpfs, overlayfs, zfs and f2fs are
+/// trusted), EINVAL when it is not a regular file). It takes a read lease (fcntl F_SETLEASE F_RDLCK),
 /// which the kernel grants exactly when no process holds the file open for writing, and
 /// releases it at once. The file is opened O_RDONLY | O_NONBLOCK | O_NOFOLLOW, so a FIFO or a
 /// link swapped in cannot block or redirect the probe; nothing is read.
