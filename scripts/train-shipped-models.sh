@@ -6,7 +6,8 @@
 #   scripts/train-shipped-models.sh student-v2     # the shipped student: v1 + the nightly recipe
 #   scripts/train-shipped-models.sh resunet-vae-v2 # the shipped resunet-vae: v1 + the same fine-tune
 #   scripts/train-shipped-models.sh cascade-v2     # the shipped cascade: the complete 1600-step schedule
-#   scripts/train-shipped-models.sh unet-v2        # the shipped unet: a complete 2500-step schedule, bf16
+#   scripts/train-shipped-models.sh unet-v2        # unet v2: a complete 2500-step schedule, bf16
+#   scripts/train-shipped-models.sh teachers-v3    # the shipped teachers: unet, resunet-vae, cascade v3 on all 17 cases
 #
 # student-v2 (models/student/2, the student in service since 2026-12-03) is student v1
 # fine-tuned by `brainseg retrain` itself, in a scratch root with an empty pool: the nightly
@@ -60,6 +61,20 @@ run() {
     fi
 }
 
+# run_all NAME MODEL OPTIONS…: like run, on every labelled case (no hold-out). For teachers
+# only: the gate judges the student alone, so its 4 cases are not needed out of the teachers'
+# training (models/README.md, "Teachers on all 17 labelled cases").
+run_all() {
+    local name="$1" model="$2"; shift 2
+    mkdir -p "$RUNS"
+    if [ -f "$RUNS/$name/final/model.json" ]; then return; fi
+    if [ -f "$RUNS/$name/config.json" ]; then
+        "$BRAINSEG" train --resume "$RUNS/$name"
+    else
+        "$BRAINSEG" train "$model" --data "$DATA" --seed 1 --threads 1 --out "$RUNS/$name" "$@"
+    fi
+}
+
 student() {
     run student student --steps 4000 --learning-rate 0.001 --weight-decay 0.01 --stop-after 1091
 }
@@ -80,6 +95,19 @@ unet_v2() {
 }
 resunet_vae_v2() {
     run resunet-vae-v2 resunet-vae --init models/resunet-vae/1 --steps 1500 --warmup 20 --learning-rate 0.0002 --weight-decay 0.01
+}
+
+# Version 3 of the teachers (2026-12-07): the cross-validated recipes of unet/2 and cascade/2
+# and the ResUNet-VAE's cross-validated 2000-step recipe, from scratch on all 17 labelled cases,
+# fp32, one engine thread, the last step shipped.
+unet_v3() {
+    run_all unet-v3 unet --steps 2500 --learning-rate 0.001 --weight-decay 0.01
+}
+resunet_vae_v3() {
+    run_all resunet-vae-v3 resunet-vae --steps 2000 --learning-rate 0.001 --weight-decay 0.01
+}
+cascade_v3() {
+    run_all cascade-v3 cascade --steps 1600 --learning-rate 0.02
 }
 
 # The nightly recipe applied to the shipped student v1 on the labelled cases, no pool: the
@@ -110,6 +138,14 @@ case "${1:-}" in
     resunet-vae-v2) resunet_vae_v2 ;;
     cascade) cascade ;;
     cascade-v2) cascade_v2 ;;
-    *) echo "usage: $0 student|student-v2|unet|unet-v2|resunet-vae|resunet-vae-v2|cascade|cascade-v2|all" >&2; exit 2 ;;
+    unet-v3) unet_v3 ;;
+    resunet-vae-v3) resunet_vae_v3 ;;
+    cascade-v3) cascade_v3 ;;
+    teachers-v3)
+        (unet_v3; cascade_v3) &
+        resunet_vae_v3 &
+        wait
+        ;;
+    *) echo "usage: $0 student|student-v2|unet|unet-v2|unet-v3|resunet-vae|resunet-vae-v2|resunet-vae-v3|cascade|cascade-v2|cascade-v3|teachers-v3|all" >&2; exit 2 ;;
 esac
 echo "weights: $RUNS/<model>/final or $RUNS/student-v2/models/student/2 (compare with models/<model>/<version>/weights.safetensors)"

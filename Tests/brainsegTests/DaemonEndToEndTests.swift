@@ -114,6 +114,28 @@ struct DaemonEndToEndTests {
         #expect(!FileManager.default.fileExists(atPath: scratch.file("root/models/student")), "nothing untrained is installed")
     }
 
+    @Test("the same scans dropped again under a new name get the earlier result under that name, a copy that says so; nothing runs again")
+    func duplicateUnderANewName() throws {
+        let scratch = try TemporaryDirectory()
+        let source = try Self.sources(scratch, count: 1)[0]
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration)
+        try daemon.start()
+        try daemon.copyInPlace(source, as: "first")
+        #expect(DaemonHarness.wait(timeout: 300) { Self.completed(daemon, "first") }, "\(daemon.log)")
+        try daemon.renameIntoPlace(source, as: "resent")
+        #expect(DaemonHarness.wait(timeout: 120) { Self.completed(daemon, "resent") }, "\(daemon.log)")
+        let first = daemon.output("first"), resent = daemon.output("resent")
+        #expect(FileManager.default.contentsEqual(atPath: "\(first)/first_seg.nii.gz", andPath: "\(resent)/resent_seg.nii.gz"))
+        #expect(FileManager.default.contentsEqual(atPath: "\(first)/first_qc.png", andPath: "\(resent)/resent_qc.png"))
+        let report = try CaseReport.read(from: "\(resent)/resent_report.json")
+        #expect(report.caseIdentifier == "resent")
+        #expect(report.outputs == CaseReport.OutputFiles(caseIdentifier: "resent"))
+        #expect(report.result?.copyOf?.contains("(first)") == true, "\(String(describing: report.result))")
+        #expect(daemon.log.contains("resent: same content as case #") && daemon.log.contains("a copy of"), "\(daemon.log)")
+        #expect(FileManager.default.fileExists(atPath: "\(daemon.root)/archive/resent"))
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("a slow writer is not processed early")
     func slowWriter() throws {
         let scratch = try TemporaryDirectory()

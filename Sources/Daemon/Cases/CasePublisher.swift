@@ -68,6 +68,38 @@ public struct OutputFolderPublisher: CasePublisher {
         return (final, report)
     }
 
+    /// Publishes `output/<caseName>/` as a copy of the result in `original` (a published
+    /// folder of the case `originalName`): the mask and QC picture under the new name, and the
+    /// report with the new identifier and `result.copyOf` saying whose result it is. Staged and
+    /// renamed like `publish`; never replaces an existing `output/<caseName>`. Returns the folder.
+    /// Throws when the original is incomplete or unreadable, or `output/<caseName>` exists.
+    public func publishCopy(of original: String, originalName: String, as caseName: String, copyOf: String) throws -> String {
+        let from = CaseReport.OutputFiles(caseIdentifier: originalName)
+        let to = CaseReport.OutputFiles(caseIdentifier: caseName)
+        var report = try CaseReport.read(from: "\(original)/\(from.report)")
+        report.caseIdentifier = caseName
+        report.outputs = to
+        var provenance = report.result ?? CaseReport.Provenance(producedBy: "ensemble", revision: 1, final: true)
+        provenance.copyOf = copyOf
+        report.result = provenance
+        let final = "\(output)/\(caseName)"
+        guard !FileManager.default.fileExists(atPath: final) else { throw CaseFolders.MoveError("cannot publish \(final)", code: EEXIST) }
+        let staging = "\(output)/.staging-\(caseName)-\(getpid())"
+        try? FileManager.default.removeItem(atPath: staging)
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.copyItem(atPath: "\(original)/\(from.segmentation)", toPath: "\(staging)/\(to.segmentation)")
+            try FileManager.default.copyItem(atPath: "\(original)/\(from.qualityControlPicture)", toPath: "\(staging)/\(to.qualityControlPicture)")
+            try report.write(to: "\(staging)/\(to.report)")
+            guard CaseFolders.renameWithoutReplacing(staging, final) else { throw CaseFolders.MoveError("cannot publish \(final)") }
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+        CaseFolders.syncDirectory(output)
+        return final
+    }
+
     public func publishedReport(caseName: String) -> CaseReport? {
         let path = "\(output)/\(caseName)/\(CaseReport.OutputFiles(caseIdentifier: caseName).report)"
         guard let data = FileManager.default.contents(atPath: path) else { return nil }

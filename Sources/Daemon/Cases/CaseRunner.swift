@@ -243,10 +243,35 @@ public final class CaseRunner {
             fileInputs(claimed, into: layout.deferred)
             return .deferred
         }
-        logger.info("\(claimed.name): same content as case #\(original), already processed; archived without processing",
+        let copy = publishCopyOfResult(for: claimed, original: original)
+        logger.info("\(claimed.name): same content as case #\(original), already processed; archived without processing\(copy)",
                     metadata: ["CASE_ID": "\(claimed.name)"])
         fileInputs(claimed, into: layout.archive)
         return .duplicate
+    }
+
+    /// Same inputs under a new name (a sender that re-sends under another accession number):
+    /// the sender waits for `output/<its name>/`, so the earlier result is published there as a
+    /// copy (`OutputFolderPublisher.publishCopy`), never recomputed. Only when that folder does
+    /// not exist and the original's published report still lists these inputs (it may have
+    /// been replaced since). Returns the clause for the journal line ("" when nothing was done).
+    private func publishCopyOfResult(for claimed: ClaimedCase, original: Int64) -> String {
+        guard let record = try? ledger.caseRecord(original), record.caseName != claimed.name,
+              let folder = record.results.outputs["folder"],
+              !FileManager.default.fileExists(atPath: "\(layout.output)/\(claimed.name)") else { return "" }
+        let publisher = OutputFolderPublisher(output: layout.output)
+        guard let report = publisher.publishedReport(caseName: record.caseName),
+              Set(report.inputs.map(\.sha256)).isSubset(of: Set(claimed.digests.map(\.sha256))) else {
+            return "; case #\(original)'s result is no longer in \(folder), so none is published under this name"
+        }
+        let completed = CaseReport.timestampFormatter(fractionalSeconds: false).string(from: record.updatedAt)
+        do {
+            let copy = try publisher.publishCopy(of: folder, originalName: record.caseName, as: claimed.name,
+                                                 copyOf: "case #\(original) (\(record.caseName)), \(folder), completed \(completed)")
+            return "; its result is published as \(copy) (a copy of \(folder))"
+        } catch {
+            return "; its result could not be copied under this name: \(error)"
+        }
     }
 
     /// Records how the last attempt of case `id` (left in `processing`) ended: a crash the note

@@ -77,12 +77,17 @@ public struct CaseReport: Sendable, Codable, Equatable {
         public var final: Bool
         /// What the earlier revision was, e.g. "student v3 mask written 2026-11-27T20:01:02Z".
         public var supersedes: String?
+        /// Set when this folder is a copy of another case's result: the same inputs (by content)
+        /// were dropped again under this name, and nothing was run again. Names that case, e.g.
+        /// "case #12 (Brats18_X), output/Brats18_X, completed 2026-12-07T14:01:02Z".
+        public var copyOf: String?
 
-        public init(producedBy: String, revision: Int, final: Bool, supersedes: String? = nil) {
+        public init(producedBy: String, revision: Int, final: Bool, supersedes: String? = nil, copyOf: String? = nil) {
             self.producedBy = producedBy
             self.revision = revision
             self.final = final
             self.supersedes = supersedes
+            self.copyOf = copyOf
         }
     }
 
@@ -369,7 +374,8 @@ public struct CaseReport: Sendable, Codable, Equatable {
         return try decode(Array(data), path: path)
     }
 
-    private static func timestampFormatter(fractionalSeconds: Bool) -> ISO8601DateFormatter {
+    /// ISO 8601 in UTC, as the report writes its dates.
+    static func timestampFormatter(fractionalSeconds: Bool) -> ISO8601DateFormatter {
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.formatOptions = fractionalSeconds ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
