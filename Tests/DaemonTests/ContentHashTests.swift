@@ -32,6 +32,27 @@ struct ContentHashTests {
         #expect(changed.hexDigest != a.hexDigest)
     }
 
+    @Test("a whole case: the marker, extras and the case name do not change the identity; scans in other roles do")
+    func caseIdentityIsItsScansByRole() throws {
+        let scratch = try TemporaryDirectory()
+        func drop(_ name: String, marker: Bool = false, extra: Bool = false, swapT1AndT2: Bool = false) throws -> String {
+            let folder = scratch.file(name)
+            let roles = ["t1", "t1ce", "t2", "flair"]
+            for role in roles {
+                let content = swapT1AndT2 ? (role == "t1" ? "t2" : role == "t2" ? "t1" : role) : role
+                try write("\(content) scan", "\(folder)/\(name)_\(role).nii.gz")
+            }
+            if marker { try write("", "\(folder)/READY") }
+            if extra { try write("sent by PACS 3", "\(folder)/notes.txt") }
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder).map { "\(folder)/\($0)" }
+            return try ContentHash.compute(files: files).hexDigest
+        }
+        let plain = try drop("Case")
+        #expect(try drop("-rf", marker: true) == plain, "the marker, sorting before or after the scans by name")
+        #expect(try drop("zz", marker: true, extra: true) == plain)
+        #expect(try drop("other", swapT1AndT2: true) != plain, "the same files in other roles are another case")
+    }
+
     @Test("a file larger than the 1 MiB block hashes like the whole file at once")
     func streamsLargeFiles() throws {
         let scratch = try TemporaryDirectory()

@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Glibc
 
@@ -8,13 +9,18 @@ import Glibc
 /// Definition (stable across runs and machines):
 /// 1. every file is hashed on its own with SHA-256, streamed in 1 MiB blocks (a case is several
 ///    hundred MB; nothing is held in memory);
-/// 2. the files are ordered by their base name, byte-wise (`X_flair`, `X_seg`, `X_t1`, `X_t1ce`,
-///    `X_t2` — the same order for every case of one naming convention);
-/// 3. the case hash is SHA-256 over the concatenated 32-byte digests in that order.
+/// 2. when the files make a case (`CaseFiles.recognise`: the four modalities, maybe a
+///    segmentation), only those count, in the order T1, T1ce, T2, FLAIR, segmentation: a marker
+///    file, notes or other extras do not change the identity, and scans given other roles do;
+/// 3. otherwise (a modality missing, two candidates for one), every file counts, ordered by base
+///    name, byte-wise;
+/// 4. the case hash is SHA-256 over the concatenated 32-byte digests in that order.
 ///
-/// Names do not enter the hash, so the same scans renamed to another case name are still the
-/// same content. The directory part of each path is ignored for ordering, so it does not matter
-/// whether the case is hashed in `incoming/` or in `work/`.
+/// Names do not enter the hash, so the same scans renamed to another case name (or sent with
+/// and without `READY`) are still the same content. The directory part of each path is ignored,
+/// so it does not matter whether the case is hashed in `incoming/` or in `work/`. (Until
+/// 2026-12-07 rule 3 applied to every case, so the marker counted and its place in the name
+/// order depended on the case name.)
 ///
 /// The drop folder is hostile: files are opened with `O_NOFOLLOW | O_NONBLOCK` and must be
 /// regular files, so a symlink or a FIFO is refused with an error instead of being followed
@@ -29,7 +35,7 @@ public struct ContentHash: Sendable, Equatable, CustomStringConvertible {
 
     /// Lower-case hex SHA-256 of the case (64 characters): what the ledger stores.
     public let hexDigest: String
-    /// The files in hashing order with their own digests.
+    /// Every file with its own digest, ordered by base name.
     public let files: [FileDigest]
 
     public var description: String { hexDigest }
@@ -47,14 +53,26 @@ public struct ContentHash: Sendable, Equatable, CustomStringConvertible {
     public static func compute(files: [String]) throws -> ContentHash {
         guard !files.isEmpty else { throw Failure(path: "(no files)", detail: "a case needs at least one input file") }
         let ordered = files.sorted { baseName($0).utf8.lexicographicallyPrecedes(baseName($1).utf8) }
-        var combined = SHA256()
+        var raw: [String: [UInt8]] = [:]
         var digests: [FileDigest] = []
         for path in ordered {
             let (digest, byteCount) = try digestOfFile(path)
-            combined.update(data: digest)
+            raw[path] = digest
             digests.append(FileDigest(path: path, sha256: hex(digest), byteCount: byteCount))
         }
+        var combined = SHA256()
+        for path in identityOrder(ordered) { combined.update(data: raw[path] ?? []) }
         return ContentHash(hexDigest: hex(Array(combined.finalize())), files: digests)
+    }
+
+    /// The files that make the identity, in order (rules 2 and 3 above); `files` sorted by name.
+    static func identityOrder(_ files: [String]) -> [String] {
+        let names = files.map(baseName)
+        guard let recognised = try? CaseFiles.recognise(names: names, directory: "") else { return files }
+        let byName = Dictionary(files.map { (baseName($0), $0) }, uniquingKeysWith: { first, _ in first })
+        let roles = recognised.modalities + (recognised.segmentation.map { [$0] } ?? [])
+        let paths = roles.compactMap { byName[baseName($0)] }
+        return paths.count == roles.count ? paths : files
     }
 
     /// SHA-256 of one regular file, streamed.
