@@ -227,6 +227,21 @@ struct NiftiBadInputTests {
         #expect(VoxelStatistics(inspected.voxels).nonFiniteCount == 2)
     }
 
+    @Test func float64BeyondTheFloat32RangeIsNamedAsSuch() throws {
+        // goodPlain's header as float64 (DT_FLOAT64 = 64, bitpix 64), every voxel 1e300: finite
+        // in the file, infinite as float32.
+        var data = try bytes(goodPlain)
+        let dims = (0..<3).map { axis in Int(data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 42 + 2 * axis, as: Int16.self) }) }
+        let offset = Int(data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 108, as: Float.self) })
+        withUnsafeBytes(of: Int16(64).littleEndian) { data.replaceSubrange(70..<72, with: $0) }
+        withUnsafeBytes(of: Int16(64).littleEndian) { data.replaceSubrange(72..<74, with: $0) }
+        data = Array(data[0..<offset])
+        for _ in 0..<dims.reduce(1, *) { withUnsafeBytes(of: (1e300 as Double).bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        let error = failure(try write(data, "float64-huge.nii"))
+        #expect(error?.kind == .nonFiniteVoxels)
+        #expect(error?.detail.contains("beyond the float32 range") == true, "\(String(describing: error))")
+    }
+
     @Test func unsupportedDatatype() throws {
         // DT_COMPLEX64 = 32, bitpix 64.
         var data = try bytes(goodPlain)

@@ -139,7 +139,9 @@ public enum NiftiReader {
         if !allowNonFinite {
             let nonFinite = voxels.withUnsafeBufferPointer { $0.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } }
             if nonFinite > 0 {
-                throw NiftiError(.nonFiniteVoxels, path: path, nonFinite == 1 ? "1 voxel is NaN or infinite" : "\(nonFinite) voxels are NaN or infinite")
+                // float64 (or scaled) values beyond ±3.4e38 become infinite as float32: say so.
+                let range = datatype == .float64 || scaling != nil ? ", or beyond the float32 range (±3.4e38)" : ""
+                throw NiftiError(.nonFiniteVoxels, path: path, nonFinite == 1 ? "1 voxel is NaN or infinite\(range)" : "\(nonFinite) voxels are NaN or infinite\(range)")
             }
         }
         return NiftiImage(path: path, header: header, geometry: geometry, voxels: voxels)
