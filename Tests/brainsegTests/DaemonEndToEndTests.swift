@@ -136,6 +136,30 @@ struct DaemonEndToEndTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("a sender that writes READY first and then copies the scans is waited for; READY with a scan missing, quiet, fails saying which")
+    func markerFirst() throws {
+        let scratch = try TemporaryDirectory()
+        let source = try Self.sources(scratch, count: 1)[0]
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration)
+        try daemon.start()
+        for name in ["marker-first", "marker-incomplete"] {
+            try FileManager.default.createDirectory(atPath: "\(daemon.incoming)/\(name)", withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: "\(daemon.incoming)/\(name)/READY", contents: Data())
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        for file in try FileManager.default.contentsOfDirectory(atPath: source).sorted() {
+            try FileManager.default.copyItem(atPath: "\(source)/\(file)", toPath: "\(daemon.incoming)/marker-first/\(file)")
+            if !file.contains("flair") {
+                try FileManager.default.copyItem(atPath: "\(source)/\(file)", toPath: "\(daemon.incoming)/marker-incomplete/\(file)")
+            }
+        }
+        let failedReason = "\(daemon.root)/failed/marker-incomplete/error.txt"
+        #expect(DaemonHarness.wait(timeout: 300) { Self.completed(daemon, "marker-first") && FileManager.default.fileExists(atPath: failedReason) }, "\(daemon.log)")
+        #expect(!FileManager.default.fileExists(atPath: "\(daemon.root)/failed/marker-first"), "failed before its scans arrived")
+        #expect((try? String(contentsOfFile: failedReason, encoding: .utf8))?.contains("FLAIR is missing") == true)
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("a slow writer is not processed early")
     func slowWriter() throws {
         let scratch = try TemporaryDirectory()

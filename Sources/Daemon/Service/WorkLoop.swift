@@ -200,8 +200,10 @@ final class WorkLoop {
         }
     }
 
-    /// A case that lacks a modality is failed when its marker file says the sender is done, or
-    /// when it stayed incomplete for `incompleteTimeoutSeconds`; so is a case whose files a
+    /// A case that lacks a modality is failed when its marker file says the sender is done and
+    /// nothing changed for the quiescence period since (a sender that writes the marker first
+    /// and then copies the scans is waited for), or when it stayed incomplete for
+    /// `incompleteTimeoutSeconds`; so is a case whose files a
     /// process held open for writing, unchanged, for that long (a sender that hung). Its files
     /// go to failed/ intact.
     private func failIncompleteCases(at now: ContinuousClock.Instant) {
@@ -211,10 +213,11 @@ final class WorkLoop {
             switch readiness.state(of: name, at: now) {
             case .incomplete(let missing, let since)?:
                 let markerPresent = readiness.snapshotHasMarker(name)
-                guard markerPresent || now - since > timeout else { continue }
+                let quiet = now - since >= readiness.settings.quiescencePeriod
+                guard (markerPresent && quiet) || now - since > timeout else { continue }
                 let missingText = missing.map(\.description).joined(separator: ", ")
                 reason = markerPresent
-                    ? "incomplete case: the \(configuration.marker) marker is present but \(missingText) is missing (expected T1, T1ce, T2 and FLAIR NIfTI files)"
+                    ? "incomplete case: the \(configuration.marker) marker is present but \(missingText) is missing, and nothing changed for \(Int(configuration.quiescenceSeconds)) s (expected T1, T1ce, T2 and FLAIR NIfTI files)"
                     : "incomplete case: \(missingText) still missing after \(Int(configuration.incompleteTimeoutSeconds)) s"
             case .beingWritten(let files, let since)?:
                 guard now - since > timeout else { continue }
