@@ -140,7 +140,12 @@ struct TrainCommand: AsyncParsableCommand {
         printToStandardError("training \(configuration.model) (\(configuration.profile.rawValue)) in \(runDirectory)")
         try trainer.loadData()
         let outcome = try trainer.run()
-        print(String(format: "%@: %d steps in %.0f s; best hold-out mean Dice %.3f; weights in %@/best and %@/final",
-                     configuration.model, outcome.steps, outcome.seconds, outcome.bestScore, runDirectory, runDirectory))
+        if configuration.holdoutCases.isEmpty {
+            print(String(format: "%@: %d steps in %.0f s; no hold-out cases, so no validation and no best/; weights in %@/final",
+                         configuration.model, outcome.steps, outcome.seconds, runDirectory))
+        } else {
+            print(String(format: "%@: %d steps in %.0f s; best hold-out mean Dice %.3f; weights in %@/best and %@/final",
+                         configuration.model, outcome.steps, outcome.seconds, outcome.bestScore, runDirectory, runDirectory))
+        }
     }
 }

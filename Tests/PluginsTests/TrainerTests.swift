@@ -123,6 +123,16 @@ struct TrainerTests {
         let (loaded, _) = try ModelStore.load(directory: "\(run)/best")
         #expect(loaded.name == "student")
     }
+
+    @Test("without hold-out cases there is nothing to choose by: final/ only, no best/")
+    func noHoldoutNoBest() throws {
+        let scratch = try TemporaryDirectory()
+        let cases = try SyntheticCases.write(into: scratch.file("data"), count: 2, size: 16)
+        let run = scratch.file("run")
+        _ = try Trainer(configuration: Self.configuration(cases, steps: 2), runDirectory: run) { _ in }.runLoaded()
+        #expect(FileManager.default.fileExists(atPath: "\(run)/final/model.json"))
+        #expect(!FileManager.default.fileExists(atPath: "\(run)/best"))
+    }
 }
 
 extension Trainer {

@@ -14,8 +14,8 @@ import Foundation
 /// exactly, so a run resumed after `kill -9` produces the same weights as an uninterrupted
 /// one with the same seed and thread count.
 ///
-/// Run folder: `config.json`, `checkpoint.safetensors`, `log.jsonl`, `best/` and `final/`
-/// (model folders: `weights.safetensors` + `model.json`).
+/// Run folder: `config.json`, `checkpoint.safetensors`, `log.jsonl`, `best/` (only with hold-out
+/// cases) and `final/` (model folders: `weights.safetensors` + `model.json`).
 public final class Trainer {
     public let configuration: TrainingConfiguration
     public let runDirectory: String
@@ -216,7 +216,8 @@ public final class Trainer {
             let finished = (totalSteps > 0 && step >= totalSteps) || step == configuration.stopAfterStep
             if finished || Date().timeIntervalSince(lastCheckpoint) >= configuration.checkpointIntervalSeconds {
                 let (score, dice) = try kept { try validate(step: step) }
-                if score > bestScore || !FileManager.default.fileExists(atPath: "\(runDirectory)/best/model.json") {
+                // Without hold-out cases there is nothing to choose by: no best/.
+                if !holdout.isEmpty, score > bestScore || !FileManager.default.fileExists(atPath: "\(runDirectory)/best/model.json") {
                     bestScore = score
                     bestDice = dice
                     try kept { try saveModel(to: "\(runDirectory)/best", steps: step, seconds: previousSeconds + Date().timeIntervalSince(start), dice: dice) }
