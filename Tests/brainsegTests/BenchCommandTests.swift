@@ -66,6 +66,26 @@ struct BenchCommandTests {
         if Self.cpuWantsHaswell { #expect(BLAS.coreName != "Haswell") }
     }
 
+    @Test("BRAINSEG_POOL_TRACE logs every buffer taken and returned, and each return names a buffer taken before")
+    func poolTrace() throws {
+        let result = try ExecutableRunner.run(["bench", "model", "--model", "unet", "--shape", "16,16,16", "--reps", "1", "--warmup", "0"],
+                                              environment: ["BRAINSEG_POOL_TRACE": "1"])
+        #expect(result.status == 0, "\(result.standardError)")
+        var taken: Set<String> = []
+        var returned = 0
+        for line in result.standardError.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, parts[0] == "T" || parts[0] == "R", Int(parts[2]) != nil else { continue }
+            if parts[0] == "T" { taken.insert(String(parts[1])) } else {
+                returned += 1
+                #expect(taken.contains(String(parts[1])), "returned before taken: \(line)")
+            }
+        }
+        #expect(taken.count > 10 && returned > 10, "taken \(taken.count), returned \(returned)")
+        let quiet = try ExecutableRunner.run(["bench", "model", "--model", "unet", "--shape", "16,16,16", "--reps", "1", "--warmup", "0"])
+        #expect(!quiet.standardError.contains("\nT "), "traced without the variable")
+    }
+
     @Test("bad arguments fail with a message")
     func validation() throws {
         let result = try ExecutableRunner.run(["bench", "conv", "--in-channels", "3", "--out-channels", "4", "--size", "4", "--groups", "2"])

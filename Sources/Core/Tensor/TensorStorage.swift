@@ -51,7 +51,22 @@ public final class BufferPool: @unchecked Sendable {
         return 1 << (Int.bitWidth - (minimum - 1).leadingZeroBitCount)
     }
 
+    /// `BRAINSEG_POOL_TRACE` set: every `take` ("T <address> <floats asked>") and `recycle`
+    /// ("R <address> <capacity>") is written to standard error, one line each, for replaying
+    /// the allocation sequence under other pool policies (`Benchmarks/pool-policy-replay.py`).
+    private static let traceEnabled = ProcessInfo.processInfo.environment["BRAINSEG_POOL_TRACE"] != nil
+
+    private static func trace(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
     func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
+        let taken = takeBuffer(count)
+        if Self.traceEnabled { Self.trace("T \(UInt(bitPattern: taken.0)) \(count)") }
+        return taken
+    }
+
+    private func takeBuffer(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
         let capacity = Self.roundedCapacity(count)
         lock.lock()
         if var list = free[capacity], let pointer = list.popLast() {
@@ -65,6 +80,7 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     func recycle(_ pointer: UnsafeMutablePointer<Float>, capacity: Int) {
+        if Self.traceEnabled { Self.trace("R \(UInt(bitPattern: pointer)) \(capacity)") }
         lock.lock()
         if capacity >= 4096, retainedBytes + capacity * 4 <= retainedByteLimit {
             free[capacity, default: []].append(pointer)
