@@ -25,6 +25,8 @@ parser.add_argument("--models-dir", required=True)
 parser.add_argument("--models", default="unet,resunet-vae,cascade,student")
 parser.add_argument("--tolerance", type=float, default=0.002)
 parser.add_argument("--precision", default="bf16", choices=["bf16", "int8"], help="the reduced precision compared with fp32")
+parser.add_argument("--pool-models", help="comma-separated models run in the reduced precision in the pool check, the others "
+                    "in fp32 (default: every model): the daemon's mix, e.g. int8 for the cascade alone")
 parser.add_argument("--work", help="scratch folder (default: a temporary one, deleted afterwards)")
 parser.add_argument("labelled", help="folder of labelled case folders")
 args = parser.parse_args()
@@ -70,8 +72,13 @@ for model in args.models.split(","):
           f"{'pass' if ok else 'FAIL'} (max mean gap {max(gaps):.4f}) |")
 
 
+ALL_MODELS = ["unet", "resunet-vae", "cascade", "student"]
+POOL_MODELS = args.pool_models.split(",") if args.pool_models else ALL_MODELS
+POOL_LABEL = f"every model {P}" if POOL_MODELS == ALL_MODELS else f"{', '.join(POOL_MODELS)} in {P} and the others in fp32"
+
+
 def daemon(precision):
-    table = "".join(f'"{m}" = "{precision}"\n' for m in ["unet", "resunet-vae", "cascade", "student"])
+    table = "".join(f'"{m}" = "{precision if m in POOL_MODELS else "fp32"}"\n' for m in ALL_MODELS)
     root = os.path.join(work, f"daemon-{precision}")
     shutil.rmtree(root, ignore_errors=True)
     return reports_from_daemon(args.brainseg, root, args.models_dir, cases, extra_config="[models.precision]\n" + table)
@@ -86,7 +93,7 @@ changed = [n for n in names if admitted(exact[n]) != admitted(reduced[n])]
 mean_gap = abs(statistics.mean(gaps)) if gaps else float("inf")
 pool_ok = len(names) == len(cases) and mean_gap <= args.tolerance and not changed
 failed |= not pool_ok
-print(f"\nPool confidence (`brainseg serve`, every model fp32 vs every model {P}, {len(names)} of {len(cases)} reports): "
+print(f"\nPool confidence (`brainseg serve`, every model fp32 vs {POOL_LABEL}, {len(names)} of {len(cases)} reports): "
       f"mean score fp32 {statistics.mean(score(exact[n]) for n in names):.4f}, {P} {statistics.mean(score(reduced[n]) for n in names):.4f}, "
       f"mean gap {mean_gap:.4f}, largest per-case gap {max(abs(g) for g in gaps):.4f}; admissions changed: "
       f"{', '.join(changed) if changed else 'none'} → {'pass' if pool_ok else 'FAIL'}.")
