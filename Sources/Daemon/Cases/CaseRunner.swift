@@ -260,7 +260,8 @@ public final class CaseRunner {
               let folder = record.results.outputs["folder"],
               !FileManager.default.fileExists(atPath: "\(layout.output)/\(claimed.name)") else { return "" }
         let publisher = OutputFolderPublisher(output: layout.output)
-        guard let report = publisher.publishedReport(caseName: record.caseName),
+        let reportPath = "\(folder)/\(CaseReport.OutputFiles(caseIdentifier: record.caseName).report)"
+        guard let report = try? CaseReport.read(from: reportPath),
               Set(report.inputs.map(\.sha256)).isSubset(of: Set(claimed.digests.map(\.sha256))) else {
             return "; case #\(original)'s result is no longer in \(folder), so none is published under this name"
         }

@@ -203,9 +203,8 @@ final class WorkLoop {
     /// A case that lacks a modality is failed when its marker file says the sender is done and
     /// nothing changed for the quiescence period since (a sender that writes the marker first
     /// and then copies the scans is waited for), or when it stayed incomplete for
-    /// `incompleteTimeoutSeconds`; so is a case whose files a
-    /// process held open for writing, unchanged, for that long (a sender that hung). Its files
-    /// go to failed/ intact.
+    /// `incompleteTimeoutSeconds`; so is a case whose files a process held open for writing,
+    /// unchanged, for that long (a sender that hung). Its files go to failed/ intact.
     private func failIncompleteCases(at now: ContinuousClock.Instant) {
         let timeout = Duration.milliseconds(Int(configuration.incompleteTimeoutSeconds * 1000))
         for name in readiness.trackedCases where !stuck.isWaiting(name, at: now) {
