@@ -49,31 +49,24 @@ HOLDOUT="Brats18_2013_3_1,Brats18_CBICA_AQN_1,Brats18_TCIA02_606_1,Brats18_TCIA1
 BRAINSEG="${BRAINSEG:-$(swift build -c release --show-bin-path)/brainseg}"
 [ -x "$BRAINSEG" ] || swift build -c release --product brainseg
 
-# run NAME MODEL OPTIONS…: one training run in $RUNS/NAME (resumed when it exists).
+# run NAME MODEL OPTIONS…: one training run in $RUNS/NAME (resumed when it exists), holding
+# out the gate's cases ($RUN_HOLDOUT when set, else $HOLDOUT; empty: every labelled case).
 run() {
     local name="$1" model="$2"; shift 2
+    local holdout="${RUN_HOLDOUT-$HOLDOUT}"
     mkdir -p "$RUNS"
     if [ -f "$RUNS/$name/final/model.json" ]; then return; fi
     if [ -f "$RUNS/$name/config.json" ]; then
         "$BRAINSEG" train --resume "$RUNS/$name"
     else
-        "$BRAINSEG" train "$model" --data "$DATA" --holdout "$HOLDOUT" --seed 1 --threads 1 --out "$RUNS/$name" "$@"
+        "$BRAINSEG" train "$model" --data "$DATA" ${holdout:+--holdout "$holdout"} --seed 1 --threads 1 --out "$RUNS/$name" "$@"
     fi
 }
 
 # run_all NAME MODEL OPTIONS…: like run, on every labelled case (no hold-out). For teachers
 # only: the gate judges the student alone, so its 4 cases are not needed out of the teachers'
 # training (models/README.md, "Teachers on all 17 labelled cases").
-run_all() {
-    local name="$1" model="$2"; shift 2
-    mkdir -p "$RUNS"
-    if [ -f "$RUNS/$name/final/model.json" ]; then return; fi
-    if [ -f "$RUNS/$name/config.json" ]; then
-        "$BRAINSEG" train --resume "$RUNS/$name"
-    else
-        "$BRAINSEG" train "$model" --data "$DATA" --seed 1 --threads 1 --out "$RUNS/$name" "$@"
-    fi
-}
+run_all() { RUN_HOLDOUT="" run "$@"; }
 
 student() {
     run student student --steps 4000 --learning-rate 0.001 --weight-decay 0.01 --stop-after 1091
