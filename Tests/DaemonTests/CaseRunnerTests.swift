@@ -206,6 +206,33 @@ struct CaseRunnerTests {
         #expect(try state("bad") == .failed && state("good") == .completed)
     }
 
+    @Test("a copy of a result under a new name: renamed files and report; refused when the report lists other inputs or the folder exists")
+    func publishCopy() throws {
+        let claimed = try claim("orig")
+        let result = try pipeline.run(claimed, pass: .ensemble, received: nil, progress: { _ in }, shouldStop: { false })
+        let original = "\(layout.output)/orig"
+        try FileManager.default.createDirectory(atPath: original, withIntermediateDirectories: true)
+        try Data("mask".utf8).write(to: URL(fileURLWithPath: "\(original)/orig_seg.nii.gz"))
+        try Data("png".utf8).write(to: URL(fileURLWithPath: "\(original)/orig_qc.png"))
+        try result.report.write(to: "\(original)/orig_report.json")
+        let publisher = OutputFolderPublisher(output: layout.output)
+        let digests = Set(claimed.digests.map(\.sha256))
+        #expect(throws: CaseReportError.self) {
+            try publisher.publishCopy(of: original, originalName: "orig", as: "other", inputDigests: ["0123"], copyOf: "x")
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(layout.output)/other"), "published for other inputs")
+        let copy = try publisher.publishCopy(of: original, originalName: "orig", as: "resent", inputDigests: digests, copyOf: "case #1 (orig)")
+        #expect(try String(contentsOfFile: "\(copy)/resent_seg.nii.gz", encoding: .utf8) == "mask")
+        #expect(try String(contentsOfFile: "\(copy)/resent_qc.png", encoding: .utf8) == "png")
+        let report = try CaseReport.read(from: "\(copy)/resent_report.json")
+        #expect(report.caseIdentifier == "resent" && report.result?.copyOf == "case #1 (orig)")
+        #expect(throws: (any Error).self) {
+            try publisher.publishCopy(of: original, originalName: "orig", as: "resent", inputDigests: digests, copyOf: "again")
+        }
+        #expect(try CaseReport.read(from: "\(copy)/resent_report.json").result?.copyOf == "case #1 (orig)", "an existing folder replaced")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: layout.output).allSatisfy { !$0.hasPrefix(".staging") })
+    }
+
     @Test("a case dropped again after it failed is run, not filed as the old failure; unknown content is run")
     func leftoverOfANewDropIsRun() throws {
         pipeline.failures = [NiftiError(.notNifti, path: "/x", "not a NIfTI file")]

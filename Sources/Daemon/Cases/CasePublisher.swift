@@ -40,9 +40,7 @@ public struct OutputFolderPublisher: CasePublisher {
         let (caseName, loaded, labels) = (outputs.caseName, outputs.loaded, outputs.segmentation.labels)
         let writeStarted = Date()
         let names = CaseReport.OutputFiles(caseIdentifier: caseName)
-        let staging = "\(output)/.staging-\(caseName)-\(getpid())"
-        try? FileManager.default.removeItem(atPath: staging)
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        let staging = try freshStagingFolder(for: caseName)
         try NiftiWriter.writeLabels(labels, geometry: loaded.geometry, to: "\(staging)/\(names.segmentation)", description: "brainseg \(caseName)")
         try QualityControlPicture.write(flair: loaded.modalities[Modality.flair.rawValue], t1ce: loaded.modalities[Modality.t1ce.rawValue],
                                         labels: labels, convention: outputs.convention, to: "\(staging)/\(names.qualityControlPicture)")
@@ -72,11 +70,18 @@ public struct OutputFolderPublisher: CasePublisher {
     /// folder of the case `originalName`): the mask and QC picture under the new name, and the
     /// report with the new identifier and `result.copyOf` saying whose result it is. Staged and
     /// renamed like `publish`; never replaces an existing `output/<caseName>`. Returns the folder.
-    /// Throws when the original is incomplete or unreadable, or `output/<caseName>` exists.
-    public func publishCopy(of original: String, originalName: String, as caseName: String, copyOf: String) throws -> String {
+    /// Throws when the original is incomplete or unreadable, when its report does not list
+    /// inputs with exactly these SHA-256 digests among `inputDigests` (it was replaced since), or
+    /// when `output/<caseName>` exists.
+    public func publishCopy(of original: String, originalName: String, as caseName: String, inputDigests: Set<String>,
+                            copyOf: String) throws -> String {
         let from = CaseReport.OutputFiles(caseIdentifier: originalName)
         let to = CaseReport.OutputFiles(caseIdentifier: caseName)
-        var report = try CaseReport.read(from: "\(original)/\(from.report)")
+        let reportPath = "\(original)/\(from.report)"
+        var report = try CaseReport.read(from: reportPath)
+        guard Set(report.inputs.map(\.sha256)).isSubset(of: inputDigests) else {
+            throw CaseReportError(path: reportPath, "the result there is no longer that of these inputs")
+        }
         report.caseIdentifier = caseName
         report.outputs = to
         var provenance = report.result ?? CaseReport.Provenance(producedBy: "ensemble", revision: 1, final: true)
@@ -84,9 +89,7 @@ public struct OutputFolderPublisher: CasePublisher {
         report.result = provenance
         let final = "\(output)/\(caseName)"
         guard !FileManager.default.fileExists(atPath: final) else { throw CaseFolders.MoveError("cannot publish \(final)", code: EEXIST) }
-        let staging = "\(output)/.staging-\(caseName)-\(getpid())"
-        try? FileManager.default.removeItem(atPath: staging)
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        let staging = try freshStagingFolder(for: caseName)
         do {
             try FileManager.default.copyItem(atPath: "\(original)/\(from.segmentation)", toPath: "\(staging)/\(to.segmentation)")
             try FileManager.default.copyItem(atPath: "\(original)/\(from.qualityControlPicture)", toPath: "\(staging)/\(to.qualityControlPicture)")
@@ -98,6 +101,14 @@ public struct OutputFolderPublisher: CasePublisher {
         }
         CaseFolders.syncDirectory(output)
         return final
+    }
+
+    /// `output/.staging-<case>-<pid>`, emptied and created: where a publication is assembled.
+    private func freshStagingFolder(for caseName: String) throws -> String {
+        let staging = "\(output)/.staging-\(caseName)-\(getpid())"
+        try? FileManager.default.removeItem(atPath: staging)
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        return staging
     }
 
     public func publishedReport(caseName: String) -> CaseReport? {

@@ -259,19 +259,14 @@ public final class CaseRunner {
         guard let record = try? ledger.caseRecord(original), record.caseName != claimed.name,
               let folder = record.results.outputs["folder"],
               !FileManager.default.fileExists(atPath: "\(layout.output)/\(claimed.name)") else { return "" }
-        let publisher = OutputFolderPublisher(output: layout.output)
-        let reportPath = "\(folder)/\(CaseReport.OutputFiles(caseIdentifier: record.caseName).report)"
-        guard let report = try? CaseReport.read(from: reportPath),
-              Set(report.inputs.map(\.sha256)).isSubset(of: Set(claimed.digests.map(\.sha256))) else {
-            return "; case #\(original)'s result is no longer in \(folder), so none is published under this name"
-        }
         let completed = CaseReport.timestampFormatter(fractionalSeconds: false).string(from: record.updatedAt)
         do {
-            let copy = try publisher.publishCopy(of: folder, originalName: record.caseName, as: claimed.name,
-                                                 copyOf: "case #\(original) (\(record.caseName)), \(folder), completed \(completed)")
+            let copy = try OutputFolderPublisher(output: layout.output).publishCopy(
+                of: folder, originalName: record.caseName, as: claimed.name, inputDigests: Set(claimed.digests.map(\.sha256)),
+                copyOf: "case #\(original) (\(record.caseName)), \(folder), completed \(completed)")
             return "; its result is published as \(copy) (a copy of \(folder))"
         } catch {
-            return "; its result could not be copied under this name: \(error)"
+            return "; case #\(original)'s result could not be copied under this name: \(error)"
         }
     }
 
