@@ -25,8 +25,10 @@ public final class NormalizationLayer: Layer {
 
     public var parameters: [Parameter] { [weight, bias] }
 
-    public func callAsFunction(_ input: Variable, _ context: ForwardContext) -> Variable {
-        context.normalizedActivation(input, groups: groups, weight: context.variable(weight), bias: context.variable(bias),
+    /// Takes `input` (consuming), so that inference can write the output over a convolution's
+    /// result that nothing else holds (`ForwardContext.normalizedActivation`).
+    public func callAsFunction(_ input: consuming Variable, _ context: ForwardContext) -> Variable {
+        context.normalizedActivation(consume input, groups: groups, weight: context.variable(weight), bias: context.variable(bias),
                                      activation: activation, epsilon: epsilon)
     }
 }

@@ -3,9 +3,23 @@
 /// This file is the pattern for every op: kernels (here the `+` on `Tensor`) and the
 /// differentiable wrapper on `ForwardContext` side by side.
 extension ForwardContext {
-    public func add(_ a: Variable, _ b: Variable) -> Variable {
+    ///
+    /// Without a tape (inference) the sum overwrites the storage of an operand that nothing else
+    /// holds (a residual branch just computed, say), so the pass holds one tensor fewer.
+    public func add(_ a: consuming Variable, _ b: consuming Variable) -> Variable {
         precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
-        return record(a.value + b.value, inputs: [a, b]) { gradient in [gradient, gradient] }
+        guard tape == nil else { return record(a.value + b.value, inputs: [a, b]) { gradient in [gradient, gradient] } }
+        OperationProfile.markForward(#function)
+        var left = (consume a).value, right = (consume b).value
+        if right.hasUniqueStorage() {
+            right.add(left)
+            return Variable(right)
+        }
+        if left.hasUniqueStorage() {
+            left.add(right)
+            return Variable(left)
+        }
+        return Variable(left + right)
     }
 
     /// Element-wise product: y = a ⊙ b; ∂L/∂a = g ⊙ b, ∂L/∂b = g ⊙ a.

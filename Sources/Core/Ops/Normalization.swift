@@ -40,46 +40,76 @@ public enum NormalizationKernels {
     public static func normalizedActivation(
         _ input: Tensor, groups: Int, weight: Tensor, bias: Tensor, activation: Activation, epsilon: Float
     ) -> (output: Tensor, statistics: GroupStatistics) {
-        let layout = NormalizationGroupLayout(input.shape, groups: groups, weight: weight, bias: bias)
+        var output = Tensor(uninitializedShape: input.shape)
+        let statistics = input.withUnsafeBufferPointer { source in
+            output.withUnsafeMutableBufferPointer { target in
+                normalize(source.baseAddress!, into: target.baseAddress!, shape: input.shape, groups: groups,
+                          weight: weight, bias: bias, activation: activation, epsilon: epsilon)
+            }
+        }
+        return (output, statistics)
+    }
+
+    /// The same output, written over `input`'s storage when no other tensor shares it, so that
+    /// an inference pass holds one activation where it would hold two; a shared input is left
+    /// as it is and the output gets storage of its own. For inference only: a backward needs
+    /// the input, which this destroys.
+    public static func normalizedActivationReusingInput(
+        _ input: consuming Tensor, groups: Int, weight: Tensor, bias: Tensor, activation: Activation, epsilon: Float
+    ) -> Tensor {
+        guard input.hasUniqueStorage() else {
+            return normalizedActivation(input, groups: groups, weight: weight, bias: bias, activation: activation, epsilon: epsilon).output
+        }
+        let shape = input.shape
+        input.withUnsafeMutableBufferPointer { buffer in
+            _ = normalize(UnsafePointer(buffer.baseAddress!), into: buffer.baseAddress!, shape: shape, groups: groups,
+                          weight: weight, bias: bias, activation: activation, epsilon: epsilon)
+        }
+        return input
+    }
+
+    /// The forward kernel: `source` and `target` hold N×C×… elements of `shape` and may be the
+    /// same memory (each group's statistics are summed before any of its elements is written,
+    /// and each element is written only from itself).
+    private static func normalize(
+        _ source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, shape: [Int], groups: Int,
+        weight: Tensor, bias: Tensor, activation: Activation, epsilon: Float
+    ) -> GroupStatistics {
+        let layout = NormalizationGroupLayout(shape, groups: groups, weight: weight, bias: bias)
         let slope = activation.negativeSlope
         var means = [Float](repeating: 0, count: layout.batch * groups)
         var residuals = [Float](repeating: 0, count: layout.batch * groups)
         var inverseDeviations = [Float](repeating: 0, count: layout.batch * groups)
-        var output = Tensor(uninitializedShape: input.shape)
         let gamma = weight.scalars, beta = bias.scalars  // [C]: read once per channel, not per voxel
-        input.withUnsafeBufferPointer { source in
-            output.withUnsafeMutableBufferPointer { target in
-                means.withUnsafeMutableBufferPointer { meanBuffer in
-                    residuals.withUnsafeMutableBufferPointer { residualBuffer in
-                        inverseDeviations.withUnsafeMutableBufferPointer { inverseBuffer in
-                            let x = SendableConstPointer(source.baseAddress!), y = SendablePointer(target.baseAddress!)
-                            let meanPointer = SendablePointer(meanBuffer.baseAddress!)
-                            let residualPointer = SendablePointer(residualBuffer.baseAddress!)
-                            let inversePointer = SendablePointer(inverseBuffer.baseAddress!)
-                            layout.forEachGroup { item, firstChannel, offset in
-                                let moments = shiftedMoments(x.pointer + offset, count: layout.groupCount)
-                                let mean = Float(moments.mean), residual = Float(moments.mean - Double(mean))
-                                let inverse = Float(1 / (moments.variance + Double(epsilon)).squareRoot())
-                                meanPointer.pointer[item] = mean
-                                residualPointer.pointer[item] = residual
-                                inversePointer.pointer[item] = inverse
-                                for channelInGroup in 0..<layout.channelsPerGroup {
-                                    let channel = firstChannel + channelInGroup
-                                    let scale = gamma[channel] * inverse, shift = beta[channel]
-                                    let start = offset + channelInGroup * layout.spatialCount
-                                    let inputRow = x.pointer + start, outputRow = y.pointer + start
-                                    for voxel in 0..<layout.spatialCount {
-                                        let pre = scale * ((inputRow[voxel] - mean) - residual) + shift
-                                        outputRow[voxel] = pre > 0 ? pre : pre * slope
-                                    }
-                                }
+        means.withUnsafeMutableBufferPointer { meanBuffer in
+            residuals.withUnsafeMutableBufferPointer { residualBuffer in
+                inverseDeviations.withUnsafeMutableBufferPointer { inverseBuffer in
+                    let x = SendableConstPointer(source), y = SendablePointer(target)
+                    let meanPointer = SendablePointer(meanBuffer.baseAddress!)
+                    let residualPointer = SendablePointer(residualBuffer.baseAddress!)
+                    let inversePointer = SendablePointer(inverseBuffer.baseAddress!)
+                    layout.forEachGroup { item, firstChannel, offset in
+                        let moments = shiftedMoments(x.pointer + offset, count: layout.groupCount)
+                        let mean = Float(moments.mean), residual = Float(moments.mean - Double(mean))
+                        let inverse = Float(1 / (moments.variance + Double(epsilon)).squareRoot())
+                        meanPointer.pointer[item] = mean
+                        residualPointer.pointer[item] = residual
+                        inversePointer.pointer[item] = inverse
+                        for channelInGroup in 0..<layout.channelsPerGroup {
+                            let channel = firstChannel + channelInGroup
+                            let scale = gamma[channel] * inverse, shift = beta[channel]
+                            let start = offset + channelInGroup * layout.spatialCount
+                            let inputRow = x.pointer + start, outputRow = y.pointer + start
+                            for voxel in 0..<layout.spatialCount {
+                                let pre = scale * ((inputRow[voxel] - mean) - residual) + shift
+                                outputRow[voxel] = pre > 0 ? pre : pre * slope
                             }
                         }
                     }
                 }
             }
         }
-        return (output, GroupStatistics(mean: means, meanResidual: residuals, inverseStandardDeviation: inverseDeviations))
+        return GroupStatistics(mean: means, meanResidual: residuals, inverseStandardDeviation: inverseDeviations)
     }
 
     /// Gradients of the fused op with respect to input, γ and β, given ∂L/∂y.
@@ -285,10 +315,19 @@ struct NormalizationGroupLayout: Sendable {
 extension ForwardContext {
     /// act(GroupNorm(x)·γ + β) in one pass over memory (see `NormalizationKernels`). x is
     /// N×C×D×H×W, γ and β are [C], C divisible by `groups`.
+    ///
+    /// Without a tape (inference) the output overwrites x's storage when nothing else holds it,
+    /// as when x is the convolution just computed (`normalizedActivationReusingInput`).
     public func normalizedActivation(
-        _ x: Variable, groups: Int, weight: Variable, bias: Variable, activation: Activation, epsilon: Float = 1e-5
+        _ x: consuming Variable, groups: Int, weight: Variable, bias: Variable, activation: Activation, epsilon: Float = 1e-5
     ) -> Variable {
-        let input = x.value, gamma = weight.value, beta = bias.value
+        let gamma = weight.value, beta = bias.value
+        if tape == nil {
+            OperationProfile.markForward(#function)
+            return Variable(NormalizationKernels.normalizedActivationReusingInput(
+                (consume x).value, groups: groups, weight: gamma, bias: beta, activation: activation, epsilon: epsilon))
+        }
+        let input = x.value
         let (output, statistics) = NormalizationKernels.normalizedActivation(
             input, groups: groups, weight: gamma, bias: beta, activation: activation, epsilon: epsilon)
         return record(output, inputs: [x, weight, bias]) { gradient in

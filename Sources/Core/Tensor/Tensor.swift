@@ -49,6 +49,10 @@ public struct Tensor: @unchecked Sendable {
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
     }
 
+    /// Whether no other tensor shares this storage, so that a kernel may write its result over
+    /// it without changing any other value.
+    public mutating func hasUniqueStorage() -> Bool { isKnownUniquelyReferenced(&storage) }
+
     /// The same elements under another shape with the same element count (shares storage).
     public func reshaped(_ newShape: [Int]) -> Tensor {
         precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")

@@ -70,12 +70,15 @@ final class CascadeStage: Layer {
             x = encoderBlocks[level](x, context)
             skips.append(context.maxOverChannelGroups(x, groups: 4))
         }
-        var y = skips[3]
+        // Skips leave `skips` as the decoder uses them (deepest first) and the concatenation's
+        // parts are handed on without a second reference, so in inference they are freed as soon
+        // as they are concatenated.
+        var y = skips.removeLast()
         let cascade = [quarter, half, nil]
         for step in 0..<3 {
-            var parts = [upsamplers[step](y, context), skips[2 - step]]
+            var parts = [upsamplers[step](y, context), skips.removeLast()]
             if let extra = cascade[step] { parts.append(extra) }
-            y = decoderBlocks[step](merges[step](context.concatenateChannels(parts), context), context)
+            y = decoderBlocks[step](merges[step](context.concatenateChannels(consume parts), context), context)
         }
         return context.softmaxOverChannels(head(y, context))
     }

@@ -86,11 +86,13 @@ public final class ResUNetVAE: Layer {
             if level < 3 { skips.append(x) }
         }
         let bottom = x
+        // Skips leave `skips` as they are used and x is handed on without a second reference,
+        // so in inference each full-size tensor is freed once its last reader is done.
         for level in stride(from: 2, through: 0, by: -1) {
-            x = context.add(context.upsampleTrilinear2x(reducers[level](x, context)), skips[level])
+            x = context.add(context.upsampleTrilinear2x(reducers[level](x, context)), skips.removeLast())
             x = decoderBlocks[level](x, context)
         }
-        return (head(headNorm(x, context), context), bottom)
+        return (head(headNorm(consume x, context), context), bottom)
     }
 
     /// Logits N×3×D×H×W (inference and the segmentation loss).

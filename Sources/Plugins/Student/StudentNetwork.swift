@@ -113,9 +113,12 @@ public final class StudentNetwork: Layer {
             for block in encoder[level] { x = block(x, context) }
             if level < 2 { skips.append(x) }
         }
+        // Skips leave `skips` as the decoder uses them and the concatenation's inputs are handed
+        // on without a second reference, so in inference they are freed once concatenated.
         for level in stride(from: 2, through: 0, by: -1) {
+            let skip = skips.removeLast()
             let up = context.leakyReLU(context.upsampleTrilinear2x(upsampling[level](x, context)), slope: 0.01)
-            x = decoder[level](merges[level](context.concatenateChannels([skips[level], up]), context), context)
+            x = decoder[level](merges[level](context.concatenateChannels([consume skip, consume up]), context), context)
         }
         return outputConvolution(x, context)
     }

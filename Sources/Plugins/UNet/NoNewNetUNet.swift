@@ -38,8 +38,11 @@ public final class NoNewNetUNet: Layer {
 
         var parameters: [Parameter] { first.parameters + firstNorm.parameters + second.parameters + secondNorm.parameters }
 
-        func callAsFunction(_ x: Variable, _ context: ForwardContext) -> Variable {
-            secondNorm(second(firstNorm(first(x, context), context), context), context)
+        /// Consumes `x`: in inference it is freed once the first convolution has read it, so the
+        /// second convolution does not run beside it (no effect under a tape, which keeps it).
+        func callAsFunction(_ x: consuming Variable, _ context: ForwardContext) -> Variable {
+            x = firstNorm(first(x, context), context)  // replacing x frees the input once read
+            return secondNorm(second(x, context), context)
         }
     }
 
@@ -97,10 +100,13 @@ public final class NoNewNetUNet: Layer {
             x = encoder[level](x, context)
             if level < Self.levels - 1 { skips.append(x) }
         }
+        // Each decoder level takes its skip out of `skips` and hands every input on without a
+        // second reference, so in inference a tensor is freed as soon as its last reader is done
+        // (the concatenation's inputs before its convolutions run; peak memory is set here).
         for level in stride(from: Self.levels - 2, through: 0, by: -1) {
-            let reduced = reducers[level](x, context)
-            let upsampled = context.upsampleTrilinear2x(reduced)
-            x = decoder[level](context.concatenateChannels([skips[level], upsampled]), context)
+            let skip = skips.removeLast()
+            let upsampled = context.upsampleTrilinear2x(reducers[level](consume x, context))
+            x = decoder[level](context.concatenateChannels([consume skip, consume upsampled]), context)
         }
         return head(x, context)
     }

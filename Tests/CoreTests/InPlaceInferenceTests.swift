@@ -1,0 +1,85 @@
+import Core
+import Testing
+import TestSupport
+
+/// Inference writes a result over an input that nothing else holds (the convolution output a
+/// normalisation reads, the residual branch an add reads), and never over one that is shared.
+@Suite("In-place inference: results over unshared inputs only")
+struct InPlaceInferenceTests {
+    static func address(_ tensor: Tensor) -> UInt { tensor.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
+
+    static func normInputs(seed: UInt64) -> (x: Tensor, gamma: Tensor, beta: Tensor) {
+        var random = SeededRandom(seed: seed)
+        return (Tensor.randomNormal(shape: [2, 6, 5, 4, 3], random: &random).map { $0 * 3 + 2 },
+                Tensor.randomNormal(shape: [6], scale: 0.3, random: &random).map { $0 + 1 },
+                Tensor.randomNormal(shape: [6], scale: 0.3, random: &random))
+    }
+
+    @Test("an unshared input is overwritten with exactly the out-of-place result", arguments: [1, 3, 6])
+    func normalizationReusesUnsharedInput(groups: Int) {
+        let (x, gamma, beta) = Self.normInputs(seed: 5)
+        let expected = NormalizationKernels.normalizedActivation(x, groups: groups, weight: gamma, bias: beta,
+                                                                 activation: .leakyReLU(slope: 0.01), epsilon: 1e-5).output
+        var unshared = Tensor(shape: x.shape, values: x.scalars)
+        let before = Self.address(unshared)
+        let output = NormalizationKernels.normalizedActivationReusingInput(
+            consume unshared, groups: groups, weight: gamma, bias: beta, activation: .leakyReLU(slope: 0.01), epsilon: 1e-5)
+        #expect(Self.address(output) == before, "the output should live in the input's storage")
+        #expect(output.scalars == expected.scalars)
+    }
+
+    @Test("a shared input keeps its values and the output gets storage of its own")
+    func normalizationLeavesSharedInput() {
+        let (x, gamma, beta) = Self.normInputs(seed: 6)
+        let original = x.scalars
+        let output = NormalizationKernels.normalizedActivationReusingInput(
+            x, groups: 2, weight: gamma, bias: beta, activation: .none, epsilon: 1e-5)
+        #expect(x.scalars == original)
+        #expect(Self.address(output) != Self.address(x))
+        let expected = NormalizationKernels.normalizedActivation(x, groups: 2, weight: gamma, bias: beta, activation: .none, epsilon: 1e-5)
+        #expect(output.scalars == expected.output.scalars)
+    }
+
+    @Test("inference add writes into an unshared operand, never into a shared one")
+    func addInPlace() {
+        var random = SeededRandom(seed: 9)
+        let a = Tensor.randomNormal(shape: [1, 2, 3, 3, 3], random: &random)
+        let b = Tensor.randomNormal(shape: [1, 2, 3, 3, 3], random: &random)
+        let expected = a.scalars.indices.map { a.scalars[$0] + b.scalars[$0] }
+        let context = ForwardContext.inference()
+
+        // Both shared (held here): a new tensor, operands unchanged.
+        let (aBefore, bBefore) = (a.scalars, b.scalars)
+        let shared = context.add(Variable(a), Variable(b)).value
+        #expect(shared.scalars == expected && a.scalars == aBefore && b.scalars == bBefore)
+        #expect(Self.address(shared) != Self.address(a) && Self.address(shared) != Self.address(b))
+
+        // The right operand unshared: the sum lives in its storage; the shared left one is unchanged.
+        var branch = Tensor(shape: b.shape, values: b.scalars)
+        let branchAddress = Self.address(branch)
+        let sum = context.add(Variable(a), Variable(consume branch)).value
+        #expect(Self.address(sum) == branchAddress)
+        #expect(sum.scalars == expected && a.scalars == aBefore)
+
+        // x + x: the operand is shared with itself, so it is not overwritten.
+        let doubled = context.add(Variable(a), Variable(a)).value
+        #expect(doubled.scalars == a.scalars.map { $0 + $0 } && a.scalars == aBefore)
+    }
+
+    @Test("under a tape nothing is overwritten: the backward still sees the inputs")
+    func tapeKeepsInputs() {
+        let (x, gamma, beta) = Self.normInputs(seed: 7)
+        let tape = Tape()
+        let context = ForwardContext(tape: tape, isTraining: true)
+        let parameter = Parameter(name: "x", value: Tensor(shape: x.shape, values: x.scalars))
+        let input = context.variable(parameter)
+        let before = input.value.scalars
+        let output = context.normalizedActivation(input, groups: 3, weight: Variable(gamma), bias: Variable(beta),
+                                                  activation: .leakyReLU(slope: 0.01))
+        let added = context.add(output, context.normalizedActivation(input, groups: 3, weight: Variable(gamma),
+                                                                     bias: Variable(beta), activation: .none))
+        tape.backward(added)
+        #expect(parameter.value.scalars == before)
+        #expect(parameter.gradient != nil)
+    }
+}
