@@ -52,20 +52,27 @@ public enum NormalizationKernels {
 
     /// The same output, written over `input`'s storage when no other tensor shares it, so that
     /// an inference pass holds one activation where it would hold two; a shared input is left
-    /// as it is and the output gets storage of its own. For inference only: a backward needs
-    /// the input, which this destroys.
+    /// as it is and the output gets storage of its own. The input is lost: a backward needs
+    /// `normalizedActivationBackward(_:output:…)`.
     public static func normalizedActivationReusingInput(
         _ input: consuming Tensor, groups: Int, weight: Tensor, bias: Tensor, activation: Activation, epsilon: Float
     ) -> Tensor {
         guard input.hasUniqueStorage() else {
             return normalizedActivation(input, groups: groups, weight: weight, bias: bias, activation: activation, epsilon: epsilon).output
         }
-        let shape = input.shape
-        input.withUnsafeMutableBufferPointer { buffer in
-            _ = normalize(UnsafePointer(buffer.baseAddress!), into: buffer.baseAddress!, shape: shape, groups: groups,
-                          weight: weight, bias: bias, activation: activation, epsilon: epsilon)
-        }
+        _ = normalizedActivationInPlace(&input, groups: groups, weight: weight, bias: bias, activation: activation, epsilon: epsilon)
         return input
+    }
+
+    /// Writes the output over `tensor` (copied first if it is shared) and returns the statistics.
+    static func normalizedActivationInPlace(
+        _ tensor: inout Tensor, groups: Int, weight: Tensor, bias: Tensor, activation: Activation, epsilon: Float
+    ) -> GroupStatistics {
+        let shape = tensor.shape
+        return tensor.withUnsafeMutableBufferPointer { buffer in
+            normalize(UnsafePointer(buffer.baseAddress!), into: buffer.baseAddress!, shape: shape, groups: groups,
+                      weight: weight, bias: bias, activation: activation, epsilon: epsilon)
+        }
     }
 
     /// The forward kernel: `source` and `target` hold N×C×… elements of `shape` and may be the
@@ -118,62 +125,125 @@ public enum NormalizationKernels {
         weight: Tensor, bias: Tensor, activation: Activation
     ) -> (input: Tensor, weight: Tensor, bias: Tensor) {
         precondition(gradient.shape == input.shape, "normalization backward: gradient \(gradient.shape) for input \(input.shape)")
-        let layout = NormalizationGroupLayout(input.shape, groups: groups, weight: weight, bias: bias)
+        var inputGradient = Tensor(uninitializedShape: input.shape)
+        let (weightGradient, biasGradient) = input.withUnsafeBufferPointer { source in
+            inputGradient.withUnsafeMutableBufferPointer { target in
+                backward(gradient, input: source.baseAddress!, into: target.baseAddress!, shape: input.shape, statistics: statistics,
+                         groups: groups, weight: weight, bias: bias, activation: activation)
+            }
+        }
+        return (inputGradient, weightGradient, biasGradient)
+    }
+
+    /// The same gradients from the op's output instead of its input, for a forward that wrote
+    /// its output over the input (`reusesInput`): with a positive slope the activation is
+    /// invertible, so x − μ = (act⁻¹(y) − β_c) / (γ_c·r) is recovered element by element into
+    /// the input gradient's storage, and the backward then runs over it in place. This is the
+    /// in-place activated normalisation of Rota Bulò et al. (CVPR 2018): a training step keeps
+    /// one tensor per convolution + normalisation instead of two.
+    public static func normalizedActivationBackward(
+        _ gradient: Tensor, output: Tensor, statistics: GroupStatistics, groups: Int,
+        weight: Tensor, bias: Tensor, activation: Activation
+    ) -> (input: Tensor, weight: Tensor, bias: Tensor) {
+        precondition(gradient.shape == output.shape, "normalization backward: gradient \(gradient.shape) for output \(output.shape)")
+        precondition(reusesInput(weight: weight, activation: activation), "normalization backward from the output needs an invertible activation and |γ| ≥ \(minimumInvertibleGamma)")
+        let layout = NormalizationGroupLayout(output.shape, groups: groups, weight: weight, bias: bias)
+        let inverseSlope = 1 / activation.negativeSlope
+        let gamma = weight.scalars, beta = bias.scalars, inverses = statistics.inverseStandardDeviation
+        var inputGradient = Tensor(uninitializedShape: output.shape)
+        let (weightGradient, biasGradient) = output.withUnsafeBufferPointer { source in
+            inputGradient.withUnsafeMutableBufferPointer { target in
+                let y = SendableConstPointer(source.baseAddress!), centred = SendablePointer(target.baseAddress!)
+                layout.forEachGroup { item, firstChannel, offset in
+                    for channelInGroup in 0..<layout.channelsPerGroup {
+                        let channel = firstChannel + channelInGroup
+                        let inverseScale = 1 / (gamma[channel] * inverses[item]), shift = beta[channel]
+                        let start = offset + channelInGroup * layout.spatialCount
+                        let outputRow = y.pointer + start, centredRow = centred.pointer + start
+                        for voxel in 0..<layout.spatialCount {
+                            let value = outputRow[voxel]
+                            centredRow[voxel] = ((value > 0 ? value : value * inverseSlope) - shift) * inverseScale
+                        }
+                    }
+                }
+                // The recovered values are already centred: the statistics' means are zero here.
+                let zeros = [Float](repeating: 0, count: statistics.mean.count)
+                let centredStatistics = GroupStatistics(mean: zeros, meanResidual: zeros, inverseStandardDeviation: inverses)
+                return backward(gradient, input: UnsafePointer(centred.pointer), into: centred.pointer, shape: output.shape,
+                                statistics: centredStatistics, groups: groups, weight: weight, bias: bias, activation: activation)
+            }
+        }
+        return (inputGradient, weightGradient, biasGradient)
+    }
+
+    /// |γ_c| below this makes recovering the input from the output lose precision (a division
+    /// by γ_c), so such a layer keeps its input instead (trained models have |γ| ≈ 0.5–1.5).
+    static let minimumInvertibleGamma: Float = 1e-2
+
+    /// Whether the output determines the input well enough for `normalizedActivationBackward(
+    /// _:output:…)`: a positive slope (not ReLU) and every |γ_c| ≥ `minimumInvertibleGamma`.
+    public static func reusesInput(weight: Tensor, activation: Activation) -> Bool {
+        activation.negativeSlope > 0 && weight.scalars.allSatisfy { abs($0) >= minimumInvertibleGamma }
+    }
+
+    /// The backward kernel: ∂L/∂x into `target` and (∂L/∂γ, ∂L/∂β). `input` and `target` may
+    /// be the same memory: every element of the input is read before its gradient is written
+    /// there, and by the same worker.
+    private static func backward(
+        _ gradient: Tensor, input inputPointer: UnsafePointer<Float>, into targetPointer: UnsafeMutablePointer<Float>,
+        shape: [Int], statistics: GroupStatistics, groups: Int, weight: Tensor, bias: Tensor, activation: Activation
+    ) -> (weight: Tensor, bias: Tensor) {
+        let layout = NormalizationGroupLayout(shape, groups: groups, weight: weight, bias: bias)
         let slope = activation.negativeSlope
         let channels = layout.channels
         // Per (sample, channel): Σ d and Σ d·x̂; reduced over samples at the end (deterministic).
         var sumsOfD = [Double](repeating: 0, count: layout.batch * channels)
         var sumsOfDXHat = [Double](repeating: 0, count: layout.batch * channels)
-        var inputGradient = Tensor(uninitializedShape: input.shape)
         let count = Float(layout.groupCount)
         let gamma = weight.scalars, beta = bias.scalars
         let means = statistics.mean, residuals = statistics.meanResidual, inverses = statistics.inverseStandardDeviation
-        input.withUnsafeBufferPointer { source in
-            gradient.withUnsafeBufferPointer { outputGradient in
-                inputGradient.withUnsafeMutableBufferPointer { target in
-                    sumsOfD.withUnsafeMutableBufferPointer { dBuffer in
-                        sumsOfDXHat.withUnsafeMutableBufferPointer { dxHatBuffer in
-                            let x = SendableConstPointer(source.baseAddress!)
-                            let g = SendableConstPointer(outputGradient.baseAddress!)
-                            let dx = SendablePointer(target.baseAddress!)
-                            let dSums = SendablePointer(dBuffer.baseAddress!)
-                            let dxHatSums = SendablePointer(dxHatBuffer.baseAddress!)
-                            layout.forEachGroup { item, firstChannel, offset in
-                                let mean = means[item], residual = residuals[item], inverse = inverses[item]
-                                let sample = item / groups
-                                var sumOfGammaD = 0.0, sumOfGammaDXHat = 0.0
-                                for channelInGroup in 0..<layout.channelsPerGroup {
-                                    let channel = firstChannel + channelInGroup
-                                    let start = offset + channelInGroup * layout.spatialCount
-                                    let sums = rectifiedSums(
-                                        input: x.pointer + start, gradient: g.pointer + start, count: layout.spatialCount,
-                                        gamma: gamma[channel], beta: beta[channel], slope: slope,
-                                        mean: mean, residual: residual, inverse: inverse)
-                                    dSums.pointer[sample * channels + channel] = sums.d
-                                    dxHatSums.pointer[sample * channels + channel] = sums.dXHat
-                                    sumOfGammaD += Double(gamma[channel]) * sums.d
-                                    sumOfGammaDXHat += Double(gamma[channel]) * sums.dXHat
-                                }
-                                // ∂L/∂x = p_c·d + q·(x − μ) + t with p_c = r·γ_c, q = −r²·B/M, t = −r·A/M,
-                                // A = Σ γ·d, B = Σ γ·d·x̂ over the group (x − μ, not q·x + const, so that
-                                // a large mean does not cancel catastrophically).
-                                let q = Float(-Double(inverse) * Double(inverse) * sumOfGammaDXHat / Double(count))
-                                let t = Float(-Double(inverse) * sumOfGammaD / Double(count))
-                                for channelInGroup in 0..<layout.channelsPerGroup {
-                                    let channel = firstChannel + channelInGroup
-                                    let scale = gamma[channel] * inverse, shift = beta[channel]
-                                    let p = inverse * gamma[channel]
-                                    let start = offset + channelInGroup * layout.spatialCount
-                                    let inputRow = x.pointer + start, gradientRow = g.pointer + start
-                                    let targetRow = dx.pointer + start
-                                    for voxel in 0..<layout.spatialCount {
-                                        let value = inputRow[voxel], outputGradient = gradientRow[voxel]
-                                        let centred = (value - mean) - residual
-                                        let pre = scale * centred + shift
-                                        let d = pre > 0 ? outputGradient : outputGradient * slope
-                                        targetRow[voxel] = p * d + q * centred + t
-                                    }
-                                }
+        gradient.withUnsafeBufferPointer { outputGradient in
+            sumsOfD.withUnsafeMutableBufferPointer { dBuffer in
+                sumsOfDXHat.withUnsafeMutableBufferPointer { dxHatBuffer in
+                    let x = SendableConstPointer(inputPointer)
+                    let g = SendableConstPointer(outputGradient.baseAddress!)
+                    let dx = SendablePointer(targetPointer)
+                    let dSums = SendablePointer(dBuffer.baseAddress!)
+                    let dxHatSums = SendablePointer(dxHatBuffer.baseAddress!)
+                    layout.forEachGroup { item, firstChannel, offset in
+                        let mean = means[item], residual = residuals[item], inverse = inverses[item]
+                        let sample = item / groups
+                        var sumOfGammaD = 0.0, sumOfGammaDXHat = 0.0
+                        for channelInGroup in 0..<layout.channelsPerGroup {
+                            let channel = firstChannel + channelInGroup
+                            let start = offset + channelInGroup * layout.spatialCount
+                            let sums = rectifiedSums(
+                                input: x.pointer + start, gradient: g.pointer + start, count: layout.spatialCount,
+                                gamma: gamma[channel], beta: beta[channel], slope: slope,
+                                mean: mean, residual: residual, inverse: inverse)
+                            dSums.pointer[sample * channels + channel] = sums.d
+                            dxHatSums.pointer[sample * channels + channel] = sums.dXHat
+                            sumOfGammaD += Double(gamma[channel]) * sums.d
+                            sumOfGammaDXHat += Double(gamma[channel]) * sums.dXHat
+                        }
+                        // ∂L/∂x = p_c·d + q·(x − μ) + t with p_c = r·γ_c, q = −r²·B/M, t = −r·A/M,
+                        // A = Σ γ·d, B = Σ γ·d·x̂ over the group (x − μ, not q·x + const, so that
+                        // a large mean does not cancel catastrophically).
+                        let q = Float(-Double(inverse) * Double(inverse) * sumOfGammaDXHat / Double(count))
+                        let t = Float(-Double(inverse) * sumOfGammaD / Double(count))
+                        for channelInGroup in 0..<layout.channelsPerGroup {
+                            let channel = firstChannel + channelInGroup
+                            let scale = gamma[channel] * inverse, shift = beta[channel]
+                            let p = inverse * gamma[channel]
+                            let start = offset + channelInGroup * layout.spatialCount
+                            let inputRow = x.pointer + start, gradientRow = g.pointer + start
+                            let targetRow = dx.pointer + start
+                            for voxel in 0..<layout.spatialCount {
+                                let value = inputRow[voxel], outputGradient = gradientRow[voxel]
+                                let centred = (value - mean) - residual
+                                let pre = scale * centred + shift
+                                let d = pre > 0 ? outputGradient : outputGradient * slope
+                                targetRow[voxel] = p * d + q * centred + t
                             }
                         }
                     }
@@ -195,7 +265,7 @@ public enum NormalizationKernels {
                 }
             }
         }
-        return (inputGradient, weightGradient, biasGradient)
+        return (weightGradient, biasGradient)
     }
 
     /// Mean and biased variance of `count` contiguous floats (see the type's comment on precision).
@@ -316,21 +386,34 @@ extension ForwardContext {
     /// act(GroupNorm(x)·γ + β) in one pass over memory (see `NormalizationKernels`). x is
     /// N×C×D×H×W, γ and β are [C], C divisible by `groups`.
     ///
-    /// Without a tape (inference) the output overwrites x's storage when nothing else holds it,
-    /// as when x is the convolution just computed (`normalizedActivationReusingInput`).
+    /// When nothing else holds x (the convolution just computed, say), the output overwrites
+    /// its storage: in inference always; in training when the output determines the input
+    /// (`NormalizationKernels.reusesInput`), whose backward then works from the output. A
+    /// training step then keeps one tensor per convolution + normalisation instead of two.
     public func normalizedActivation(
         _ x: consuming Variable, groups: Int, weight: Variable, bias: Variable, activation: Activation, epsilon: Float = 1e-5
     ) -> Variable {
         let gamma = weight.value, beta = bias.value
-        if tape == nil {
+        guard tape != nil else {
             OperationProfile.markForward(#function)
             return Variable(NormalizationKernels.normalizedActivationReusingInput(
                 (consume x).value, groups: groups, weight: gamma, bias: beta, activation: activation, epsilon: epsilon))
         }
-        let input = x.value
+        let node = x.node
+        var input = (consume x).value
+        if NormalizationKernels.reusesInput(weight: gamma, activation: activation), input.hasUniqueStorage() {
+            let statistics = NormalizationKernels.normalizedActivationInPlace(
+                &input, groups: groups, weight: gamma, bias: beta, activation: activation, epsilon: epsilon)
+            let output = input
+            return record(output, inputs: [Variable(value: output, node: node), weight, bias]) { gradient in
+                let gradients = NormalizationKernels.normalizedActivationBackward(
+                    gradient, output: output, statistics: statistics, groups: groups, weight: gamma, bias: beta, activation: activation)
+                return [gradients.input, gradients.weight, gradients.bias]
+            }
+        }
         let (output, statistics) = NormalizationKernels.normalizedActivation(
             input, groups: groups, weight: gamma, bias: beta, activation: activation, epsilon: epsilon)
-        return record(output, inputs: [x, weight, bias]) { gradient in
+        return record(output, inputs: [Variable(value: input, node: node), weight, bias]) { gradient in
             let gradients = NormalizationKernels.normalizedActivationBackward(
                 gradient, input: input, statistics: statistics, groups: groups, weight: gamma, bias: beta, activation: activation)
             return [gradients.input, gradients.weight, gradients.bias]

@@ -2,10 +2,11 @@ import Core
 import Testing
 import TestSupport
 
-/// Inference writes a result over an input that nothing else holds (the convolution output a
-/// normalisation reads, the residual branch an add reads), and never over one that is shared.
-@Suite("In-place inference: results over unshared inputs only")
-struct InPlaceInferenceTests {
+/// Results written over an input that nothing else holds (the convolution output a normalisation
+/// reads, the residual branch an add reads), never over one that is shared; in training the
+/// normalisation's backward then recovers its input from its output.
+@Suite("In-place operations: results over unshared inputs only")
+struct InPlaceOperationTests {
     static func address(_ tensor: Tensor) -> UInt { tensor.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
 
     static func normInputs(seed: UInt64) -> (x: Tensor, gamma: Tensor, beta: Tensor) {
@@ -66,7 +67,56 @@ struct InPlaceInferenceTests {
         #expect(doubled.scalars == a.scalars.map { $0 + $0 } && a.scalars == aBefore)
     }
 
-    @Test("under a tape nothing is overwritten: the backward still sees the inputs")
+    @Test("training: a normalisation over an unshared input writes over it, and finite differences agree with its backward from the output",
+          arguments: [(Activation.leakyReLU(slope: 0.01), 3), (.leakyReLU(slope: 0.2), 1), (.none, 6), (.none, 2)])
+    func trainingInPlaceGradients(activation: Activation, groups: Int) {
+        let (x, gamma, beta) = Self.normInputs(seed: 12 + UInt64(groups))
+        var reused = false
+        let comparisons = GradientCheck.compare(inputs: [x, gamma, beta], epsilon: 1e-3) { context, v in
+            // scale by 1 makes a tensor that only the normalisation holds, as a convolution's output is.
+            let fresh = context.scale(v[0], by: 1)
+            let address = Self.address(fresh.value)
+            let output = context.normalizedActivation(consume fresh, groups: groups, weight: v[1], bias: v[2], activation: activation)
+            if context.tape != nil { reused = Self.address(output.value) == address }
+            return output
+        }
+        #expect(reused, "the training forward should have written over its unshared input")
+        expectGradientsMatch(comparisons, "in-place normalizedActivation \(activation) groups \(groups)")
+    }
+
+    @Test("training: backward from the output equals backward from the input")
+    func backwardFromOutputMatchesInput() {
+        let (x, gamma, beta) = Self.normInputs(seed: 21)
+        var random = SeededRandom(seed: 22)
+        let gradient = Tensor.randomNormal(shape: x.shape, random: &random)
+        let (output, statistics) = NormalizationKernels.normalizedActivation(x, groups: 3, weight: gamma, bias: beta,
+                                                                             activation: .leakyReLU(slope: 0.01), epsilon: 1e-5)
+        let fromInput = NormalizationKernels.normalizedActivationBackward(gradient, input: x, statistics: statistics, groups: 3,
+                                                                         weight: gamma, bias: beta, activation: .leakyReLU(slope: 0.01))
+        let fromOutput = NormalizationKernels.normalizedActivationBackward(gradient, output: output, statistics: statistics, groups: 3,
+                                                                          weight: gamma, bias: beta, activation: .leakyReLU(slope: 0.01))
+        for (a, b) in [(fromInput.input, fromOutput.input), (fromInput.weight, fromOutput.weight), (fromInput.bias, fromOutput.bias)] {
+            let largest = a.scalars.map(abs).max() ?? 0
+            let difference = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
+            #expect(difference <= 1e-4 * max(largest, 1), "largest difference \(difference) against values up to \(largest)")
+        }
+    }
+
+    @Test("training keeps the input where the output does not determine it: ReLU, or a γ near zero")
+    func trainingKeepsInputWhenNotInvertible() {
+        let (x, gamma, beta) = Self.normInputs(seed: 31)
+        #expect(NormalizationKernels.reusesInput(weight: gamma, activation: .leakyReLU(slope: 0.01)))
+        #expect(!NormalizationKernels.reusesInput(weight: gamma, activation: .relu))
+        var nearZero = gamma
+        nearZero[flat: 2] = 1e-4
+        #expect(!NormalizationKernels.reusesInput(weight: nearZero, activation: .none))
+        let comparisons = GradientCheck.compare(inputs: [x, nearZero, beta], epsilon: 1e-3) { context, v in
+            context.normalizedActivation(context.scale(v[0], by: 1), groups: 2, weight: v[1], bias: v[2], activation: .relu)
+        }
+        expectGradientsMatch(comparisons, "ReLU normalisation in training")
+    }
+
+    @Test("under a tape nothing shared is overwritten: the backward still sees the inputs")
     func tapeKeepsInputs() {
         let (x, gamma, beta) = Self.normInputs(seed: 7)
         let tape = Tape()
