@@ -29,6 +29,22 @@ struct InPlaceOperationTests {
         #expect(output.scalars == expected.scalars)
     }
 
+    @Test("inference through the layer API: a normalisation layer writes over the convolution output it is given")
+    func layerReusesConvolutionOutput() {
+        let (x, gamma, beta) = Self.normInputs(seed: 8)
+        let layer = NormalizationLayer(name: "norm", channels: 6, groups: 3, activation: .leakyReLU(slope: 0.01))
+        layer.weight.value = gamma
+        layer.bias.value = beta
+        let context = ForwardContext.inference()
+        let expected = NormalizationKernels.normalizedActivation(x, groups: 3, weight: gamma, bias: beta,
+                                                                 activation: .leakyReLU(slope: 0.01), epsilon: 1e-5).output
+        let convolved = Variable(Tensor(shape: x.shape, values: x.scalars))
+        let address = Self.address(convolved.value)
+        let output = layer(consume convolved, context)
+        #expect(Self.address(output.value) == address)
+        #expect(output.value.scalars == expected.scalars)
+    }
+
     @Test("a shared input keeps its values and the output gets storage of its own")
     func normalizationLeavesSharedInput() {
         let (x, gamma, beta) = Self.normInputs(seed: 6)
@@ -61,6 +77,13 @@ struct InPlaceOperationTests {
         let sum = context.add(Variable(a), Variable(consume branch)).value
         #expect(Self.address(sum) == branchAddress)
         #expect(sum.scalars == expected && a.scalars == aBefore)
+
+        // The left operand unshared: the sum lives in its storage.
+        var trunk = Tensor(shape: a.shape, values: a.scalars)
+        let trunkAddress = Self.address(trunk)
+        let leftSum = context.add(Variable(consume trunk), Variable(b)).value
+        #expect(Self.address(leftSum) == trunkAddress)
+        #expect(leftSum.scalars == expected && b.scalars == bBefore)
 
         // x + x: the operand is shared with itself, so it is not overwritten.
         let doubled = context.add(Variable(a), Variable(a)).value

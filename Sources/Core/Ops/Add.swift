@@ -9,17 +9,19 @@ extension ForwardContext {
     public func add(_ a: consuming Variable, _ b: consuming Variable) -> Variable {
         precondition(a.shape == b.shape, "add: \(a.shape) vs \(b.shape)")
         guard tape == nil else { return record(a.value + b.value, inputs: [a, b]) { gradient in [gradient, gradient] } }
-        OperationProfile.markForward(#function)
         var left = (consume a).value, right = (consume b).value
+        let sum: Tensor
         if right.hasUniqueStorage() {
             right.add(left)
-            return Variable(right)
-        }
-        if left.hasUniqueStorage() {
+            sum = right
+        } else if left.hasUniqueStorage() {
             left.add(right)
-            return Variable(left)
+            sum = left
+        } else {
+            sum = left + right
         }
-        return Variable(left + right)
+        OperationProfile.markForward(#function)
+        return Variable(sum)
     }
 
     /// Element-wise product: y = a ⊙ b; ∂L/∂a = g ⊙ b, ∂L/∂b = g ⊙ a.

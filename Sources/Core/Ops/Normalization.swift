@@ -106,11 +106,8 @@ public enum NormalizationKernels {
                             let channel = firstChannel + channelInGroup
                             let scale = gamma[channel] * inverse, shift = beta[channel]
                             let start = offset + channelInGroup * layout.spatialCount
-                            let inputRow = x.pointer + start, outputRow = y.pointer + start
-                            for voxel in 0..<layout.spatialCount {
-                                let pre = scale * ((inputRow[voxel] - mean) - residual) + shift
-                                outputRow[voxel] = pre > 0 ? pre : pre * slope
-                            }
+                            normalizedRow(x.pointer + start, into: y.pointer + start, count: layout.spatialCount, scale: scale,
+                                          shift: shift, mean: mean, residual: residual, slope: slope)
                         }
                     }
                 }
@@ -140,7 +137,10 @@ public enum NormalizationKernels {
     /// invertible, so x − μ = (act⁻¹(y) − β_c) / (γ_c·r) is recovered element by element into
     /// the input gradient's storage, and the backward then runs over it in place. This is the
     /// in-place activated normalisation of Rota Bulò et al. (CVPR 2018): a training step keeps
-    /// one tensor per convolution + normalisation instead of two.
+    /// one tensor per convolution + normalisation instead of two. The kernel takes the
+    /// activation's branch from the recomputed pre-activation, so an element within an ulp of β
+    /// of the kink may take the other one-sided slope there (a subgradient choice; the sums
+    /// agree with the input path to about 1e-6 relative).
     public static func normalizedActivationBackward(
         _ gradient: Tensor, output: Tensor, statistics: GroupStatistics, groups: Int,
         weight: Tensor, bias: Tensor, activation: Activation
@@ -180,10 +180,14 @@ public enum NormalizationKernels {
     /// by γ_c), so such a layer keeps its input instead (trained models have |γ| ≈ 0.5–1.5).
     static let minimumInvertibleGamma: Float = 1e-2
 
+    /// Slopes below this are treated as ReLU: their inverse would overflow.
+    static let minimumInvertibleSlope: Float = 1e-4
+
     /// Whether the output determines the input well enough for `normalizedActivationBackward(
-    /// _:output:…)`: a positive slope (not ReLU) and every |γ_c| ≥ `minimumInvertibleGamma`.
+    /// _:output:…)`: a positive slope (leaky ReLU or none, not ReLU) and every |γ_c| ≥
+    /// `minimumInvertibleGamma`.
     public static func reusesInput(weight: Tensor, activation: Activation) -> Bool {
-        activation.negativeSlope > 0 && weight.scalars.allSatisfy { abs($0) >= minimumInvertibleGamma }
+        activation.negativeSlope >= minimumInvertibleSlope && weight.scalars.allSatisfy { abs($0) >= minimumInvertibleGamma }
     }
 
     /// The backward kernel: ∂L/∂x into `target` and (∂L/∂γ, ∂L/∂β). `input` and `target` may
@@ -236,15 +240,9 @@ public enum NormalizationKernels {
                             let scale = gamma[channel] * inverse, shift = beta[channel]
                             let p = inverse * gamma[channel]
                             let start = offset + channelInGroup * layout.spatialCount
-                            let inputRow = x.pointer + start, gradientRow = g.pointer + start
-                            let targetRow = dx.pointer + start
-                            for voxel in 0..<layout.spatialCount {
-                                let value = inputRow[voxel], outputGradient = gradientRow[voxel]
-                                let centred = (value - mean) - residual
-                                let pre = scale * centred + shift
-                                let d = pre > 0 ? outputGradient : outputGradient * slope
-                                targetRow[voxel] = p * d + q * centred + t
-                            }
+                            inputGradientRow(x.pointer + start, gradient: g.pointer + start, into: dx.pointer + start,
+                                             count: layout.spatialCount, scale: scale, shift: shift, mean: mean, residual: residual,
+                                             slope: slope, p: p, q: q, t: t)
                         }
                     }
                 }
@@ -304,6 +302,66 @@ public enum NormalizationKernels {
     /// Σ d and Σ d·x̂ over one channel row, with c = (x − μ) − residual, x̂ = c·r and
     /// pre = (γ·r)·c + β (evaluated exactly as in the forward, so the activation's branch agrees) and d = g·(pre > 0 ? 1 : s); same
     /// block-float-then-Double accumulation as `shiftedMoments`.
+    // The two element-wise row kernels below are written with explicit vectors: their input
+    // and output may be the same memory (in-place normalisation), and the compiler's own
+    // vectorisation falls back to scalar code when its run-time overlap check fails.
+
+    /// y = act(scale·((x − μ) − residual) + shift) over one channel's `count` elements; `input`
+    /// and `output` may be the same memory.
+    @inline(__always)
+    static func normalizedRow(
+        _ input: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int,
+        scale: Float, shift: Float, mean: Float, residual: Float, slope: Float
+    ) {
+        let source = UnsafeRawPointer(input), target = UnsafeMutableRawPointer(output)
+        let scaleVector = SIMD16<Float>(repeating: scale), shiftVector = SIMD16<Float>(repeating: shift)
+        let meanVector = SIMD16<Float>(repeating: mean), residualVector = SIMD16<Float>(repeating: residual)
+        let zero = SIMD16<Float>()
+        var index = 0
+        while index + 16 <= count {
+            let value = source.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
+            let pre = scaleVector * ((value - meanVector) - residualVector) + shiftVector
+            target.storeBytes(of: (pre * slope).replacing(with: pre, where: pre .> zero), toByteOffset: index * 4, as: SIMD16<Float>.self)
+            index += 16
+        }
+        while index < count {
+            let pre = scale * ((input[index] - mean) - residual) + shift
+            output[index] = pre > 0 ? pre : pre * slope
+            index += 1
+        }
+    }
+
+    /// ∂L/∂x = p·d + q·(x − μ) + t over one channel's elements, d = ∂L/∂pre; `input` and
+    /// `target` may be the same memory (each element is read before it is written).
+    @inline(__always)
+    static func inputGradientRow(
+        _ input: UnsafePointer<Float>, gradient: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>, count: Int,
+        scale: Float, shift: Float, mean: Float, residual: Float, slope: Float, p: Float, q: Float, t: Float
+    ) {
+        let source = UnsafeRawPointer(input), outputGradients = UnsafeRawPointer(gradient), destination = UnsafeMutableRawPointer(target)
+        let scaleVector = SIMD16<Float>(repeating: scale), shiftVector = SIMD16<Float>(repeating: shift)
+        let meanVector = SIMD16<Float>(repeating: mean), residualVector = SIMD16<Float>(repeating: residual)
+        let pVector = SIMD16<Float>(repeating: p), qVector = SIMD16<Float>(repeating: q), tVector = SIMD16<Float>(repeating: t)
+        let zero = SIMD16<Float>()
+        var index = 0
+        while index + 16 <= count {
+            let value = source.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
+            let outputGradient = outputGradients.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
+            let centred = (value - meanVector) - residualVector
+            let pre = scaleVector * centred + shiftVector
+            let d = (outputGradient * slope).replacing(with: outputGradient, where: pre .> zero)
+            destination.storeBytes(of: pVector * d + qVector * centred + tVector, toByteOffset: index * 4, as: SIMD16<Float>.self)
+            index += 16
+        }
+        while index < count {
+            let centred = (input[index] - mean) - residual
+            let pre = scale * centred + shift
+            let d = pre > 0 ? gradient[index] : gradient[index] * slope
+            target[index] = p * d + q * centred + t
+            index += 1
+        }
+    }
+
     static func rectifiedSums(
         input: UnsafePointer<Float>, gradient: UnsafePointer<Float>, count: Int,
         gamma: Float, beta: Float, slope: Float, mean: Float, residual: Float, inverse: Float
@@ -395,9 +453,11 @@ extension ForwardContext {
     ) -> Variable {
         let gamma = weight.value, beta = bias.value
         guard tape != nil else {
+            let input = (consume x).value  // in a statement of its own, so that no temporary still holds it
+            let output = NormalizationKernels.normalizedActivationReusingInput(
+                consume input, groups: groups, weight: gamma, bias: beta, activation: activation, epsilon: epsilon)
             OperationProfile.markForward(#function)
-            return Variable(NormalizationKernels.normalizedActivationReusingInput(
-                (consume x).value, groups: groups, weight: gamma, bias: beta, activation: activation, epsilon: epsilon))
+            return Variable(output)
         }
         let node = x.node
         var input = (consume x).value
