@@ -9,16 +9,17 @@ import TestSupport
 struct InPlaceOperationTests {
     static func address(_ tensor: Tensor) -> UInt { tensor.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
 
-    static func normInputs(seed: UInt64) -> (x: Tensor, gamma: Tensor, beta: Tensor) {
+    static func normInputs(seed: UInt64, shape: [Int] = [2, 6, 5, 4, 3]) -> (x: Tensor, gamma: Tensor, beta: Tensor) {
         var random = SeededRandom(seed: seed)
-        return (Tensor.randomNormal(shape: [2, 6, 5, 4, 3], random: &random).map { $0 * 3 + 2 },
-                Tensor.randomNormal(shape: [6], scale: 0.3, random: &random).map { $0 + 1 },
-                Tensor.randomNormal(shape: [6], scale: 0.3, random: &random))
+        return (Tensor.randomNormal(shape: shape, random: &random).map { $0 * 3 + 2 },
+                Tensor.randomNormal(shape: [shape[1]], scale: 0.3, random: &random).map { $0 + 1 },
+                Tensor.randomNormal(shape: [shape[1]], scale: 0.3, random: &random))
     }
 
-    @Test("an unshared input is overwritten with exactly the out-of-place result", arguments: [1, 3, 6])
-    func normalizationReusesUnsharedInput(groups: Int) {
-        let (x, gamma, beta) = Self.normInputs(seed: 5)
+    @Test("an unshared input is overwritten with exactly the out-of-place result",
+          arguments: [([2, 6, 5, 4, 3], 1), ([2, 6, 5, 4, 3], 3), ([2, 6, 5, 4, 3], 6), ([2, 8, 16, 20, 24], 4)])
+    func normalizationReusesUnsharedInput(shape: [Int], groups: Int) {
+        let (x, gamma, beta) = Self.normInputs(seed: 5, shape: shape)
         let expected = NormalizationKernels.normalizedActivation(x, groups: groups, weight: gamma, bias: beta,
                                                                  activation: .leakyReLU(slope: 0.01), epsilon: 1e-5).output
         var unshared = Tensor(shape: x.shape, values: x.scalars)
@@ -107,17 +108,29 @@ struct InPlaceOperationTests {
         expectGradientsMatch(comparisons, "in-place normalizedActivation \(activation) groups \(groups)")
     }
 
-    @Test("training: backward from the output equals backward from the input")
-    func backwardFromOutputMatchesInput() {
-        let (x, gamma, beta) = Self.normInputs(seed: 21)
+    /// Small and large (split over the engine's workers, rows longer than a vector) tensors;
+    /// negative γ, a large β and the three invertible activations.
+    static let backwardCases: [(shape: [Int], groups: Int, activation: Activation)] = [
+        ([2, 6, 5, 4, 3], 3, .leakyReLU(slope: 0.01)),
+        ([2, 6, 5, 4, 3], 6, .none),
+        ([2, 8, 16, 20, 24], 4, .leakyReLU(slope: 0.01)),
+        ([1, 8, 16, 20, 24], 8, .leakyReLU(slope: 0.2)),
+    ]
+
+    @Test("training: backward from the output equals backward from the input", arguments: 0..<4)
+    func backwardFromOutputMatchesInput(index: Int) {
+        let (shape, groups, activation) = Self.backwardCases[index]
+        var (x, gamma, beta) = Self.normInputs(seed: 21 + UInt64(index), shape: shape)
+        gamma[flat: 1] = -gamma[flat: 1]
+        beta[flat: 0] = 4
         var random = SeededRandom(seed: 22)
         let gradient = Tensor.randomNormal(shape: x.shape, random: &random)
-        let (output, statistics) = NormalizationKernels.normalizedActivation(x, groups: 3, weight: gamma, bias: beta,
-                                                                             activation: .leakyReLU(slope: 0.01), epsilon: 1e-5)
-        let fromInput = NormalizationKernels.normalizedActivationBackward(gradient, input: x, statistics: statistics, groups: 3,
-                                                                         weight: gamma, bias: beta, activation: .leakyReLU(slope: 0.01))
-        let fromOutput = NormalizationKernels.normalizedActivationBackward(gradient, output: output, statistics: statistics, groups: 3,
-                                                                          weight: gamma, bias: beta, activation: .leakyReLU(slope: 0.01))
+        let (output, statistics) = NormalizationKernels.normalizedActivation(x, groups: groups, weight: gamma, bias: beta,
+                                                                             activation: activation, epsilon: 1e-5)
+        let fromInput = NormalizationKernels.normalizedActivationBackward(gradient, input: x, statistics: statistics, groups: groups,
+                                                                         weight: gamma, bias: beta, activation: activation)
+        let fromOutput = NormalizationKernels.normalizedActivationBackward(gradient, output: output, statistics: statistics, groups: groups,
+                                                                          weight: gamma, bias: beta, activation: activation)
         for (a, b) in [(fromInput.input, fromOutput.input), (fromInput.weight, fromOutput.weight), (fromInput.bias, fromOutput.bias)] {
             let largest = a.scalars.map(abs).max() ?? 0
             let difference = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
