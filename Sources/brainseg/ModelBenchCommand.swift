@@ -60,15 +60,18 @@ struct ModelBenchCommand: AsyncParsableCommand {
                 withExtendedLifetime(output) {}
                 return
             }
-            let tape = Tape()
-            let context = ForwardContext(tape: tape, isTraining: true, random: SeededRandom(seed: 5), convolution: convolution)
-            let output = network.forward(Variable(input), context)
-            let loss = network.outputKind == .regionLogits
-                ? context.regionLoss(logits: output, target: Variable(target))
-                : context.multiClassSoftDiceLoss(probabilities: output, oneHotTarget: Variable(target), classes: [1, 2, 3])
-            optimizer.zeroGradients()
-            tape.backward(loss)
-            OperationProfile.measure("optimizer step") { optimizer.step() }
+            // As in `brainseg train`: the pool plans the step's tensors from its first repetition.
+            BufferPool.shared.repeatingStep("bench training step") {
+                let tape = Tape()
+                let context = ForwardContext(tape: tape, isTraining: true, random: SeededRandom(seed: 5), convolution: convolution)
+                let output = network.forward(Variable(input), context)
+                let loss = network.outputKind == .regionLogits
+                    ? context.regionLoss(logits: output, target: Variable(target))
+                    : context.multiClassSoftDiceLoss(probabilities: output, oneHotTarget: Variable(target), classes: [1, 2, 3])
+                optimizer.zeroGradients()
+                tape.backward(loss)
+                OperationProfile.measure("optimizer step") { optimizer.step() }
+            }
         }
 
         let forwardGigaflop = flopCounter.gigaflop(network, inputShape: [1, 4] + sizes)

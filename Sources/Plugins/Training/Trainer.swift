@@ -178,16 +178,19 @@ public final class Trainer {
             prefetch.request(step + 1)
             let plannedTotal = totalSteps == 0 ? 1_000_000 : totalSteps
             optimizer.learningRate = schedule(totalSteps: plannedTotal).learningRate(atStep: step)
-            let tape = Tape()
-            let convolution = trainingConvolution
-            let context = ForwardContext(tape: tape, isTraining: true,
-                                         random: SeededRandom(seed: configuration.seed &+ 0x5851_F42D &+ UInt64(step)),
-                                         convolution: convolution)
-            let (loss, terms) = TrainingObjective.loss(model, patch: patch, softTargetWeight: configuration.softTargetWeight ?? 0,
-                                                       pseudoLabelConfidence: configuration.maskingConfidence ?? 0, context: context)
-            optimizer.zeroGradients()
-            tape.backward(loss)
-            optimizer.step()
+            // Every step has the same tensors (patches of one size), so the pool plans them once.
+            let (loss, terms) = BufferPool.shared.repeatingStep("training step") {
+                let tape = Tape()
+                let context = ForwardContext(tape: tape, isTraining: true,
+                                             random: SeededRandom(seed: configuration.seed &+ 0x5851_F42D &+ UInt64(step)),
+                                             convolution: trainingConvolution)
+                let (loss, terms) = TrainingObjective.loss(model, patch: patch, softTargetWeight: configuration.softTargetWeight ?? 0,
+                                                           pseudoLabelConfidence: configuration.maskingConfidence ?? 0, context: context)
+                optimizer.zeroGradients()
+                tape.backward(loss)
+                optimizer.step()
+                return (loss, terms)
+            }
             step += 1
             average?.update(model.parameters, step: step)
             let seconds = Date().timeIntervalSince(stepStart)
