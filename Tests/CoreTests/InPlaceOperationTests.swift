@@ -22,7 +22,7 @@ struct InPlaceOperationTests {
         let (x, gamma, beta) = Self.normInputs(seed: 5, shape: shape)
         let expected = NormalizationKernels.normalizedActivation(x, groups: groups, weight: gamma, bias: beta,
                                                                  activation: .leakyReLU(slope: 0.01), epsilon: 1e-5).output
-        var unshared = Tensor(shape: x.shape, values: x.scalars)
+        let unshared = Tensor(shape: x.shape, values: x.scalars)
         let before = Self.address(unshared)
         let output = NormalizationKernels.normalizedActivationReusingInput(
             consume unshared, groups: groups, weight: gamma, bias: beta, activation: .leakyReLU(slope: 0.01), epsilon: 1e-5)
@@ -73,14 +73,14 @@ struct InPlaceOperationTests {
         #expect(Self.address(shared) != Self.address(a) && Self.address(shared) != Self.address(b))
 
         // The right operand unshared: the sum lives in its storage; the shared left one is unchanged.
-        var branch = Tensor(shape: b.shape, values: b.scalars)
+        let branch = Tensor(shape: b.shape, values: b.scalars)
         let branchAddress = Self.address(branch)
         let sum = context.add(Variable(a), Variable(consume branch)).value
         #expect(Self.address(sum) == branchAddress)
         #expect(sum.scalars == expected && a.scalars == aBefore)
 
         // The left operand unshared: the sum lives in its storage.
-        var trunk = Tensor(shape: a.shape, values: a.scalars)
+        let trunk = Tensor(shape: a.shape, values: a.scalars)
         let trunkAddress = Self.address(trunk)
         let leftSum = context.add(Variable(consume trunk), Variable(b)).value
         #expect(Self.address(leftSum) == trunkAddress)
