@@ -342,12 +342,14 @@ public enum NormalizationKernels {
         let scaleVector = SIMD16<Float>(repeating: scale), shiftVector = SIMD16<Float>(repeating: shift)
         let meanVector = SIMD16<Float>(repeating: mean), residualVector = SIMD16<Float>(repeating: residual)
         let pVector = SIMD16<Float>(repeating: p), qVector = SIMD16<Float>(repeating: q), tVector = SIMD16<Float>(repeating: t)
+        let zero = SIMD16<Float>()
         var index = 0
         while index + 16 <= count {
             let value = source.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
             let outputGradient = outputGradients.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self)
-            let (centred, d) = rectified(value, outputGradient, scale: scaleVector, shift: shiftVector, mean: meanVector,
-                                         residual: residualVector, slope: slope)
+            let centred = (value - meanVector) - residualVector
+            let pre = scaleVector * centred + shiftVector
+            let d = (outputGradient * slope).replacing(with: outputGradient, where: pre .> zero)
             destination.storeBytes(of: pVector * d + qVector * centred + tVector, toByteOffset: index * 4, as: SIMD16<Float>.self)
             index += 16
         }
@@ -360,17 +362,6 @@ public enum NormalizationKernels {
         }
     }
 
-    /// x − μ and d = ∂L/∂pre for a vector of elements: pre = scale·(x − μ) + shift, and the
-    /// activation passes the output gradient where pre > 0 and `slope` times it elsewhere.
-    @inline(__always)
-    static func rectified<Vector: SIMD>(
-        _ value: Vector, _ outputGradient: Vector, scale: Vector, shift: Vector, mean: Vector, residual: Vector, slope: Float
-    ) -> (centred: Vector, d: Vector) where Vector.Scalar == Float {
-        let centred = (value - mean) - residual
-        let pre = scale * centred + shift
-        return (centred, (outputGradient * slope).replacing(with: outputGradient, where: pre .> Vector()))
-    }
-
     static func rectifiedSums(
         input: UnsafePointer<Float>, gradient: UnsafePointer<Float>, count: Int,
         gamma: Float, beta: Float, slope: Float, mean: Float, residual: Float, inverse: Float
@@ -380,6 +371,7 @@ public enum NormalizationKernels {
         let scaleVector = SIMD8<Float>(repeating: scale), shiftVector = SIMD8<Float>(repeating: beta)
         let meanVector = SIMD8<Float>(repeating: mean), residualVector = SIMD8<Float>(repeating: residual)
         let inverseVector = SIMD8<Float>(repeating: inverse)
+        let zero = SIMD8<Float>()
         var sumOfD = 0.0, sumOfDXHat = 0.0
         var start = 0
         while start < count {
@@ -389,8 +381,9 @@ public enum NormalizationKernels {
             while index + 8 <= end {
                 let value = rawInput.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
                 let outputGradient = rawGradient.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
-                let (centred, d) = rectified(value, outputGradient, scale: scaleVector, shift: shiftVector, mean: meanVector,
-                                             residual: residualVector, slope: slope)
+                let centred = (value - meanVector) - residualVector
+                let pre = scaleVector * centred + shiftVector
+                let d = (outputGradient * slope).replacing(with: outputGradient, where: pre .> zero)
                 vectorD += d
                 vectorDXHat += d * (centred * inverseVector)
                 index += 8
