@@ -6,7 +6,7 @@ import TestSupport
 /// buffer and holds about the live peak; `BufferPool.repeatingStep` gives every tensor memory no
 /// other live tensor uses, reuses its buffers from one repetition to the next, and falls back to
 /// the free list where a repetition differs from the recorded one.
-@Suite("Step memory plans and the planned arena")
+@Suite("Step memory plans and the planned arena", .serialized)  // serialized: `drain` below forgets idle plans
 struct StepMemoryPlanTests {
     typealias Request = StepMemoryPlan.Request
 
@@ -131,6 +131,22 @@ struct StepMemoryPlanTests {
         let held = BufferPool.shared.repeatingStep(key) { step(holdingFirst: true) }
         #expect(held.first?.scalars.allSatisfy { $0 == 1 } == true, "the held tensor was overwritten by the one planned after it")
         #expect(held.secondIntact)
+    }
+
+    @Test("drain frees an idle plan's buffers and forgets it: the next repetition is recorded again and stays correct")
+    func drainForgetsIdlePlans() {
+        let key = "StepMemoryPlanTests.drainForgetsIdlePlans"
+        let sizes = [60_000, 30_000, 60_000, 30_000, 60_000]
+        _ = BufferPool.shared.repeatingStep(key) { Self.step(1, sizes: sizes) }
+        let planned = BufferPool.shared.repeatingStep(key) { Self.step(2, sizes: sizes) }
+        BufferPool.shared.drain()
+        let recordedAgain = BufferPool.shared.repeatingStep(key) { Self.step(3, sizes: sizes) }
+        let plannedAgain = BufferPool.shared.repeatingStep(key) { Self.step(4, sizes: sizes) }
+        let again = BufferPool.shared.repeatingStep(key) { Self.step(5, sizes: sizes) }
+        #expect(planned.kept.scalars.allSatisfy { $0 == 6 } && recordedAgain.kept.scalars.allSatisfy { $0 == 7 })
+        let plannedTensors = [0, 1, 2, 3]  // tensor 4 is kept by the caller, so it has no plan
+        #expect(plannedTensors.map { plannedAgain.addresses[$0] } == plannedTensors.map { again.addresses[$0] },
+                "after the new recording the step is planned again")
     }
 
     @Test("a repetition that differs from the recorded one falls back to the free list and stays correct")

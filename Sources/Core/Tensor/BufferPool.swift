@@ -31,7 +31,6 @@ public final class BufferPool: @unchecked Sendable {
     /// The first repetition's tensors: sizes and lifetimes on one timeline of takes and releases.
     private struct Recording {
         var requests: [StepMemoryPlan.Request] = []
-        var requestOfPointer: [UInt: Int] = [:]
         var time = 0
     }
 
@@ -44,8 +43,9 @@ public final class BufferPool: @unchecked Sendable {
 
     /// Steps in progress, by the thread that runs them (tensors of other threads are not planned).
     private var activeSteps: [pthread_t: ActiveStep] = [:]
-    /// Recorded tensors still alive, by address: the thread whose recording they belong to.
-    private var recordingThreadOfBuffer: [UInt: pthread_t] = [:]
+    /// Recorded tensors still alive, by address: whose recording they are in (the recording
+    /// thread; a tensor may be freed on another) and their request there.
+    private var recordedBuffers: [UInt: (thread: pthread_t, request: Int)] = [:]
     private var plannedSteps: [String: PlannedStep] = [:]
     private var slotOfBuffer: [UInt: (key: String, slot: Int)] = [:]
 
@@ -88,7 +88,7 @@ public final class BufferPool: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard let step = activeSteps.removeValue(forKey: thread), let recording = step.recording else { return }
-        for address in recording.requestOfPointer.keys { recordingThreadOfBuffer[address] = nil }
+        recordedBuffers = recordedBuffers.filter { $0.value.thread != thread }
         guard plannedSteps[step.key] == nil else { return }
         let plan = StepMemoryPlan(requests: recording.requests)
         plannedSteps[step.key] = PlannedStep(plan: plan, buffers: Array(repeating: nil, count: plan.slotCapacities.count),
@@ -110,10 +110,9 @@ public final class BufferPool: @unchecked Sendable {
             let address = UInt(bitPattern: taken.0)
             lock.lock()
             if let time = activeSteps[thread]?.recording?.time, let request = activeSteps[thread]?.recording?.requests.count {
-                activeSteps[thread]?.recording?.requestOfPointer[address] = request
                 activeSteps[thread]?.recording?.requests.append(StepMemoryPlan.Request(count: count, start: time, end: nil))
                 activeSteps[thread]?.recording?.time = time + 1
-                recordingThreadOfBuffer[address] = thread
+                recordedBuffers[address] = (thread, request)
             }
             lock.unlock()
             return taken
@@ -135,7 +134,7 @@ public final class BufferPool: @unchecked Sendable {
         return (buffer, capacity)
     }
 
-    func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
+    private func take(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
         let taken = takeBuffer(count)
         if Self.traceEnabled { Self.trace("T \(UInt(bitPattern: taken.0)) \(count)") }
         return taken
@@ -169,8 +168,7 @@ public final class BufferPool: @unchecked Sendable {
             }
             return
         }
-        if let thread = recordingThreadOfBuffer.removeValue(forKey: address),
-           let request = activeSteps[thread]?.recording?.requestOfPointer.removeValue(forKey: address) {
+        if let (thread, request) = recordedBuffers.removeValue(forKey: address), activeSteps[thread]?.recording != nil {
             // Recorded, and back to the system: the first repetition must not grow the free list.
             let time = activeSteps[thread]?.recording?.time
             activeSteps[thread]?.recording?.requests[request].end = time
