@@ -1,8 +1,9 @@
 import Foundation
 
 /// A process-wide free list of float buffers keyed by capacity (rounded up to a power of two
-/// above 64 KiB; a request may get an idle buffer of the next class), bounded in total size. It is the engine's arena: steady-state inference and
-/// training steps allocate nothing from the system after the first pass.
+/// above 64 KiB; a request may get an idle buffer of the next class), bounded in total size.
+/// It is the engine's arena: steady-state inference and training steps allocate nothing from
+/// the system after the first pass.
 ///
 /// A step that repeats with the same tensors (`repeatingStep`, a training step) gets a planned
 /// arena instead: its first repetition is recorded without growing the free list, and later
@@ -49,9 +50,13 @@ public final class BufferPool: @unchecked Sendable {
     private var plannedSteps: [String: PlannedStep] = [:]
     private var slotOfBuffer: [UInt: (key: String, slot: Int)] = [:]
 
+    /// Requests up to this many floats get buffers of exactly their size; larger ones are
+    /// rounded up to a power of two.
+    private static let exactSizeLimit = 16_384
+
     private static func roundedCapacity(_ count: Int) -> Int {
         let minimum = max(count, 1)
-        guard minimum > 16_384 else { return minimum }
+        guard minimum > exactSizeLimit else { return minimum }
         return 1 << (Int.bitWidth - (minimum - 1).leadingZeroBitCount)
     }
 
@@ -141,27 +146,23 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     /// An idle buffer of the request's size class, else one of the class above (at most twice
-    /// the size: an idle buffer a forward pass no longer needs serves a smaller tensor instead of
-    /// the system faulting in a new one), else a new one. The pool replay of the tenth and twelfth
-    /// sessions measured this rule: 16–27 MB less tensor memory on every full-case forward row,
-    /// with no more memory faulted in (`Benchmarks/pool-policy-replay.py`, "fit 2"). Training
-    /// steps are planned (`repeatingStep`), so it does not decide their peak.
+    /// the size), else a new one. Forward passes are not planned; taking the larger idle buffer
+    /// lets one that the pass no longer needs serve a smaller tensor, where otherwise the system
+    /// would fault in a new one. Replayed on the full-case forward traces, this holds 16–27 MB
+    /// less tensor memory and faults in no more (`Benchmarks/pool-policy-replay.py`, "fit 2").
     private func takeBuffer(_ count: Int) -> (UnsafeMutablePointer<Float>, Int) {
         let capacity = Self.roundedCapacity(count)
         lock.lock()
-        var candidate = capacity
-        while true {
-            if var list = free[candidate], let pointer = list.popLast() {
-                free[candidate] = list
-                retainedBytes -= candidate * 4
-                lock.unlock()
-                return (pointer, candidate)
-            }
-            guard candidate == capacity, capacity > 16_384 else { break }
-            candidate = capacity * 2
-        }
+        let idle = popIdle(capacity) ?? (capacity > Self.exactSizeLimit ? popIdle(capacity * 2) : nil)
         lock.unlock()
-        return (UnsafeMutablePointer<Float>.allocate(capacity: capacity), capacity)
+        return idle ?? (UnsafeMutablePointer<Float>.allocate(capacity: capacity), capacity)
+    }
+
+    /// An idle buffer of exactly `capacity` floats off the free list, or nil. The caller holds `lock`.
+    private func popIdle(_ capacity: Int) -> (UnsafeMutablePointer<Float>, Int)? {
+        guard let pointer = free[capacity]?.popLast() else { return nil }
+        retainedBytes -= capacity * 4
+        return (pointer, capacity)
     }
 
     func recycle(_ pointer: UnsafeMutablePointer<Float>, capacity: Int) {
