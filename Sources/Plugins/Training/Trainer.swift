@@ -250,7 +250,7 @@ public final class Trainer {
 
     func loadInitialWeights(_ path: String) throws {
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)  // a missing path fails in the load below
         let file = isDirectory.boolValue ? "\(path)/weights.safetensors" : path
         _ = try WeightStore.load(file, into: model.parameters, ignoring: model.ignorableWeightNames)
         report("initialised from \(file)")
