@@ -133,9 +133,9 @@ struct StepMemoryPlanTests {
         #expect(held.secondIntact)
     }
 
-    @Test("drain frees an idle plan's buffers and forgets it: the next repetition is recorded again and stays correct")
-    func drainForgetsIdlePlans() {
-        let key = "StepMemoryPlanTests.drainForgetsIdlePlans"
+    @Test("after drain, a step's repetitions stay correct and are planned again")
+    func stepsAfterDrain() {
+        let key = "StepMemoryPlanTests.stepsAfterDrain"
         let sizes = [60_000, 30_000, 60_000, 30_000, 60_000]
         _ = BufferPool.shared.repeatingStep(key) { Self.step(1, sizes: sizes) }
         let planned = BufferPool.shared.repeatingStep(key) { Self.step(2, sizes: sizes) }

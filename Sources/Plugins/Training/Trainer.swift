@@ -168,6 +168,9 @@ public final class Trainer {
         prefetch.request(step)
         var bestDice: ModelCard.Dice?
         let firstStep = step
+        // Every step has the same tensors (this model, patches of one size), so the pool plans
+        // them once; the key keeps another training in the same process off this plan.
+        let stepKey = "training step: \(model.name), patch \(patchSize)"
         while (totalSteps == 0 || step < totalSteps) && step < (configuration.stopAfterStep ?? .max) {
             if let sessionSteps, step - firstStep >= sessionSteps {
                 prefetch.finish()
@@ -178,8 +181,7 @@ public final class Trainer {
             prefetch.request(step + 1)
             let plannedTotal = totalSteps == 0 ? 1_000_000 : totalSteps
             optimizer.learningRate = schedule(totalSteps: plannedTotal).learningRate(atStep: step)
-            // Every step has the same tensors (patches of one size), so the pool plans them once.
-            let (loss, terms) = BufferPool.shared.repeatingStep("training step") {
+            let (loss, terms) = BufferPool.shared.repeatingStep(stepKey) {
                 let tape = Tape()
                 let context = ForwardContext(tape: tape, isTraining: true,
                                              random: SeededRandom(seed: configuration.seed &+ 0x5851_F42D &+ UInt64(step)),
