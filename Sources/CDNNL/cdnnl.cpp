@@ -46,6 +46,20 @@ engine &cpu_engine() {
     return instance;
 }
 
+/// Whether int8 inputs are unsigned with a zero point (affine: twice the resolution of a
+/// symmetric scale after a LeakyReLU). Only where oneDNN runs int8 dot products (VNNI, AMX):
+/// without them its kernels pair u8 × s8 products into saturating 16-bit sums, which it guards
+/// against for a signed input alone (by halving the weights), so there the input stays signed
+/// and symmetric.
+bool unsignedInt8Input() {
+    static const bool value = [] {
+        const cpu_isa isa = get_effective_cpu_isa();
+        return isa == cpu_isa::avx2_vnni || isa == cpu_isa::avx512_core_vnni || isa == cpu_isa::avx512_core_bf16 ||
+               isa == cpu_isa::avx512_core_amx;
+    }();
+    return value;
+}
+
 constexpr size_t alignment = 64;
 size_t aligned(size_t bytes) { return (bytes + alignment - 1) / alignment * alignment; }
 
@@ -66,27 +80,33 @@ struct Operand {
     /// An int8 input that the primitive takes as dense N×D×H×W×C: the engine's own quantizer
     /// (`cdnnl_quantize`) converts it instead of `conversion`, with these sizes and strides.
     struct ChannelsLast {
+        bool isUnsigned;
         long batch, channels, depth, height, width, channelStride, sampleStride;
     };
     std::optional<ChannelsLast> channelsLast;
 };
 
-/// The per-call scales of an int8 forward, at the start of its workspace: 1/s_x (one value),
-/// 1/s_w[oc], s_x·s_w[oc] (the rescaling of the int32 sums) and bias[oc]/(s_x·s_w[oc]) (the bias
-/// in units of the sums, so that oneDNN adds it before the rescaling), Cout values each.
+/// The per-call scales of an int8 forward, at the start of its workspace: 1/s_x and the input's
+/// zero point z_x (one value each: x ≈ s_x·(q − z_x); z_x = 0 for a signed input), 1/s_w[oc], s_x·s_w[oc] (the
+/// rescaling of the int32 sums) and bias[oc]/(s_x·s_w[oc]) (the bias in units of the sums, so
+/// that oneDNN adds it before the rescaling), Cout values each.
 struct Int8Scales {
-    float *inputInverse, *weightInverse, *output, *bias;
+    float *inputInverse;
+    int32_t *inputZeroPoint;
+    float *weightInverse, *output, *bias;
     int channels;
     explicit Int8Scales(void *workspace, int channels)
-        : inputInverse(static_cast<float *>(workspace)), weightInverse(inputInverse + 1), output(weightInverse + channels),
-          bias(output + channels), channels(channels) {}
-    static size_t bytes(int channels) { return 4 * (1 + 3 * static_cast<size_t>(channels)); }
+        : inputInverse(static_cast<float *>(workspace)), inputZeroPoint(reinterpret_cast<int32_t *>(inputInverse + 1)),
+          weightInverse(inputInverse + 2), output(weightInverse + channels), bias(output + channels), channels(channels) {}
+    static size_t bytes(int channels) { return 4 * (2 + 3 * static_cast<size_t>(channels)); }
 };
 
 struct Entry {
     primitive computation;
     std::string implementation;
     std::vector<Operand> operands;
+    /// int8 with an unsigned input: the primitive and the input's reorder take z_x.
+    bool inputZeroPoint = false;
     size_t scratchpadOffset = 0;
     size_t totalBytes = 0;
 };
@@ -184,6 +204,8 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
     const bool int8 = c.precision == CDNNL_INT8;
     if (int8 && key.pass != CDNNL_FORWARD) throw std::runtime_error("int8 is for the forward pass only");
     const dt compute = c.precision == CDNNL_BFLOAT16 ? dt::bf16 : int8 ? dt::s8 : dt::f32;
+    const bool zeroPoint = int8 && unsignedInt8Input();
+    const dt sourceType = zeroPoint ? dt::u8 : compute;
     const Slab &slab = key.slab;
     const memory::dims source = {c.batch, c.input_channels, slab.srcCount, c.input_height, c.input_width};
     const memory::dims destination = {c.batch, c.output_channels, slab.dstCount, c.output_height, c.output_width};
@@ -203,7 +225,7 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
         memory::dims{c.output_channels * c.output_depth * outputPlane, c.output_depth * outputPlane, outputPlane, c.output_width, 1});
     const memory::desc plainWeights(weights, dt::f32, c.groups == 1 ? tag::oidhw : tag::goidhw);
     const memory::desc plainBias(bias, dt::f32, tag::x);
-    const memory::desc anySource(source, compute, tag::any), anyWeights(weights, compute, tag::any);
+    const memory::desc anySource(source, sourceType, tag::any), anyWeights(weights, compute, tag::any);
     // bf16 convolutions still write float32 results (and float32 weight gradients).
     const memory::desc anyDestination(destination, dt::f32, tag::any);
     const memory::desc anyDestinationGradient(destination, compute, tag::any);
@@ -211,8 +233,10 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
 
     primitive_attr attributes;
     attributes.set_scratchpad_mode(scratchpad_mode::user);
+    if (zeroPoint) attributes.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
     engine &eng = cpu_engine();
     auto entry = std::make_unique<Entry>();
+    entry->inputZeroPoint = zeroPoint;
 
     auto forwardDescription = [&](prop_kind kind, const memory::desc &dst) {
         return c.has_bias
@@ -225,9 +249,9 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
         convolution_forward::primitive_desc pd(forwardDescription(prop_kind::forward_inference, anyDestination), attributes, eng);
         // int8: the reorders quantize (input, weights) and rescale (output) with the call's scales.
         entry->operands.push_back({DNNL_ARG_SRC, false, plainSource, pd.src_desc(), int8 ? Scaling::inputInverse : Scaling::none});
-        if (int8 && pd.src_desc() == memory::desc(source, dt::s8, tag::ndhwc) && cdnnl_quantize::available())
+        if (int8 && pd.src_desc() == memory::desc(source, sourceType, tag::ndhwc) && cdnnl_quantize::available())
             entry->operands.back().channelsLast = Operand::ChannelsLast{
-                c.batch, c.input_channels, slab.srcCount, c.input_height, c.input_width,
+                zeroPoint, c.batch, c.input_channels, slab.srcCount, c.input_height, c.input_width,
                 static_cast<long>(c.input_depth) * inputPlane, static_cast<long>(c.input_channels) * c.input_depth * inputPlane};
         entry->operands.push_back({DNNL_ARG_WEIGHTS, false, plainWeights, pd.weights_desc(), int8 ? Scaling::weightInverse : Scaling::none});
         if (c.has_bias) entry->operands.push_back({DNNL_ARG_BIAS, false, plainBias, pd.bias_desc()});
@@ -281,7 +305,10 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
         primitive_attr scaling;
         // Scale masks: one value (input); per output channel, dimension 0 of oidhw (0 and 1 of
         // goidhw) for the weights and dimension 1 of ncdhw for the output.
-        if (operand.scaling == Scaling::inputInverse) scaling.set_output_scales(0, {DNNL_RUNTIME_F32_VAL});
+        if (operand.scaling == Scaling::inputInverse) {
+            scaling.set_output_scales(0, {DNNL_RUNTIME_F32_VAL});
+            if (zeroPoint) scaling.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
+        }
         if (operand.scaling == Scaling::weightInverse) scaling.set_output_scales(c.groups == 1 ? 1 : 3, {DNNL_RUNTIME_F32_VAL});
         if (operand.scaling == Scaling::output) scaling.set_output_scales(2, {DNNL_RUNTIME_F32_VAL});
         reorder::primitive_desc pd(eng, from, eng, to, scaling);
@@ -330,6 +357,9 @@ int execute(const Entry &entry, const std::vector<void *> &pointers, void *works
         base += (alignment - reinterpret_cast<uintptr_t>(base) % alignment) % alignment;
         std::unordered_map<int, memory> arguments;
         std::vector<std::pair<size_t, memory>> outputs;
+        auto zeroPoint = [&](const Int8Scales &scales) {
+            return memory(memory::desc({1}, dt::s32, tag::x), eng, scales.inputZeroPoint);
+        };
         // Runs operand's conversion from → to, with its scales when it has any.
         auto convert = [&](const Operand &operand, memory from, memory to) {
             if (operand.scaling == Scaling::none) {
@@ -339,18 +369,21 @@ int execute(const Entry &entry, const std::vector<void *> &pointers, void *works
             if (!scales) throw std::runtime_error("an int8 convolution needs its scales");
             if (operand.channelsLast && !referenceQuantizer) {
                 const Operand::ChannelsLast &shape = *operand.channelsLast;
-                cdnnl_quantize::toChannelsLast(static_cast<const float *>(from.get_data_handle()), static_cast<int8_t *>(to.get_data_handle()),
-                                               shape.batch, shape.channels, shape.depth, shape.height, shape.width,
-                                               shape.channelStride, shape.sampleStride, scales->inputInverse[0], threads);
+                cdnnl_quantize::toChannelsLast(static_cast<const float *>(from.get_data_handle()), static_cast<uint8_t *>(to.get_data_handle()),
+                                               shape.isUnsigned, shape.batch, shape.channels, shape.depth, shape.height, shape.width,
+                                               shape.channelStride, shape.sampleStride, scales->inputInverse[0],
+                                               scales->inputZeroPoint[0], threads);
                 return;
             }
             float *values = operand.scaling == Scaling::inputInverse ? scales->inputInverse
                           : operand.scaling == Scaling::weightInverse ? scales->weightInverse : scales->output;
             const memory::dim count = operand.scaling == Scaling::inputInverse ? 1 : scales->channels;
             memory factors(memory::desc({count}, dt::f32, tag::x), eng, values);
+            std::unordered_map<int, memory> reorderArguments = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_ATTR_OUTPUT_SCALES, factors}};
+            if (operand.scaling == Scaling::inputInverse && entry.inputZeroPoint)
+                reorderArguments.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, zeroPoint(*scales));
             // reorder's own execute(stream, from, to) hides the general one.
-            static_cast<const primitive &>(*operand.conversion).execute(
-                queue, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_ATTR_OUTPUT_SCALES, factors}});
+            static_cast<const primitive &>(*operand.conversion).execute(queue, reorderArguments);
         };
         for (size_t index = 0; index < entry.operands.size(); index++) {
             const Operand &operand = entry.operands[index];
@@ -367,6 +400,7 @@ int execute(const Entry &entry, const std::vector<void *> &pointers, void *works
         arguments.emplace(DNNL_ARG_SCRATCHPAD,
                           memory(memory::desc({static_cast<memory::dim>(entry.totalBytes - entry.scratchpadOffset)}, dt::u8, tag::x),
                                  eng, base + entry.scratchpadOffset));
+        if (entry.inputZeroPoint) arguments.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zeroPoint(*scales));
         entry.computation.execute(queue, arguments);
         for (auto &[index, plain] : outputs) {
             const Operand &operand = entry.operands[index];
@@ -409,6 +443,7 @@ int run(const cdnnl_convolution *convolution, int pass, int threads, void *works
     }
     return 0;
 }
+
 /// The largest |x| of `count` floats, one thread.
 float largestMagnitudeSerial(const float *values, size_t count) {
     float lanes[16] = {0};  // 16 running maxima, so that the loop vectorizes
@@ -424,40 +459,79 @@ float largestMagnitudeSerial(const float *values, size_t count) {
     return largest;
 }
 
-/// Below this many floats the max is taken on the calling thread (a team costs microseconds).
-constexpr size_t parallelMagnitudeMinimum = 1 << 16;
+/// The smallest and largest of `count` floats, one thread.
+struct Range {
+    float lowest, highest;
+};
+Range rangeSerial(const float *values, size_t count) {
+    float low[16], high[16];  // 16 running extremes, so that the loop vectorizes
+    std::fill(low, low + 16, 0.0f);
+    std::fill(high, high + 16, 0.0f);
+    size_t index = 0;
+    for (; index + 16 <= count; index += 16)
+        for (int lane = 0; lane < 16; lane++) {
+            const float value = values[index + lane];
+            low[lane] = value < low[lane] ? value : low[lane];
+            high[lane] = value > high[lane] ? value : high[lane];
+        }
+    Range range{*std::min_element(low, low + 16), *std::max_element(high, high + 16)};
+    for (; index < count; index++) {
+        range.lowest = std::min(range.lowest, values[index]);
+        range.highest = std::max(range.highest, values[index]);
+    }
+    return range;
+}
 
-/// One thread's share of `largestMagnitude` on libgomp's team.
-struct MagnitudeJob {
+/// Below this many floats the range is taken on the calling thread (a team costs microseconds).
+constexpr size_t parallelRangeMinimum = 1 << 16;
+
+/// One thread's share of `inputRange` on libgomp's team.
+struct RangeJob {
     const float *values;
     size_t count;
-    float partial[cdnnl_team::maximumThreads];
+    Range partial[cdnnl_team::maximumThreads];
 };
 
-void largestMagnitudeShare(void *data) {
-    auto *job = static_cast<MagnitudeJob *>(data);
+void rangeShare(void *data) {
+    auto *job = static_cast<RangeJob *>(data);
     const cdnnl_team::Share share = cdnnl_team::share(static_cast<long>(job->count));
-    job->partial[share.thread] = largestMagnitudeSerial(job->values + share.begin, static_cast<size_t>(share.end - share.begin));
+    job->partial[share.thread] = rangeSerial(job->values + share.begin, static_cast<size_t>(share.end - share.begin));
 }
 
-/// The largest |x| of `count` floats, on up to `threads` threads of libgomp's team (the one
-/// oneDNN runs on): an int8 forward reads its whole input once for it.
-float largestMagnitude(const float *values, size_t count, int threads) {
-    if (count < parallelMagnitudeMinimum) return largestMagnitudeSerial(values, count);
-    MagnitudeJob job{values, count, {0}};
-    cdnnl_team::run(largestMagnitudeShare, &job, threads);
-    return *std::max_element(job.partial, job.partial + cdnnl_team::size(threads));
+/// [min(0, min x), max(0, max x)] of `count` floats, on up to `threads` threads of libgomp's team
+/// (the one oneDNN runs on): an int8 forward reads its whole input once for it. Zero is always
+/// inside, so that it has an exact code (the convolution's zero padding).
+Range inputRange(const float *values, size_t count, int threads) {
+    if (count < parallelRangeMinimum) return rangeSerial(values, count);
+    RangeJob job{values, count, {}};
+    cdnnl_team::run(rangeShare, &job, threads);
+    Range range{0, 0};
+    for (int thread = 0; thread < cdnnl_team::size(threads); thread++) {
+        range.lowest = std::min(range.lowest, job.partial[thread].lowest);
+        range.highest = std::max(range.highest, job.partial[thread].highest);
+    }
+    return range;
 }
 
-/// The symmetric int8 step for values up to `largest` (1 for an all-zero tensor, whose
-/// quantization is exact whatever the step).
+/// The symmetric int8 step of the weights for values up to `largest` (1 for an all-zero
+/// channel, whose quantization is exact whatever the step).
 float int8Step(float largest) { return largest > 0 ? largest / 127 : 1; }
 
 /// Fills `scales` for one int8 forward call from its input, weights and bias.
 void prepareInt8(const cdnnl_convolution &c, const float *input, const float *weight, const float *bias, const Int8Scales &scales,
                  int threads) {
     const size_t inputCount = static_cast<size_t>(c.batch) * c.input_channels * c.input_depth * c.input_height * c.input_width;
-    const float inputStep = int8Step(largestMagnitude(input, inputCount, threads));
+    const Range range = inputRange(input, inputCount, threads);
+    float inputStep;
+    if (unsignedInt8Input()) {
+        // Affine: [lowest, highest] onto the 256 codes 0…255, zero on code z_x.
+        const float width = range.highest - range.lowest;
+        inputStep = width > 0 ? width / 255 : 1;
+        scales.inputZeroPoint[0] = static_cast<int32_t>(std::lround(std::min(255.0f, -range.lowest / inputStep)));
+    } else {
+        inputStep = int8Step(std::max(-range.lowest, range.highest));
+        scales.inputZeroPoint[0] = 0;
+    }
     scales.inputInverse[0] = 1 / inputStep;
     const size_t perChannel = static_cast<size_t>(c.input_channels / c.groups) * c.kernel * c.kernel * c.kernel;
     for (int channel = 0; channel < c.output_channels; channel++) {

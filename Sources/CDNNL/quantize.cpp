@@ -1,11 +1,13 @@
 // Shim only: the int8 input quantization of CDNNL's int8 forward (see quantize.h).
 //
-// oneDNN's generic reorder does the same job (f32 N×C×D×H×W → s8 N×D×H×W×C with one scale) at
+// oneDNN's generic reorder does the same job (f32 N×C×D×H×W → u8 N×D×H×W×C with one scale and
+// one zero point; measured when it was s8 with a scale alone) at
 // 8–9 GB/s on the Intel Xeon of 2026-12-07 (its f32 → f32 reorders there: 14–23 GB/s): 42–48
 // ms of a 250–290 ms int8 student forward (DNNL_VERBOSE). This kernel reads 16 voxels of 16
 // channels (one row of each), scales them, transposes the 16×16 block in registers, and writes
-// each voxel's 16 channels as 16 bytes, on libgomp's team (`cdnnl_team`). Rounding is the same as the reorder's (`vcvtps2dq` under the default
-// round-to-nearest-even, then signed saturation), so the bytes are the same.
+// each voxel's 16 channels as 16 bytes, on libgomp's team (`cdnnl_team`). The arithmetic is the
+// reorder's (x · scale, then + zero point in float32, `vcvtps2dq` under the default
+// round-to-nearest-even, then unsigned or signed saturation), so the bytes are the same.
 #include "quantize.h"
 
 #include <immintrin.h>
@@ -50,19 +52,22 @@ TARGET inline void transpose16(__m512 r[16]) {
 
 struct Job {
     const float *input;
-    int8_t *output;
+    uint8_t *output;
     long channels, planes, rows, width;     // planes: N·D of the window; rows: H
     long channelStride, sampleStride, depth;  // strides in floats, of the plain source
     float scale;
+    int32_t zeroPoint;
+    bool isUnsigned;
 };
 
 /// Which register holds voxel v after `transpose16`: its two `unpack*_pd` steps leave voxels
 /// 4L + 1 and 4L + 2 of each 128-bit lane L swapped.
 constexpr int order[16] = {0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15};
 
-TARGET void quantizeRow(const Job &job, const float *source, int8_t *target) {
+TARGET void quantizeRow(const Job &job, const float *source, uint8_t *target) {
     const long C = job.channels, W = job.width;
-    const __m512 scale = _mm512_set1_ps(job.scale);
+    const __m512 scale = _mm512_set1_ps(job.scale), zeroPoint = _mm512_set1_ps(static_cast<float>(job.zeroPoint));
+    const __m512i zero = _mm512_setzero_si512();
     for (long x0 = 0; x0 < W; x0 += 16) {
         const int voxels = static_cast<int>(std::min<long>(16, W - x0));
         const __mmask16 voxelMask = static_cast<__mmask16>((1u << voxels) - 1);
@@ -72,10 +77,15 @@ TARGET void quantizeRow(const Job &job, const float *source, int8_t *target) {
             for (int i = 0; i < 16; i++)
                 r[i] = i < count ? _mm512_mul_ps(_mm512_maskz_loadu_ps(voxelMask, source + (c0 + i) * job.channelStride + x0), scale)
                                  : _mm512_setzero_ps();
+            // The zero point is added after the product, not fused with it, as the reorder does.
+            for (int i = 0; i < 16; i++) r[i] = _mm512_add_ps(r[i], zeroPoint);
             transpose16(r);
             const __mmask16 channelMask = static_cast<__mmask16>((1u << count) - 1);
             for (int v = 0; v < voxels; v++)
-                _mm_mask_storeu_epi8(target + (x0 + v) * C + c0, channelMask, _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(r[order[v]])));
+                // Unsigned: clamped at 0, then saturated at 255. Signed: saturated to −128…127.
+                _mm_mask_storeu_epi8(target + (x0 + v) * C + c0, channelMask,
+                                     job.isUnsigned ? _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_cvtps_epi32(r[order[v]]), zero))
+                                                    : _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(r[order[v]])));
         }
     }
 }
@@ -87,7 +97,7 @@ void share(void *data) {
         const long plane = row / job.rows, y = row % job.rows;
         const long sample = plane / job.depth, z = plane % job.depth;
         const float *source = job.input + sample * job.sampleStride + (z * job.rows + y) * job.width;
-        int8_t *target = job.output + row * job.width * job.channels;
+        uint8_t *target = job.output + row * job.width * job.channels;
         quantizeRow(job, source, target);
     }
 }
@@ -98,9 +108,9 @@ bool available() {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
 }
 
-void toChannelsLast(const float *input, int8_t *output, long batch, long channels, long depth, long height, long width,
-                    long channelStride, long sampleStride, float scale, int threads) {
-    Job job{input, output, channels, batch * depth, height, width, channelStride, sampleStride, depth, scale};
+void toChannelsLast(const float *input, uint8_t *output, bool isUnsigned, long batch, long channels, long depth, long height, long width,
+                    long channelStride, long sampleStride, float scale, int32_t zeroPoint, int threads) {
+    Job job{input, output, channels, batch * depth, height, width, channelStride, sampleStride, depth, scale, zeroPoint, isUnsigned};
     cdnnl_team::run(share, &job, threads);
 }
 }  // namespace cdnnl_quantize

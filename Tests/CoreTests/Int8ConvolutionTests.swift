@@ -6,8 +6,9 @@ import TestSupport
 /// the quantization is exact, within a stated error of float32 elsewhere, independent of how the
 /// work is cut into slabs, and float32 wherever int8 does not apply.
 ///
-/// Stated tolerance: one symmetric scale per input tensor (step max|x| / 127) and one per output
-/// channel of the weights (step max|w| / 127) round each operand by at most half a step; over
+/// Stated tolerance: one affine scale per input tensor (step (max x − min x) / 255, zero on its
+/// own code) and one symmetric scale per output channel of the weights (step max|w| / 127) round
+/// each operand by at most half a step; over
 /// the random tensors below that is below 2 % of the output's range (`relativeError`:
 /// max |a − b| / max(1, max |b|)), and above 10⁻⁵ so that the test fails if float32 ran instead.
 @Suite("int8 convolution")
@@ -69,15 +70,18 @@ struct Int8ConvolutionTests {
         Self.expectWithinTolerance { $0.contains("int8") || $0.contains("x8s8") }
     }
 
-    @Test("exact where the quantization is exact: integer inputs and weights whose largest magnitude is 127",
+    @Test("exact where the quantization is exact: integer inputs spanning 255 with zero off code 0, weights whose largest magnitude is 127",
           .enabled(if: OneDNNConvolution.hasInt8DotProduct, "without int8 dot products oneDNN halves the weights (toleranceWithoutDotProducts), so the grid is not exact"))
     func exactOnTheGrid() {
         var random = SeededRandom(seed: 22)
         for shape in Self.shapes {
-            // Steps of exactly 1: every value is on the int8 grid, and float32 sums these
-            // integers exactly (|sum| < 2²⁴), so both arithmetics give the same numbers.
-            var input = Tensor.randomUniform(shape: shape.input, low: -127, high: 127, random: &random).map { $0.rounded() }
-            input[flat: 0] = 127
+            // Steps of exactly 1: the input spans −100…155 (zero on code 100, so the zero padding
+            // is exact only if the zero point is applied there too), every value is on the grid,
+            // and float32 sums these integers exactly (|sum| < 2²⁴), so both arithmetics give the
+            // same numbers.
+            var input = Tensor.randomUniform(shape: shape.input, low: -100, high: 155, random: &random).map { $0.rounded() }
+            input[flat: 0] = 155
+            input[flat: 1] = -100
             var weight = Tensor.randomUniform(shape: shape.weight, low: -127, high: 127, random: &random).map { $0.rounded() }
             let perChannel = weight.count / shape.weight[0]
             for channel in 0..<shape.weight[0] { weight[flat: channel * perChannel] = channel % 2 == 0 ? 127 : -127 }
@@ -111,10 +115,11 @@ struct Int8ConvolutionTests {
         ]
         for shape in shapes {
             var (input, weight, bias) = Self.operands(shape, &random)
-            // Half the values on ties of the int8 grid (max |x| = 127 makes the step 1), so that
-            // the rounding of halves is compared too.
+            // Half the values on ties of the grid (−128…127 makes the step 1 and the zero point
+            // 128), so that the rounding of halves is compared too.
             input = input.map { ($0 * 40).rounded() + ($0 > 0 ? 0.5 : -0.5) }
             input[flat: 0] = 127
+            input[flat: 1] = -128
             OneDNNConvolution.setReferenceQuantizer(true)
             let reference = Self.forward(input, weight, bias, shape, Self.int8)
             OneDNNConvolution.setSlabBudget(bytes: 1)
