@@ -16,7 +16,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.memoryBudgetBytes == 8 << 30)
         #expect(configuration.quiescenceSeconds == 30 && configuration.marker == "READY")
         // Each model's fastest arithmetic that passed its equivalence check on real cases.
-        #expect(configuration.precision == ["unet": .bfloat16, "resunet-vae": .bfloat16, "cascade": .int8, "student": .bfloat16])
+        #expect(configuration.precision == ["unet": .int8, "resunet-vae": .int8, "cascade": .int8, "student": .bfloat16])
     }
 
     @Test("every key optional; values read with their types")
