@@ -87,6 +87,12 @@ void cdnnl_set_slab_budget(long bytes);
 /// bytes are the same). 0 (the default) restores the shim's quantizer.
 void cdnnl_set_reference_quantizer(int enabled);
 
+/// body(context, i) for i in 0..<iterations, on libgomp's team (the threads oneDNN's
+/// convolutions run on; the caller is one of them), one iteration per thread when the team is
+/// as large as `iterations`. Nested inside another team it runs them all on the calling thread.
+typedef void (*cdnnl_team_body)(void *context, long iteration);
+void cdnnl_team_run(cdnnl_team_body body, void *context, long iterations);
+
 /// The instruction set oneDNN dispatches to on this CPU (e.g. "avx512_core_bf16").
 const char *cdnnl_isa(void);
 

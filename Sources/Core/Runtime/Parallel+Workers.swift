@@ -1,5 +1,3 @@
-import Dispatch
-
 extension Parallel {
     /// Like `forEachChunk`, but tells `body` which worker (0..<workers) runs the chunk, so that a
     /// reduction can keep one partial result per worker. Returns the worker count used
@@ -13,7 +11,7 @@ extension Parallel {
             body(0, 0..<count)
             return 1
         }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        perform(iterations: workers) { worker in
             let start = count * worker / workers
             let end = count * (worker + 1) / workers
             if start < end { body(worker, start..<end) }

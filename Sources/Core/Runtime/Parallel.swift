@@ -1,7 +1,8 @@
-import Dispatch
+import CDNNL
 
-/// The engine's own threads: split an index range over `Parallel.threadCount` workers. Kernels
-/// that use this call BLAS with OpenBLAS set to one thread (see `BLAS`).
+/// The engine's own parallel loops: split an index range over `Parallel.threadCount` workers of
+/// libgomp's team (`perform`). Kernels that use this call BLAS with OpenBLAS set to one thread
+/// (see `BLAS`).
 public enum Parallel {
     /// Worker count for engine kernels (default: 2, this machine's cores). Process-global.
     nonisolated(unsafe) public static var threadCount = 2
@@ -14,10 +15,30 @@ public enum Parallel {
             if count > 0 { body(0..<count) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        perform(iterations: workers) { worker in
             let start = count * worker / workers
             let end = count * (worker + 1) / workers
             if start < end { body(start..<end) }
+        }
+    }
+
+    /// body(i) for each i in 0..<iterations, in parallel, on libgomp's team: the threads
+    /// oneDNN's convolutions run on, the caller among them. Returns when all have run.
+    ///
+    /// One pool of threads for the whole engine: with the engine's loops on their own threads
+    /// (Dispatch's), libgomp's workers, which spin for a while after each convolution, took a
+    /// core from the next engine operation on a two-core machine; perf counted 33–55 % of a
+    /// forward pass's or training step's cycles in libgomp. On the team, the spinning worker
+    /// takes the next loop at once (Benchmarks/README.md, "One thread pool"). Nested inside a
+    /// team (a loop inside a loop), the iterations run on the calling thread.
+    static func perform(iterations: Int, _ body: @Sendable (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var work = body
+            withUnsafeMutablePointer(to: &work) { pointer in
+                cdnnl_team_run({ context, iteration in
+                    context!.assumingMemoryBound(to: (@Sendable (Int) -> Void).self).pointee(iteration)
+                }, pointer, iterations)
+            }
         }
     }
 }
