@@ -172,6 +172,20 @@ struct CaseRunnerTests {
         #expect(try state("fifo-case") == .completed)
     }
 
+    @Test("unsafe names refused in the same second are recorded under their own folders' names")
+    func refusedUnsafeNamesStayApart() throws {
+        var recorded: [String] = []
+        for index in 0..<3 {
+            let folder = "\(layout.incoming)/bad\(index)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try runner.refuse(folder: folder, name: "bad\u{7}\(index)", reason: "the name holds a control character")
+        }
+        let folders = try FileManager.default.contentsOfDirectory(atPath: layout.failed).filter { $0.hasPrefix("refused-") }.sorted()
+        #expect(folders.count == 3)
+        for name in folders { recorded += try ledger.cases(named: name).map(\.caseName) }
+        #expect(recorded.sorted() == folders, "ledger \(recorded), folders \(folders)")
+    }
+
     @Test("when failed/ or archive/ is unusable, the inputs stay in work/ and the journal says so")
     func unusableDestinations() throws {
         for destination in [layout.failed, layout.archive] {
@@ -345,12 +359,90 @@ struct CaseRunnerTests {
                 "\(lines)")
     }
 
-    @Test("transient failure classes come from error codes")
+    @Test("failure classes come from error codes: a full or read-only storage, a transient fault, the case's own")
     func retryClasses() {
-        #expect(RetryPolicy.classify(NiftiError(.writeFailed, path: "/x", "disk full", errorNumber: ENOSPC)) == .transient)
+        #expect(RetryPolicy.classify(NiftiError(.writeFailed, path: "/x", "disk full", errorNumber: ENOSPC)) == .storage)
         #expect(RetryPolicy.classify(NiftiError(.writeFailed, path: "/x", "no space left on device")) == .permanent, "text is not read")
-        #expect(RetryPolicy.classify(LedgerError(.database, path: "/l", detail: "x", errorNumber: ENOSPC)) == .transient)
+        #expect(RetryPolicy.classify(LedgerError(.database, path: "/l", detail: "x", errorNumber: ENOSPC)) == .storage)
+        #expect(RetryPolicy.classify(LedgerError(.database, path: "/l", detail: "x", errorNumber: EIO)) == .transient)
+        #expect(RetryPolicy.classify(NiftiError(.writeFailed, path: "/x", "quota", errorNumber: EDQUOT)) == .storage)
         #expect(RetryPolicy.classify(CaseFolders.MoveError("x", code: EACCES)) == .permanent)
+    }
+
+    /// A storage fault that lasts longer than `max_attempts` retries (here 3).
+    static let storageFault = ResultsStorageError(wrapping: POSIXError(.ENOTDIR), folder: "/root/output")!
+
+    @Test("a storage fault is retried past max_attempts, each delay doubling up to its cap, and the case completes once repaired")
+    func storageFaultsAreRetriedUntilRepaired() throws {
+        runner.policy.maximumRetryDelaySeconds = 25
+        pipeline.failures = Array(repeating: Self.storageFault, count: 5)
+        var delays: [Double] = []
+        var claimed = try claim("outage")
+        for _ in 0..<5 {
+            guard case .retry(let notBefore) = run(claimed) else { Issue.record("not retried"); return }
+            delays.append(notBefore.timeIntervalSinceNow)
+            #expect(try state("outage") == .retrying)
+            claimed = try reclaim("outage")
+        }
+        #expect(zip(delays, [10.0, 20, 25, 25, 25]).allSatisfy { abs($0 - $1) < 2 }, "\(delays)")
+        #expect(run(claimed) == .completed)
+        #expect(try ledger.cases(named: "outage").count == 1 && (try ledger.cases(named: "outage").last?.attempts) == 6)
+        #expect(!FileManager.default.fileExists(atPath: "\(layout.failed)/outage"))
+    }
+
+    @Test("a transient fault that is not the storage's fails the case after max_attempts")
+    func transientFaultsAreLimited() throws {
+        pipeline.failures = Array(repeating: NiftiError(.unreadable, path: "/x", "I/O error", errorNumber: EIO), count: 3)
+        var claimed = try claim("flaky")
+        for _ in 0..<2 {
+            guard case .retry = run(claimed) else { Issue.record("not retried"); return }
+            claimed = try reclaim("flaky")
+        }
+        guard case .failed(let reason) = run(claimed) else { Issue.record("not failed"); return }
+        #expect(reason.contains("after 3 attempts"))
+        #expect(FileManager.default.fileExists(atPath: "\(layout.failed)/flaky/error.txt"))
+    }
+
+    /// The real ledger, except that `register` throws `registerError` while it is set.
+    final class FullLedger: CaseLedger {
+        let ledger: Ledger
+        var registerError: Error?
+        init(_ ledger: Ledger) { self.ledger = ledger }
+        func register(caseName: String, contentHash: String, inputFiles: [String]) throws -> Registration {
+            if let registerError { throw registerError }
+            return try ledger.register(caseName: caseName, contentHash: contentHash, inputFiles: inputFiles)
+        }
+        func transition(_ id: Int64, to state: CaseState, detail: String?) throws { try ledger.transition(id, to: state, detail: detail) }
+        func recordCompletion(_ id: Int64, results: CaseResults, detail: String?) throws {
+            try ledger.recordCompletion(id, results: results, detail: detail)
+        }
+        func recordAttemptFailure(_ id: Int64, error: String, willRetry: Bool) throws {
+            try ledger.recordAttemptFailure(id, error: error, willRetry: willRetry)
+        }
+        func recordInterruption(_ id: Int64, attempt: Int, cause: InterruptionCause) throws -> [Interruption] {
+            try ledger.recordInterruption(id, attempt: attempt, cause: cause)
+        }
+        func caseRecord(_ id: Int64) throws -> CaseRecord? { try ledger.caseRecord(id) }
+        func cases(named caseName: String) throws -> [CaseRecord] { try ledger.cases(named: caseName) }
+        func recordRefusal(caseName: String, reason: String) throws -> Int64 { try ledger.recordRefusal(caseName: caseName, reason: reason) }
+    }
+
+    @Test("a ledger that cannot register a case (disk full) keeps it in work/ and retries; it is not refused")
+    func ledgerFullAtRegistration() throws {
+        let full = FullLedger(ledger)
+        full.registerError = LedgerError(.database, path: layout.ledger, detail: "database or disk is full", errorNumber: ENOSPC)
+        var policy = CaseRunner.Policy()
+        policy.retryBackoffSeconds = 10
+        let runner = CaseRunner(ledger: full, pipeline: pipeline, notes: notes, layout: layout, policy: policy, logger: Logger(label: "test"))
+        guard case .retry(let notBefore) = runner.run(try claim("early"), pass: .ensemble, received: nil, progress: { _ in },
+                                                     stopRequested: { false }) else { Issue.record("not retried"); return }
+        #expect(abs(notBefore.timeIntervalSinceNow - 10) < 2)
+        #expect(FileManager.default.fileExists(atPath: "\(layout.work)/early"))
+        #expect(!FileManager.default.fileExists(atPath: "\(layout.failed)/early"))
+        #expect(pipeline.passes.isEmpty)
+        full.registerError = nil
+        #expect(runner.run(try reclaim("early"), pass: .ensemble, received: nil, progress: { _ in }, stopRequested: { false }) == .completed)
+        #expect(try state("early") == .completed)
     }
 
     @Test("failing to store the results is the storage's fault whatever the error number; an error without one is not")
@@ -358,8 +450,10 @@ struct CaseRunnerTests {
         for code in [EROFS, EACCES, EPERM, ENOTDIR] {
             let cocoa = CocoaError(.fileWriteNoPermission, userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(code))])
             let fault = try #require(ResultsStorageError(wrapping: cocoa, folder: "/root/output"))
-            #expect(RetryPolicy.classify(fault) == .transient)
-            #expect(RetryPolicy.classify(cocoa) == .permanent, "the same error while reading a case stays the case's")
+            #expect(RetryPolicy.classify(fault) == .storage)
+            // The same error elsewhere stays the case's, except a read-only file system, which
+            // is the storage's wherever it is met.
+            #expect(RetryPolicy.classify(cocoa) == (code == EROFS ? .storage : .permanent), "errno \(code)")
             #expect(fault.description.contains("cannot write the results into /root/output: \(String(cString: strerror(code)))"))
         }
         #expect(ResultsStorageError(wrapping: CaseReportError(path: "x", "the report cannot be built"), folder: "/o") == nil)

@@ -11,7 +11,8 @@ import Logging
 /// 2. **run** the pass through the pipeline, with the attempt named in the crash note;
 /// 3. **file**: completion recorded, inputs to `archive/` (or `deferred/` after a student-only
 ///    pass); a stop requeues; a transient failure (`RetryPolicy`) asks to be retried later with
-///    the inputs kept in `work/`; anything else goes to `failed/` with `error.txt`.
+///    the inputs kept in `work/`, a storage fault (disk full, `output/` unusable, the ledger
+///    unable to write) as often as it takes; anything else goes to `failed/` with `error.txt`.
 ///
 /// The runner knows no loop, queue or signal: the service asks it to run a case and acts on
 /// the `Verdict`. Its collaborators are protocols (`CaseLedger`, `CasePipeline`,
@@ -19,8 +20,12 @@ import Logging
 public final class CaseRunner {
     /// Limits that decide between retrying, requeueing and failing.
     public struct Policy: Sendable {
+        /// Attempts of a case that fails transiently (`RetryPolicy.Class.transient`) before it
+        /// is failed; storage faults are retried without this limit.
         public var maximumAttempts = 3
+        /// The first retry's delay; each further one doubles it, up to `maximumRetryDelaySeconds`.
         public var retryBackoffSeconds: Double = 30
+        public var maximumRetryDelaySeconds: Double = 600
         public var maximumCrashes = 2
         public var maximumUnexplainedDeaths = 5
         /// On a stop request, a case expected to end within this many seconds is finished.
@@ -155,9 +160,15 @@ public final class CaseRunner {
     /// into `failed/` with the reason, and records it in the ledger as failed
     /// (`Ledger.recordRefusal`). Throws `CaseFolders.MoveError` when it cannot be moved (and
     /// records nothing: the caller retries the move).
+    ///
+    /// A name that is not safe as a folder name (control characters, too long) is replaced by
+    /// `refused-<seconds since 1970>`; the ledger and the journal then use the folder's final
+    /// name (which `fileAway` makes unique, e.g. `refused-1796680854-2`), so that each refusal
+    /// can be matched to its folder.
     public func refuse(folder: String, name: String, reason: String) throws {
-        let safeName = RootLayout.isSafeCaseName(name) ? name : "refused-\(Int(clock().timeIntervalSince1970))"
-        let moved = try CaseFolders.fileAway(folder, into: layout.failed, name: safeName)
+        let isSafe = RootLayout.isSafeCaseName(name)
+        let moved = try CaseFolders.fileAway(folder, into: layout.failed, name: isSafe ? name : "refused-\(Int(clock().timeIntervalSince1970))")
+        let safeName = isSafe ? name : URL(fileURLWithPath: moved).lastPathComponent
         CaseFolders.writeReason(reason, into: moved)
         logger.log(.caseFailed, "case refused: \(safeName): \(reason)", fields: [.caseID: safeName, .reason: reason])
         do {
@@ -229,6 +240,14 @@ public final class CaseRunner {
             }
         } catch {
             let reason = "cannot register the case: \(error)"
+            guard RetryPolicy.classify(error) == .permanent else {
+                // The ledger cannot write (disk full, I/O): not the case's fault, and with no
+                // record to count attempts on, it is retried until the ledger writes again.
+                let delay = policy.retryBackoffSeconds
+                logger.log(.caseRetried, "\(claimed.name): \(reason); the inputs stay in work/, retrying in \(Int(delay)) s",
+                           fields: [.caseID: claimed.name, .reason: reason])
+                return .finished(.retry(notBefore: clock().addingTimeInterval(delay)))
+            }
             do { try refuse(folder: claimed.folder, name: claimed.name, reason: reason) } catch {}
             return .finished(.failed(reason: reason))
         }
@@ -297,16 +316,19 @@ public final class CaseRunner {
         return nil
     }
 
-    /// Step 3 for a failed attempt: retry later when transient and attempts remain, else fail.
+    /// Step 3 for a failed attempt: a storage fault is retried until repaired, a transient
+    /// failure while attempts remain; anything else fails.
     private func attemptFailed(_ claimed: ClaimedCase, identifier: Int64, error: Error) -> Verdict {
-        guard RetryPolicy.classify(error) == .transient else { return fail(claimed, identifier: identifier, reason: "\(error)") }
+        let kind = RetryPolicy.classify(error)
+        guard kind != .permanent else { return fail(claimed, identifier: identifier, reason: "\(error)") }
         let attempts = ((try? ledger.caseRecord(identifier))??.attempts) ?? 1
-        guard attempts < policy.maximumAttempts else {
+        guard kind == .storage || attempts < policy.maximumAttempts else {
             return fail(claimed, identifier: identifier, reason: "\(error) (after \(attempts) attempts)")
         }
         try? ledger.recordAttemptFailure(identifier, error: "\(error)", willRetry: true)
-        let delay = policy.retryBackoffSeconds * pow(2, Double(max(0, attempts - 1)))
-        logger.log(.caseRetried, "\(claimed.name): \(error); retrying in \(Int(delay)) s",
+        let delay = min(policy.retryBackoffSeconds * pow(2, Double(max(0, attempts - 1))), policy.maximumRetryDelaySeconds)
+        let until = kind == .storage ? " (attempt \(attempts); storage faults are retried until repaired)" : ""
+        logger.log(.caseRetried, "\(claimed.name): \(error); retrying in \(Int(delay)) s\(until)",
                    fields: [.caseID: claimed.name, .reason: "\(error)", .attempt: attempts])
         return .retry(notBefore: clock().addingTimeInterval(delay))
     }

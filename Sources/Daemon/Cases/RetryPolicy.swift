@@ -7,18 +7,25 @@ import GRDB
 /// results (`ResultsStorageError`).
 public enum RetryPolicy {
     public enum Class: Sendable, Equatable {
-        /// Disk full, quota, I/O error, out of memory: likely to pass later.
+        /// The storage's fault, not the case's: disk full, quota, a read-only file system, an
+        /// unusable `output/`. Retried until the storage is repaired, however long that takes,
+        /// so that no good case is failed for it (`CaseRunner`).
+        case storage
+        /// I/O error, out of memory, busy: likely to pass later; retried `max_attempts` times.
         case transient
         /// Invalid input or a bug: retrying gives the same result.
         case permanent
     }
 
+    /// errno values of a storage that is full or read-only.
+    static let storageCodes: Set<Int32> = [ENOSPC, EDQUOT, EROFS]
     /// errno values that mean "try again later".
-    static let transientCodes: Set<Int32> = [ENOSPC, EDQUOT, EIO, ENOMEM, EAGAIN, EBUSY]
+    static let transientCodes: Set<Int32> = [EIO, ENOMEM, EAGAIN, EBUSY]
 
     public static func classify(_ error: Error) -> Class {
-        if error is ResultsStorageError { return .transient }
+        if error is ResultsStorageError { return .storage }
         guard let code = errorNumber(of: error) else { return .permanent }
+        if storageCodes.contains(code) { return .storage }
         return transientCodes.contains(code) ? .transient : .permanent
     }
 
