@@ -68,6 +68,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     // [processing]
     public var labels: LabelConvention = .brats2018
+    /// Attempts of a case that fails transiently (I/O error, out of memory); storage faults
+    /// are retried until repaired (`RetryPolicy.Class.storage`).
     public var maximumAttempts = 3
     public var retryBackoffSeconds: Double = 30
     /// A case during which the daemon died of a fatal signal this many times goes to failed/.
