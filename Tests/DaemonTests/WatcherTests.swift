@@ -77,6 +77,32 @@ struct WatcherTests {
         #expect(DropFolderListing.networkFileSystems[0x6969] == "NFS")
     }
 
+    /// Makes the directory `incoming/<prefix><bytes>` whose name is not valid UTF-8.
+    static func makeUndecodable(_ incoming: String, prefix: String, bytes: [UInt8]) -> Bool {
+        let path = Array("\(incoming)/\(prefix)".utf8) + bytes + [0]
+        return path.withUnsafeBufferPointer { $0.baseAddress!.withMemoryRebound(to: CChar.self, capacity: path.count) { mkdir($0, 0o755) } } == 0
+    }
+
+    @Test("a folder whose name is not valid UTF-8 is renamed to its escaped name and reported, not ignored")
+    func undecodableNamesAreRenamed() throws {
+        #expect(DropFolderListing.escapedName(Array("a%b\u{7}c é".utf8)) == "a%25b%07c %C3%A9")
+        let folder = try DropFolder()
+        #expect(Self.makeUndecodable(folder.incoming, prefix: "h_latin1_", bytes: [0xE9, 0xFF]))
+        #expect(DropFolderListing.entryNames(incoming: folder.incoming) == ["h_latin1_%E9%FF"])
+        #expect(DropFolderListing.isDirectory(folder.path("h_latin1_%E9%FF")))
+        // A second one with the same escaped name does not replace the first.
+        #expect(Self.makeUndecodable(folder.incoming, prefix: "h_latin1_", bytes: [0xE9, 0xFF]))
+        #expect(DropFolderListing.entryNames(incoming: folder.incoming) == ["h_latin1_%E9%FF", "h_latin1_%E9%FF-2"])
+        // While watched: the new entry is renamed and reported under its escaped name.
+        let watcher = try DropFolderWatcher(incoming: folder.incoming)
+        Self.drainStartup(watcher)
+        #expect(Self.makeUndecodable(folder.incoming, prefix: "late_", bytes: [0xFF]))
+        // (The test lists nothing itself here: the watcher's own rescan renames it.)
+        let events = Self.collect(watcher) { $0.contains(.fullRescan) || Self.names($0).contains("late_%FF") }
+        #expect(!events.isEmpty)
+        #expect(DropFolderListing.isDirectory(folder.path("late_%FF")))
+    }
+
     @Test func missingFolderIsAnErrorThatNamesIt() throws {
         let folder = try DropFolder()
         let missing = folder.path("nope")

@@ -100,6 +100,11 @@ public enum CaseFolders {
     /// `renameat2(RENAME_NOREPLACE)`, falling back to a check and `rename` on file systems
     /// without it (EINVAL); false with errno set on failure (EEXIST when the target exists).
     static func renameWithoutReplacing(_ source: String, _ target: String) -> Bool {
+        source.withCString { renameWithoutReplacing(pointer: $0, target) }
+    }
+
+    /// `renameWithoutReplacing` from a path given as bytes (which need not be valid UTF-8).
+    static func renameWithoutReplacing(pointer source: UnsafePointer<CChar>, _ target: String) -> Bool {
         if cposix_rename_noreplace(AT_FDCWD, source, AT_FDCWD, target) == 0 { return true }
         guard errno == EINVAL else { return false }
         var status = stat()

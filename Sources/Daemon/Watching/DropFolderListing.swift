@@ -9,20 +9,55 @@ public enum DropFolderListing {
     /// temporary or hidden names (`CaseFiles.isIgnored`: leading dot, `.part`, `.tmp`, `~`).
     /// Every kind of entry is listed (directories, stray files, symlinks, FIFOs): each is a case
     /// candidate that either becomes a case or is refused by `DropFolderSafety` with a reason.
-    /// Names that are not valid UTF-8 cannot be represented as `String` paths and are left out.
+    /// A name that is not valid UTF-8 cannot be a `String` path: the entry is first renamed in
+    /// place to `escapedName` (`renameUndecodable`) and listed under that name, so that it is
+    /// taken or refused like any other instead of waiting unseen for ever.
     /// Returns nil when `incoming` cannot be opened (missing, not a directory, no permission).
     public static func entryNames(incoming: String) -> [String]? {
         guard let directory = opendir(incoming) else { return nil }
         defer { closedir(directory) }
-        var names: [String] = []
+        var names: Set<String> = []
         while let record = readdir(directory) {
-            let decoded = withUnsafePointer(to: record.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(validatingCString: $0) }
-            }
-            guard let name = decoded, name != ".", name != "..", !CaseFiles.isIgnored(name) else { continue }
-            names.append(name)
+            let bytes = withUnsafeBytes(of: record.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            let name = String(validating: bytes, as: UTF8.self) ?? renameUndecodable(incoming: incoming, rawName: bytes)
+            guard let name, name != ".", name != "..", !CaseFiles.isIgnored(name) else { continue }
+            names.insert(name)
         }
         return names.sorted()
+    }
+
+    /// `bytes` with every byte outside printable ASCII, and `%`, written as `%XX` (upper-case
+    /// hex): a valid UTF-8, control-free name for an entry whose own name is not valid UTF-8.
+    public static func escapedName(_ bytes: [UInt8]) -> String {
+        var escaped = ""
+        for byte in bytes {
+            if byte >= 0x20, byte < 0x7F, byte != UInt8(ascii: "%") {
+                escaped.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = String(byte, radix: 16, uppercase: true)
+                escaped += "%" + (hex.count == 1 ? "0" : "") + hex
+            }
+        }
+        return escaped
+    }
+
+    /// Renames `incoming/<rawName>` to `incoming/<escapedName(rawName)>` (or `…-2`, `-3`, … if
+    /// taken), never replacing an entry; the new name, or nil when the rename failed (the
+    /// entry then stays unlisted until a later listing succeeds).
+    static func renameUndecodable(incoming: String, rawName: [UInt8]) -> String? {
+        let escaped = escapedName(rawName)
+        let source = Array(incoming.utf8) + [UInt8(ascii: "/")] + rawName + [0]
+        for suffix in 1...100 {
+            let name = suffix == 1 ? escaped : "\(escaped)-\(suffix)"
+            let renamed = source.withUnsafeBufferPointer { raw in
+                raw.baseAddress!.withMemoryRebound(to: CChar.self, capacity: raw.count) {
+                    CaseFolders.renameWithoutReplacing(pointer: $0, "\(incoming)/\(name)")
+                }
+            }
+            if renamed { return name }
+            guard errno == EEXIST else { return nil }
+        }
+        return nil
     }
 
     /// Whether `incoming/name` is a real directory (not a symlink to one).

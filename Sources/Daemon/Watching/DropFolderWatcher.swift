@@ -316,8 +316,12 @@ public final class DropFolderWatcher: @unchecked Sendable {
                     // The kernel pads names with NULs; `char name[]` is not imported by Swift.
                     let raw = (buffer + offset + header).assumingMemoryBound(to: CChar.self)
                     guard let decoded = String(validatingCString: raw) else {
+                        // Not valid UTF-8: not representable as a case name. A full rescan
+                        // renames the entry to a valid name (`DropFolderListing.entryNames`),
+                        // which then arrives as an event of its own.
+                        if event.wd == rootWatch { resynchroniseWatches() }
                         offset += header + Int(event.len)
-                        continue  // not valid UTF-8: not representable as a case name
+                        continue
                     }
                     name = decoded
                 }
