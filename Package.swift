@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "brainseg",
             dependencies: [
-                "Core", "Plugins", "Daemon",
+                "Core", "Plugins", "Daemon", "CPosix",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -24,6 +24,7 @@ static int rename2(int od, const char *o, int nd, const char *n, unsigned flags)
 int cposix_rename_exchange(int od, const char *o, int nd, const char *n) { return rename2(od, o, nd, n, RENAME_EXCHANGE); }
 int cposix_rename_noreplace(int od, const char *o, int nd, const char *n) { return rename2(od, o, nd, n, RENAME_NOREPLACE); }
 int cposix_malloc_trim(void) { return malloc_trim(0); }
+int cposix_single_malloc_arena(void) { return mallopt(M_ARENA_MAX, 1); }
 
 /// Local file systems whose leases mean what the kernel's generic code says: refused exactly
 /// while the file is open for writing. Others may refuse every lease (CIFS without an oplock

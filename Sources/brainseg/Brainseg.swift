@@ -1,4 +1,5 @@
 import ArgumentParser
+import CPosix
 
 /// The one executable: argument parsing and wiring only; the work lives in the libraries.
 @main
@@ -12,9 +13,11 @@ struct Brainseg: AsyncParsableCommand {
     )
 
     /// Picks OpenBLAS's kernel family first (it may re-execute the process once, see
-    /// `OpenBLASKernelSelection`), then parses and runs the command.
+    /// `OpenBLASKernelSelection`) and keeps every thread on one malloc heap
+    /// (`cposix_single_malloc_arena`), then parses and runs the command.
     static func main() async {
         OpenBLASKernelSelection.applyIfNeeded()
+        _ = cposix_single_malloc_arena()
         await main(nil)
     }
 }
