@@ -24,10 +24,11 @@ extern "C" {
 /// Arithmetic of the multiply-adds. float32 and bfloat16 accumulate in float32. CDNNL_INT8 is
 /// for the forward pass only (the backward passes refuse it): the input is quantized to unsigned
 /// 8 bits with one scale and one zero point for the whole tensor ([min(0, min x), max(0, max x)]
-/// maps onto 0…255, zero exactly onto the zero point), the weights to signed 8 bits with one
-/// symmetric scale per output channel (max |w| maps to 127); products are summed in int32, the
-/// sum is rescaled to float32 and the bias added in float32. The scales are computed on every
-/// call from the data it is given.
+/// maps onto 0…255, zero exactly onto the zero point; on CPUs without int8 dot products, where
+/// oneDNN guards only a signed input, signed with one symmetric scale, max |x| onto 127), the
+/// weights to signed 8 bits with one symmetric scale per output channel (max |w| onto 127);
+/// products are summed in int32, the sum is rescaled to float32 and the bias added in float32.
+/// The scales are computed on every call from the data it is given.
 typedef enum { CDNNL_FLOAT32 = 0, CDNNL_BFLOAT16 = 1, CDNNL_INT8 = 2 } cdnnl_precision;
 
 /// Which computation. oneDNN's convolutions compute the same forward for inference and
