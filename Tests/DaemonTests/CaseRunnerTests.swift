@@ -150,12 +150,16 @@ struct CaseRunnerTests {
         #expect(FileManager.default.fileExists(atPath: "\(layout.work)/full"))
         #expect(run(try CaseIntake.examine(folder: "\(layout.work)/full", name: "full", allowedRoot: layout.work, limits: .init()).get()) == .completed)
 
-        pipeline.failures = [NiftiError(.notNifti, path: "/x", "not a NIfTI file")]
+        pipeline.failures = [NiftiError(.notNifti, path: "\(layout.work)/bad/bad_t1.nii.gz", "not a NIfTI file")]
         guard case .failed(let reason) = run(try claim("bad")) else { Issue.record("not failed"); return }
         #expect(reason.contains("not a NIfTI file"))
         #expect(try state("bad") == .failed)
         let text = try String(contentsOfFile: "\(layout.failed)/bad/error.txt", encoding: .utf8)
         #expect(text.contains("not a NIfTI file"))
+        // The file is named where it is now, in error.txt and in the ledger.
+        #expect(text.contains("\(layout.failed)/bad/bad_t1.nii.gz") && !text.contains(layout.work), "\(text)")
+        let recorded = try #require(try ledger.cases(named: "bad").last?.lastError)
+        #expect(recorded.contains("\(layout.failed)/bad/bad_t1.nii.gz"), "\(recorded)")
     }
 
     @Test("a case refused at intake is in failed/ with error.txt and in the ledger as failed, and is no duplicate of anything")

@@ -169,6 +169,7 @@ public final class CaseRunner {
         let isSafe = RootLayout.isSafeCaseName(name)
         let moved = try CaseFolders.fileAway(folder, into: layout.failed, name: isSafe ? name : "refused-\(Int(clock().timeIntervalSince1970))")
         let safeName = isSafe ? name : URL(fileURLWithPath: moved).lastPathComponent
+        let reason = Self.relocated(reason, from: folder, to: moved)
         CaseFolders.writeReason(reason, into: moved)
         logger.log(.caseFailed, "case refused: \(safeName): \(reason)", fields: [.caseID: safeName, .reason: reason])
         do {
@@ -348,12 +349,25 @@ public final class CaseRunner {
         }
     }
 
+    /// The ledger records the failure before the inputs move (so a kill in between leaves a
+    /// failed record and a leftover in `work/`, which is then filed), with the paths in the
+    /// reason already pointing where the inputs are going; `error.txt` names where they went.
     private func fail(_ claimed: ClaimedCase, identifier: Int64, reason: String) -> Verdict {
-        try? ledger.transition(identifier, to: .failed, detail: reason)
-        if let moved = fileInputs(claimed, into: layout.failed) { CaseFolders.writeReason(reason, into: moved) }
+        try? ledger.transition(identifier, to: .failed,
+                               detail: Self.relocated(reason, from: claimed.folder, to: "\(layout.failed)/\(claimed.name)"))
+        if let moved = fileInputs(claimed, into: layout.failed) {
+            CaseFolders.writeReason(Self.relocated(reason, from: claimed.folder, to: moved), into: moved)
+        }
         let attempt = ((try? ledger.caseRecord(identifier))??.attempts) ?? 0
         logger.log(.caseFailed, "case failed: \(claimed.name): \(reason)", fields: [.caseID: claimed.name, .reason: reason, .attempt: attempt])
         return .failed(reason: reason)
+    }
+
+    /// `reason` with the paths of files inside `folder` rewritten to the same files inside
+    /// `destination`: a reader's error names `work/<case>/<file>`, which no longer exists once
+    /// the case is filed away.
+    static func relocated(_ reason: String, from folder: String, to destination: String) -> String {
+        reason.replacingOccurrences(of: folder + "/", with: destination + "/")
     }
 
     /// What the ledger keeps of a completed pass.
