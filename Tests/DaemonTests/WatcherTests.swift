@@ -90,7 +90,11 @@ struct WatcherTests {
         #expect(Self.makeUndecodable(folder.incoming, prefix: "h_latin1_", bytes: [0xE9, 0xFF]))
         #expect(DropFolderListing.entryNames(incoming: folder.incoming) == ["h_latin1_%E9%FF"])
         #expect(DropFolderListing.isDirectory(folder.path("h_latin1_%E9%FF")))
-        // A second one with the same escaped name does not replace the first.
+        // A hidden or temporary one (a sender still writing it) keeps its name and stays unlisted.
+        #expect(Self.makeUndecodable(folder.incoming, prefix: ".staging_", bytes: [0xFF]))
+        #expect(DropFolderListing.entryNames(incoming: folder.incoming) == ["h_latin1_%E9%FF"])
+        #expect(!DropFolderListing.isDirectory(folder.path(".staging_%FF")))
+                // A second one with the same escaped name does not replace the first.
         #expect(Self.makeUndecodable(folder.incoming, prefix: "h_latin1_", bytes: [0xE9, 0xFF]))
         #expect(DropFolderListing.entryNames(incoming: folder.incoming) == ["h_latin1_%E9%FF", "h_latin1_%E9%FF-2"])
         // While watched: the new entry is renamed and reported under its escaped name.

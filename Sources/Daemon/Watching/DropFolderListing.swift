@@ -19,7 +19,9 @@ public enum DropFolderListing {
         var names: Set<String> = []
         while let record = readdir(directory) {
             let bytes = withUnsafeBytes(of: record.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
-            let name = String(validating: bytes, as: UTF8.self) ?? renameUndecodable(incoming: incoming, rawName: bytes)
+            var name = String(validating: bytes, as: UTF8.self)
+            // A temporary or hidden entry keeps its name: a sender may still be writing it.
+            if name == nil, !CaseFiles.isIgnored(escapedName(bytes)) { name = renameUndecodable(incoming: incoming, rawName: bytes) }
             guard let name, name != ".", name != "..", !CaseFiles.isIgnored(name) else { continue }
             names.insert(name)
         }
