@@ -71,6 +71,6 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core", "CNifti", "TestSupport"]),
         .testTarget(name: "PluginsTests", dependencies: ["Plugins", "TestSupport"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport"]),
-        .testTarget(name: "brainsegTests", dependencies: ["Daemon", "TestSupport"]),
+        .testTarget(name: "brainsegTests", dependencies: ["Daemon", "CPosix", "TestSupport"]),
     ]
 )

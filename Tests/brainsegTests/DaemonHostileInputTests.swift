@@ -1,3 +1,4 @@
+import CPosix
 import Core
 import Foundation
 import Testing
@@ -99,13 +100,19 @@ struct DaemonHostileInputTests {
         try Data("not a NIfTI file".utf8).write(to: URL(fileURLWithPath: "\(sources[2])/case2_flair.nii.gz"))
         let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration + "\n[processing]\nretry_backoff_seconds = 1\n")
         try daemon.start()
+        // The folder and a file swap places in one rename (RENAME_EXCHANGE): the daemon offers
+        // the waiting cases every second and recreates a missing folder when it files one, so a
+        // remove followed by a move raced with it (once in CI: "File exists").
         func breakFolder(_ name: String) throws {
-            try FileManager.default.moveItem(atPath: "\(daemon.root)/\(name)", toPath: "\(daemon.root)/\(name)-away")
-            try Data("not a folder".utf8).write(to: URL(fileURLWithPath: "\(daemon.root)/\(name)"))
+            let path = "\(daemon.root)/\(name)"
+            try Data("not a folder".utf8).write(to: URL(fileURLWithPath: "\(path)-file"))
+            #expect(cposix_rename_exchange(AT_FDCWD, "\(path)-file", AT_FDCWD, path) == 0, "errno \(errno)")
+            try FileManager.default.moveItem(atPath: "\(path)-file", toPath: "\(path)-away")
         }
         func repairFolder(_ name: String) throws {
-            try FileManager.default.removeItem(atPath: "\(daemon.root)/\(name)")
-            try FileManager.default.moveItem(atPath: "\(daemon.root)/\(name)-away", toPath: "\(daemon.root)/\(name)")
+            let path = "\(daemon.root)/\(name)"
+            #expect(cposix_rename_exchange(AT_FDCWD, "\(path)-away", AT_FDCWD, path) == 0, "errno \(errno)")
+            try FileManager.default.removeItem(atPath: "\(path)-away")
         }
         try breakFolder("failed")
         try breakFolder("archive")
