@@ -46,12 +46,12 @@ engine &cpu_engine() {
     return instance;
 }
 
-/// Whether int8 inputs are unsigned with a zero point (affine: twice the resolution of a
-/// symmetric scale after a LeakyReLU). Only where oneDNN runs int8 dot products (VNNI, AMX):
-/// without them its kernels pair u8 × s8 products into saturating 16-bit sums, which it guards
-/// against for a signed input alone (by halving the weights), so there the input stays signed
-/// and symmetric.
-bool unsignedInt8Input() {
+/// Whether oneDNN runs int8 dot products here (VNNI, AMX; `cdnnl_has_int8_dot_product`). Only
+/// then are int8 inputs unsigned with a zero point (affine: twice the resolution of a
+/// symmetric scale after a LeakyReLU): without them oneDNN's kernels pair u8 × s8 products into
+/// saturating 16-bit sums, which it guards against for a signed input alone (by halving the
+/// weights), so there the input stays signed and symmetric.
+bool hasInt8DotProduct() {
     static const bool value = [] {
         const cpu_isa isa = get_effective_cpu_isa();
         return isa == cpu_isa::avx2_vnni || isa == cpu_isa::avx512_core_vnni || isa == cpu_isa::avx512_core_bf16 ||
@@ -80,7 +80,6 @@ struct Operand {
     /// An int8 input that the primitive takes as dense N×D×H×W×C: the engine's own quantizer
     /// (`cdnnl_quantize`) converts it instead of `conversion`, with these sizes and strides.
     struct ChannelsLast {
-        bool isUnsigned;
         long batch, channels, depth, height, width, channelStride, sampleStride;
     };
     std::optional<ChannelsLast> channelsLast;
@@ -204,7 +203,7 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
     const bool int8 = c.precision == CDNNL_INT8;
     if (int8 && key.pass != CDNNL_FORWARD) throw std::runtime_error("int8 is for the forward pass only");
     const dt compute = c.precision == CDNNL_BFLOAT16 ? dt::bf16 : int8 ? dt::s8 : dt::f32;
-    const bool zeroPoint = int8 && unsignedInt8Input();
+    const bool zeroPoint = int8 && hasInt8DotProduct();
     const dt sourceType = zeroPoint ? dt::u8 : compute;
     const Slab &slab = key.slab;
     const memory::dims source = {c.batch, c.input_channels, slab.srcCount, c.input_height, c.input_width};
@@ -251,7 +250,7 @@ std::unique_ptr<Entry> makeEntry(const Key &key) {
         entry->operands.push_back({DNNL_ARG_SRC, false, plainSource, pd.src_desc(), int8 ? Scaling::inputInverse : Scaling::none});
         if (int8 && pd.src_desc() == memory::desc(source, sourceType, tag::ndhwc) && cdnnl_quantize::available())
             entry->operands.back().channelsLast = Operand::ChannelsLast{
-                zeroPoint, c.batch, c.input_channels, slab.srcCount, c.input_height, c.input_width,
+                c.batch, c.input_channels, slab.srcCount, c.input_height, c.input_width,
                 static_cast<long>(c.input_depth) * inputPlane, static_cast<long>(c.input_channels) * c.input_depth * inputPlane};
         entry->operands.push_back({DNNL_ARG_WEIGHTS, false, plainWeights, pd.weights_desc(), int8 ? Scaling::weightInverse : Scaling::none});
         if (c.has_bias) entry->operands.push_back({DNNL_ARG_BIAS, false, plainBias, pd.bias_desc()});
@@ -370,7 +369,7 @@ int execute(const Entry &entry, const std::vector<void *> &pointers, void *works
             if (operand.channelsLast && !referenceQuantizer) {
                 const Operand::ChannelsLast &shape = *operand.channelsLast;
                 cdnnl_quantize::toChannelsLast(static_cast<const float *>(from.get_data_handle()), static_cast<uint8_t *>(to.get_data_handle()),
-                                               shape.isUnsigned, shape.batch, shape.channels, shape.depth, shape.height, shape.width,
+                                               entry.inputZeroPoint, shape.batch, shape.channels, shape.depth, shape.height, shape.width,
                                                shape.channelStride, shape.sampleStride, scales->inputInverse[0],
                                                scales->inputZeroPoint[0], threads);
                 return;
@@ -523,7 +522,7 @@ void prepareInt8(const cdnnl_convolution &c, const float *input, const float *we
     const size_t inputCount = static_cast<size_t>(c.batch) * c.input_channels * c.input_depth * c.input_height * c.input_width;
     const Range range = inputRange(input, inputCount, threads);
     float inputStep;
-    if (unsignedInt8Input()) {
+    if (hasInt8DotProduct()) {
         // Affine: [lowest, highest] onto the 256 codes 0…255, zero on code z_x.
         const float width = range.highest - range.lowest;
         inputStep = width > 0 ? width / 255 : 1;
@@ -722,6 +721,8 @@ void cdnnl_clear_cache(void) {
 void cdnnl_set_slab_budget(long bytes) { slabBudget = bytes > 0 ? static_cast<double>(bytes) : defaultSlabBudget; }
 
 void cdnnl_set_reference_quantizer(int enabled) { referenceQuantizer = enabled != 0; }
+
+int cdnnl_has_int8_dot_product(void) { return hasInt8DotProduct() ? 1 : 0; }
 
 const char *cdnnl_isa(void) {
     switch (get_effective_cpu_isa()) {

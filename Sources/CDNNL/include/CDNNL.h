@@ -97,6 +97,10 @@ void cdnnl_team_run(cdnnl_team_body body, void *context, long iterations);
 /// The instruction set oneDNN dispatches to on this CPU (e.g. "avx512_core_bf16").
 const char *cdnnl_isa(void);
 
+/// 1 where oneDNN runs int8 dot products (ISA avx2_vnni, avx512_core_vnni, avx512_core_bf16 or
+/// avx512_core_amx): there int8 convolutions take an unsigned input with a zero point.
+int cdnnl_has_int8_dot_product(void);
+
 /// "major.minor.patch" of the loaded libdnnl.
 const char *cdnnl_version(void);
 

@@ -103,10 +103,9 @@ public enum OneDNNConvolution {
     /// Whether this CPU runs bfloat16 convolutions natively (AVX-512 BF16 or AMX).
     public static var hasNativeBFloat16: Bool { ["avx512_core_bf16", "avx512_core_amx"].contains(instructionSet) }
 
-    /// Whether this CPU has int8 dot-product instructions (VNNI; every AVX-512 BF16 CPU has them).
-    public static var hasInt8DotProduct: Bool {
-        ["avx2_vnni", "avx512_core_vnni", "avx512_core_bf16", "avx512_core_amx"].contains(instructionSet)
-    }
+    /// Whether this CPU has int8 dot-product instructions (VNNI; every AVX-512 BF16 CPU has them):
+    /// the shim's own answer, which also decides its int8 input's form.
+    public static var hasInt8DotProduct: Bool { cdnnl_has_int8_dot_product() != 0 }
 
     /// int8 convolutions with fewer input channels (per group) or fewer output channels than
     /// this run in float32: the first layer of every model (4 modalities) sees the z-scored

@@ -21,7 +21,10 @@ public enum DropFolderListing {
             let bytes = withUnsafeBytes(of: record.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
             var name = String(validating: bytes, as: UTF8.self)
             // A temporary or hidden entry keeps its name: a sender may still be writing it.
-            if name == nil, !CaseFiles.isIgnored(escapedName(bytes)) { name = renameUndecodable(incoming: incoming, rawName: bytes) }
+            if name == nil {
+                let escaped = escapedName(bytes)
+                if !CaseFiles.isIgnored(escaped) { name = renameUndecodable(incoming: incoming, rawName: bytes, to: escaped) }
+            }
             guard let name, name != ".", name != "..", !CaseFiles.isIgnored(name) else { continue }
             names.insert(name)
         }
@@ -43,11 +46,10 @@ public enum DropFolderListing {
         return escaped
     }
 
-    /// Renames `incoming/<rawName>` to `incoming/<escapedName(rawName)>` (or `…-2`, `-3`, … if
-    /// taken), never replacing an entry; the new name, or nil when the rename failed (the
-    /// entry then stays unlisted until a later listing succeeds).
-    static func renameUndecodable(incoming: String, rawName: [UInt8]) -> String? {
-        let escaped = escapedName(rawName)
+    /// Renames `incoming/<rawName>` to `incoming/<escaped>` (`escapedName(rawName)`; or `…-2`,
+    /// `-3`, … if taken), never replacing an entry; the new name, or nil when the rename failed
+    /// (the entry then stays unlisted until a later listing succeeds).
+    static func renameUndecodable(incoming: String, rawName: [UInt8], to escaped: String) -> String? {
         let source = Array(incoming.utf8) + [UInt8(ascii: "/")] + rawName + [0]
         for suffix in 1...100 {
             let name = suffix == 1 ? escaped : "\(escaped)-\(suffix)"
