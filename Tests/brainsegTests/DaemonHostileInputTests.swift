@@ -125,6 +125,7 @@ struct DaemonHostileInputTests {
         try repairFolder("archive")
         #expect(DaemonHarness.wait(timeout: 60) {
             !Self.errorText(daemon, "bad").isEmpty && FileManager.default.fileExists(atPath: "\(daemon.root)/archive/good")
+                && daemon.log.contains("good: finished before") && daemon.log.contains("bad: failed before")
         }, "\(daemon.log)")
         #expect(Self.errorText(daemon, "bad").contains("not a NIfTI") || Self.errorText(daemon, "bad").contains("gzip"), "\(Self.errorText(daemon, "bad"))")
         #expect(daemon.log.contains("good: finished before") && daemon.log.contains("bad: failed before"), "filed by running again? \(daemon.log)")
@@ -136,8 +137,10 @@ struct DaemonHostileInputTests {
         #expect(daemon.stop(signal: SIGKILL) != nil)
         try repairFolder("failed")
         try daemon.start()
-        #expect(DaemonHarness.wait(timeout: 60) { !Self.errorText(daemon, "bad2").isEmpty }, "\(daemon.log)")
-        #expect(daemon.log.contains("bad2: failed before"), "\(daemon.log)")
+        // error.txt is written just before the journal line: wait for both (checking the log
+        // right after error.txt appeared raced with the line once in CI).
+        #expect(DaemonHarness.wait(timeout: 60) { !Self.errorText(daemon, "bad2").isEmpty && daemon.log.contains("bad2: failed before") },
+                "\(daemon.log)")
         #expect(daemon.isRunning)
         #expect(daemon.stop() == 0)
     }
