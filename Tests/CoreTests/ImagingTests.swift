@@ -30,7 +30,7 @@ struct ImagingTests {
         }
     }
 
-    @Test("loading refuses mismatched shapes and empty modalities, accepts a good case")
+    @Test("loading refuses mismatched shapes, empty and constant modalities, accepts a good case")
     func validation() throws {
         let scratch = try TemporaryDirectory()
         let geometry = VolumeGeometry(dims: [6, 5, 4])
@@ -48,6 +48,16 @@ struct ImagingTests {
         #expect { try MultimodalCase.load(try CaseFiles.find(in: scratch.path)) } throws: { "\($0)".contains("T2 has shape 6×5×3") }
         try NiftiWriter.write(Volume(geometry: geometry), to: scratch.file("c_t2.nii.gz"))
         #expect { try MultimodalCase.load(try CaseFiles.find(in: scratch.path)) } throws: { "\($0)".contains("T2 is empty") }
+        // A constant volume (a scanner's blank series, a fuzzed file) has nothing to normalise:
+        // refused by name instead of segmented into an empty mask.
+        try NiftiWriter.write(Volume(geometry: geometry, voxels: [Float](repeating: 300, count: 120)), to: scratch.file("c_t2.nii.gz"))
+        #expect { try MultimodalCase.load(try CaseFiles.find(in: scratch.path)) } throws: {
+            "\($0)".contains("T2 has no contrast") && "\($0)".contains("holds 300")
+        }
+        var blankSlab = Volume(geometry: geometry)
+        for index in 10..<80 { blankSlab.voxels[index] = 7 }
+        try NiftiWriter.write(blankSlab, to: scratch.file("c_t2.nii.gz"))
+        #expect { try MultimodalCase.load(try CaseFiles.find(in: scratch.path)) } throws: { "\($0)".contains("T2 has no contrast") }
     }
 
     @Test("a field of view wider than a head, or voxels smaller than any MRI's (a voxel size gone wrong in the header), is refused before the other files are read")

@@ -32,7 +32,9 @@ public struct MultimodalCase: Sendable {
     /// Reads and validates all files (SPEC.md §1): each a finite 3D NIfTI within the size
     /// limits, a field of view a head can have (`maximumFieldOfViewMillimetres`), the same dims
     /// and affine (to `affineTolerance` mm) across modalities and the segmentation, a non-empty
-    /// brain, segmentation labels within the convention.
+    /// brain with some contrast in every modality (a constant volume has no foreground
+    /// statistics to normalise by, and used to give an empty mask without a word), segmentation
+    /// labels within the convention.
     public static func load(_ files: CaseFiles, affineTolerance: Double = 1e-3) throws -> MultimodalCase {
         var volumes: [Volume] = []
         for path in files.modalities {
@@ -53,6 +55,11 @@ public struct MultimodalCase: Sendable {
         for (modality, volume) in zip(Modality.allCases, volumes) {
             if !volume.voxels.contains(where: { $0 != 0 }) {
                 throw ValidationError(caseIdentifier: files.identifier, detail: "\(modality) is empty (all voxels are 0): no brain")
+            }
+            if IntensityNormalization.foregroundStatistics(volume.voxels) == nil {
+                let value = volume.voxels.first { $0 != 0 } ?? 0
+                throw ValidationError(caseIdentifier: files.identifier, detail: String(
+                    format: "%@ has no contrast: every non-zero voxel holds %g, so there is no image to segment", "\(modality)", Double(value)))
             }
         }
         var truth: [UInt8]?
