@@ -23,6 +23,8 @@ int cnifti_parse_raw_header(const void *bytes, int64_t nbytes, cnifti_raw_header
         out->vox_offset = h.vox_offset;
         out->scl_slope = h.scl_slope;
         out->scl_inter = h.scl_inter;
+        out->qform_code = h.qform_code;
+        out->sform_code = h.sform_code;
         memcpy(out->magic, h.magic, 4);
         out->magic[4] = 0;
         return 0;
@@ -41,6 +43,8 @@ int cnifti_parse_raw_header(const void *bytes, int64_t nbytes, cnifti_raw_header
         out->vox_offset = (double)h.vox_offset;
         out->scl_slope = h.scl_slope;
         out->scl_inter = h.scl_inter;
+        out->qform_code = h.qform_code;
+        out->sform_code = h.sform_code;
         memcpy(out->magic, h.magic, 4);
         out->magic[4] = 0;
         return 0;

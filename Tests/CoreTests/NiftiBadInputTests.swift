@@ -164,6 +164,17 @@ struct NiftiBadInputTests {
         #expect(error?.detail.contains("dimension 2") == true)
     }
 
+    @Test("a qform_code or sform_code outside NIfTI's 0…5 is refused as a damaged header, not used or copied into the mask")
+    func transformCodeOutsideNifti() throws {
+        for (name, offset, value) in [("qform999.nii", 252, Int16(999)), ("sform-5.nii", 254, Int16(-5)), ("qform6.nii", 252, Int16(6))] {
+            let error = failure(try patchedHeader(name, offset: offset, value: value))
+            #expect(error?.kind == .invalidDimensions)
+            #expect(error?.detail.contains("\(offset == 252 ? "qform_code" : "sform_code") is \(value), not a NIfTI transform code") == true, "\(error.map(String.init(describing:)) ?? "")")
+        }
+        // Every code NIfTI defines is read.
+        for code in Int16(0)...5 { #expect(throws: Never.self) { try NiftiReader.read(from: try patchedHeader("sform\(code).nii", offset: 254, value: code)) } }
+    }
+
     @Test func negativeDimension() throws {
         #expect(failure(try patchedHeader("negative.nii", offset: 46, value: -5))?.kind == .invalidDimensions)
     }

@@ -22,6 +22,8 @@ typedef struct {
     double vox_offset;    ///< byte offset of the voxel data in the (decompressed) file
     double scl_slope;
     double scl_inter;
+    int qform_code;       ///< NIFTI_XFORM_* code as written (libnifti maps codes <= 0 to 0)
+    int sform_code;       ///< NIFTI_XFORM_* code as written
     int header_size;      ///< 348 or 540
     char magic[8];        ///< "n+1", "ni1", "n+2", ... (NUL terminated)
 } cnifti_raw_header;

@@ -19,7 +19,9 @@ public struct NiftiError: Error, Sendable, Equatable, CustomStringConvertible {
         case corruptCompression
         /// The header declares more voxel data than the file holds.
         case truncatedData
-        /// Rank or sizes in the header are impossible (zero, negative, rank outside 1…7).
+        /// Rank, sizes or geometry in the header are impossible (zero or negative sizes, rank
+        /// outside 1…7, voxel sizes that are not positive, transform codes outside NIfTI's 0…5,
+        /// affines with NaN).
         case invalidDimensions
         /// A 3D image was required and the file has more (non-singleton) dimensions.
         case notThreeDimensional

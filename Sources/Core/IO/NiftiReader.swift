@@ -187,8 +187,8 @@ public enum NiftiReader {
         return Int(offset)
     }
 
-    /// Voxel sizes must be positive and finite, and the affines finite: later stages divide by
-    /// the spacing and resample through the affine.
+    /// Voxel sizes must be positive and finite, the transform codes NIfTI's own, and the affines
+    /// finite: later stages divide by the spacing and resample through the affine.
     /// The voxel sizes are checked as written: libnifti silently replaces zero or negative
     /// ones by 1 in the qform, which would hide a damaged header. A negative one is refused too
     /// (NIfTI keeps axis flips in the qform's qfac and in the sform): accepted, it made the mask's
@@ -199,6 +199,14 @@ public enum NiftiReader {
             let shown = written.map { "\($0)" }.joined(separator: ", ")
             throw NiftiError(.invalidDimensions, path: path,
                              "invalid voxel size pixdim[1…3] = \(shown): each must be a finite positive length (axis flips belong in the qform and sform)")
+        }
+        // NIFTI_XFORM_UNKNOWN (0) … NIFTI_XFORM_TEMPLATE_OTHER (5), as written. Any other code is
+        // a damaged header: libnifti would use a qform coded 999 as if it were valid (and the mask
+        // written from this grid would carry the code) and silently read a negative one as 0.
+        let transformCodes = 0...5
+        for (name, code) in [("qform_code", Int(raw.qform_code)), ("sform_code", Int(raw.sform_code))] where !transformCodes.contains(code) {
+            throw NiftiError(.invalidDimensions, path: path,
+                             "\(name) is \(code), not a NIfTI transform code (0 unknown, 1 scanner, 2 aligned, 3 Talairach, 4 MNI 152, 5 template); the header is damaged")
         }
         let affines = [geometry.qformMatrix] + (geometry.sformCode > 0 ? [geometry.sformMatrix] : [])
         guard affines.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
