@@ -119,6 +119,9 @@ struct DaemonHostileInputTests {
         try daemon.copyInPlace(sources[0], as: "bad")
         try daemon.copyInPlace(sources[1], as: "good")
         #expect(DaemonHarness.wait(timeout: 120) { Self.completed(daemon, "good") && daemon.log.contains("bad: cannot move the inputs into") }, "\(daemon.log)")
+        // The operator reads what to repair, not Foundation's error domain and code.
+        #expect(daemon.log.contains("cannot use \(daemon.root)/failed: something that is not a folder stands at that path"), "\(daemon.log)")
+        #expect(!daemon.log.contains("NSCocoaErrorDomain"), "\(daemon.log)")
         Thread.sleep(forTimeInterval: 3)   // a few offers at the 1 s back-off, folders still broken
         #expect(FileManager.default.fileExists(atPath: "\(daemon.root)/work/bad") && FileManager.default.fileExists(atPath: "\(daemon.root)/work/good"))
         try repairFolder("failed")

@@ -33,7 +33,7 @@ public enum CaseFolders {
     /// Returns the path used. Throws `MoveError` (code ENOENT when the source vanished).
     @discardableResult
     public static func move(_ source: String, into folder: String, name: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try ensureFolder(folder)
         var suffix = 1
         while true {
             let candidate = suffix == 1 ? "\(folder)/\(name)" : "\(folder)/\(name)-\(suffix)"
@@ -47,6 +47,24 @@ public enum CaseFolders {
         }
     }
 
+    /// Creates `folder` and its parents when missing. Throws `MoveError` naming the folder, with
+    /// ENOTDIR when a file (or anything but a folder) stands where the folder should be, so that
+    /// the log says what an operator has to repair.
+    static func ensureFolder(_ folder: String) throws {
+        var status = stat()
+        if stat(folder, &status) == 0 {
+            guard (status.st_mode & S_IFMT) == S_IFDIR else {
+                throw MoveError("cannot use \(folder): something that is not a folder stands at that path", code: ENOTDIR)
+            }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw MoveError("cannot create \(folder)", code: RetryPolicy.errorNumber(of: error) ?? EIO)
+        }
+    }
+
     /// Files a refused or failed entry away into `folder`: a real directory is moved as it is;
     /// anything else (a symlink to elsewhere, a file, a FIFO) is moved, unopened, into a new
     /// directory `folder/name/` so that `error.txt` can be written beside it without touching
@@ -56,7 +74,7 @@ public enum CaseFolders {
         var status = stat()
         guard lstat(source, &status) == 0 else { throw MoveError("cannot file away \(source)") }
         if (status.st_mode & S_IFMT) == S_IFDIR { return try move(source, into: folder, name: name) }
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try ensureFolder(folder)
         var suffix = 1
         var holder = ""
         while true {
