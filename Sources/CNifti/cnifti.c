@@ -1,6 +1,21 @@
 #include "CNifti.h"
 #include <string.h>
 
+/// The fields `cnifti_raw_header` keeps, from either header version (same names, other widths).
+#define COPY_VALIDATED_FIELDS(h, out) do {                                  \
+        for (int i = 0; i < 8; i++) (out)->dim[i] = (h).dim[i];              \
+        (out)->datatype = (h).datatype;                                      \
+        (out)->bitpix = (h).bitpix;                                          \
+        for (int i = 0; i < 4; i++) (out)->pixdim[i] = (h).pixdim[i];        \
+        (out)->vox_offset = (double)(h).vox_offset;                          \
+        (out)->scl_slope = (h).scl_slope;                                    \
+        (out)->scl_inter = (h).scl_inter;                                    \
+        (out)->qform_code = (h).qform_code;                                  \
+        (out)->sform_code = (h).sform_code;                                  \
+        memcpy((out)->magic, (h).magic, 4);                                  \
+        (out)->magic[4] = 0;                                                 \
+    } while (0)
+
 static int64_t byteswap32(int32_t v) { return (int32_t)__builtin_bswap32((uint32_t)v); }
 
 int cnifti_parse_raw_header(const void *bytes, int64_t nbytes, cnifti_raw_header *out) {
@@ -16,17 +31,7 @@ int cnifti_parse_raw_header(const void *bytes, int64_t nbytes, cnifti_raw_header
         if (out->swapped) swap_nifti_header(&h, 1);
         out->version = 1;
         out->header_size = 348;
-        for (int i = 0; i < 8; i++) out->dim[i] = h.dim[i];
-        out->datatype = h.datatype;
-        out->bitpix = h.bitpix;
-        for (int i = 0; i < 4; i++) out->pixdim[i] = h.pixdim[i];
-        out->vox_offset = h.vox_offset;
-        out->scl_slope = h.scl_slope;
-        out->scl_inter = h.scl_inter;
-        out->qform_code = h.qform_code;
-        out->sform_code = h.sform_code;
-        memcpy(out->magic, h.magic, 4);
-        out->magic[4] = 0;
+        COPY_VALIDATED_FIELDS(h, out);
         return 0;
     }
     if ((size == 540 || swapped_size == 540) && nbytes >= 540) {
@@ -36,17 +41,7 @@ int cnifti_parse_raw_header(const void *bytes, int64_t nbytes, cnifti_raw_header
         if (out->swapped) swap_nifti_header(&h, 2);
         out->version = 2;
         out->header_size = 540;
-        for (int i = 0; i < 8; i++) out->dim[i] = h.dim[i];
-        out->datatype = h.datatype;
-        out->bitpix = h.bitpix;
-        for (int i = 0; i < 4; i++) out->pixdim[i] = h.pixdim[i];
-        out->vox_offset = (double)h.vox_offset;
-        out->scl_slope = h.scl_slope;
-        out->scl_inter = h.scl_inter;
-        out->qform_code = h.qform_code;
-        out->sform_code = h.sform_code;
-        memcpy(out->magic, h.magic, 4);
-        out->magic[4] = 0;
+        COPY_VALIDATED_FIELDS(h, out);
         return 0;
     }
     return -1;

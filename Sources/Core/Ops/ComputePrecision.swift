@@ -6,9 +6,12 @@
 ///   convolution, on CPUs with AVX-512 BF16 through oneDNN (`ConvolutionBackend.oneDNN`); the
 ///   engine's own kernels compute such a convolution in float32. A model uses it only where the
 ///   equivalence check (`Benchmarks/bf16-equivalence.py`) showed the same masks.
-/// - `int8`: inference only. Each forward convolution's input is quantized to int8 with one
-///   symmetric scale per call (its largest |x| maps to 127), its weights with one scale per
-///   output channel; products are summed in int32 (AVX-512 VNNI through oneDNN) and rescaled to
+/// - `int8`: inference only. Each forward convolution's input is quantized with one scale per
+///   call: where the CPU has int8 dot products (VNNI, AMX) to unsigned 8 bits with a zero point
+///   ([min(0, min x), max(0, max x)] → 0…255: a LeakyReLU's output wastes no codes on negatives
+///   it does not have), elsewhere symmetrically to signed 8 bits (largest |x| → 127), which is
+///   the only form oneDNN's fallback guards against overflow; its weights with one scale per
+///   output channel. Products are summed in int32 (AVX-512 VNNI through oneDNN) and rescaled to
 ///   float32, where the bias is added. Convolutions with fewer than
 ///   `OneDNNConvolution.int8MinimumChannels` input or output channels (the first layer, which
 ///   sees the z-scored images with their outliers, and the output heads), every backward pass
