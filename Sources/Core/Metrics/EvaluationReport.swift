@@ -1,4 +1,3 @@
-import Core
 import Foundation
 
 /// `eval`'s output: the per-case metrics of the families asked for and their mean, median and
