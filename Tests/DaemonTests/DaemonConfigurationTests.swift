@@ -65,6 +65,8 @@ struct DaemonConfigurationTests {
               // int8 is an inference arithmetic: the nightly retrain's steps cannot use it.
               ("[training]\nprecision = \"int8\"", "training.precision must be \"fp32\" or \"bf16\", not \"int8\""),
               ("root = ", "invalid TOML"),
+              // An empty root once made the daemon's root `/` (RootAdoption).
+              ("root = \"\"", "root must name a folder"),
           ])
     func errors(_ text: String, _ expected: String) {
         #expect { try DaemonConfiguration.parse(text, source: "/etc/brainseg/brainseg.toml") } throws: { error in

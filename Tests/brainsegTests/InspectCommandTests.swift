@@ -77,6 +77,23 @@ struct InspectCommandTests {
         #expect(broken.standardError.contains(copy))
     }
 
+    @Test("serve refuses a root that is not brainseg's, exit 1, and moves nothing out of it")
+    func serveRefusesAForeignRoot() throws {
+        let scratch = try TemporaryDirectory()
+        // What an empty `root` once made of `/`: a work/ full of someone else's folders.
+        try FileManager.default.createDirectory(atPath: scratch.file("root/work/project/src"), withIntermediateDirectories: true)
+        let result = try ExecutableRunner.run(["serve", "--root", scratch.file("root")], environment: ["BRAINSEG_LOG_TARGET": "stderr"])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("not a brainseg root") && result.standardError.contains("project"), "stderr: \(result.standardError)")
+        #expect(FileManager.default.fileExists(atPath: scratch.file("root/work/project/src")))
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("root/failed")) && !FileManager.default.fileExists(atPath: scratch.file("root/ledger.sqlite")))
+
+        try "root = \"\"\n".write(toFile: scratch.file("empty-root.toml"), atomically: true, encoding: .utf8)
+        let empty = try ExecutableRunner.run(["serve", "--config", scratch.file("empty-root.toml")], environment: ["BRAINSEG_LOG_TARGET": "stderr"])
+        #expect(empty.status == 1)
+        #expect(empty.standardError.contains("root must name a folder"), "stderr: \(empty.standardError)")
+    }
+
     @Test("serve refuses a broken configuration with a message naming the key, exit 1")
     func serveRejectsBadConfiguration() throws {
         let scratch = try TemporaryDirectory()

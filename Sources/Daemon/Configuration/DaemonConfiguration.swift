@@ -142,7 +142,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         var configuration = DaemonConfiguration()
         let reader = KeyReader(source: source)
         try reader.check(table, allowed: ["root", "models", "watch", "processing", "pool", "training"], prefix: "")
-        if let value = try reader.string(table, "root") { configuration.root = value }
+        if let value = try reader.string(table, "root") {
+            guard !value.isEmpty else { throw Problem("\(source): root must name a folder (e.g. \"/var/lib/brainseg\"), not an empty string") }
+            configuration.root = value
+        }
         if let models = try reader.table(table, "models") {
             try reader.check(models, allowed: ["directory", "profile", "ensemble", "weights", "precision", "student_alongside", "test_time_augmentation", "allow_untrained", "max_memory_gb"], prefix: "models.")
             configuration.modelsDirectory = try reader.string(models, "directory", prefix: "models.")

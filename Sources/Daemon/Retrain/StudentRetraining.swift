@@ -59,6 +59,7 @@ public final class StudentRetraining {
     }
 
     public func run() throws -> Outcome {
+        try RootAdoption.check(layout)
         let lock = try RetrainLock(path: "\(retrainFolder)/lock")
         defer { withExtendedLifetime(lock) {} }
         removeUnfinishedRuns()

@@ -5,7 +5,8 @@ import Plugins
 
 /// `brainseg serve`: the drop-folder daemon (SPEC.md §2–3, §7).
 ///
-/// Start-up, in this order: configuration, the root's folders, the ledger, the crash note
+/// Start-up, in this order: configuration, the root (`RootAdoption`: never `/` or a folder that
+/// is not brainseg's), the root's folders, the ledger, the crash note
 /// (`CrashRecorder`), removal of what killed installs and publications left, the models
 /// (installed into the root on first start), the watcher; then `WorkLoop` runs until SIGTERM.
 /// Only start-up failures throw; per-case problems never stop the daemon.
@@ -33,6 +34,7 @@ public final class DaemonService {
     /// Runs until SIGTERM/SIGINT. Throws only for start-up failures (configuration, folders,
     /// ledger, models).
     public func run() throws {
+        try RootAdoption.check(layout)
         for folder in layout.folders {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
