@@ -67,6 +67,12 @@ struct DaemonConfigurationTests {
               ("root = ", "invalid TOML"),
               // An empty root once made the daemon's root `/` (RootAdoption).
               ("root = \"\"", "root must name a folder"),
+              // A member listed twice crashed the daemon at start and on reload; weights of inf or
+              // all 0 published empty masks as results.
+              ("[models]\nensemble = [\"student\", \"student\"]", "names student twice"),
+              ("[models.weights]\nunet = inf", "models.weights.unet must be a finite non-negative number"),
+              ("[models.weights]\nunet = nan", "models.weights.unet must be a finite non-negative number"),
+              ("[models]\nensemble = [\"unet\", \"student\"]\n[models.weights]\nunet = 0\nstudent = 0", "every ensemble member weight 0"),
           ])
     func errors(_ text: String, _ expected: String) {
         #expect { try DaemonConfiguration.parse(text, source: "/etc/brainseg/brainseg.toml") } throws: { error in

@@ -155,6 +155,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
             }
             if let members = try reader.strings(models, "ensemble", prefix: "models.") {
                 guard !members.isEmpty else { throw Problem("\(source): models.ensemble must name at least one model") }
+                if let repeated = members.first(where: { name in members.filter { $0 == name }.count > 1 }) {
+                    throw Problem("\(source): models.ensemble names \(repeated) twice; each model is a member once (use [models.weights] to weigh it)")
+                }
                 for name in members where !ModelRegistry.names.contains(name) {
                     throw Problem("\(source): models.ensemble: \(ModelRegistry.UnknownModel(name: name))")
                 }
@@ -163,10 +166,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
             if let weights = try reader.table(models, "weights", prefix: "models.") {
                 for key in weights.keys {
                     guard configuration.ensemble.contains(key) else { throw Problem("\(source): models.weights.\(key) names no ensemble member") }
-                    guard let value = try reader.number(weights, key, prefix: "models.weights."), value >= 0 else {
-                        throw Problem("\(source): models.weights.\(key) must be a non-negative number")
+                    guard let value = try reader.number(weights, key, prefix: "models.weights."), value >= 0, value.isFinite else {
+                        throw Problem("\(source): models.weights.\(key) must be a finite non-negative number")
                     }
                     configuration.ensembleWeights[key] = value
+                }
+                // The mask averages the members by weight: all at 0 would divide 0 by 0 and
+                // publish empty masks as results.
+                guard configuration.ensemble.contains(where: { configuration.ensembleWeights[$0] ?? 1 > 0 }) else {
+                    throw Problem("\(source): models.weights gives every ensemble member weight 0; at least one must count")
                 }
             }
             if let precision = try reader.table(models, "precision", prefix: "models.") {
