@@ -34,7 +34,13 @@ struct SafeTensorsTests {
         }
     }
 
-    @Test("malformed files give errors naming the file")
+    /// A safetensors file of `header` (JSON) and no tensor data.
+    static func file(_ header: String) -> [UInt8] {
+        let json = Array(header.utf8)
+        return withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) } + json
+    }
+
+    @Test("malformed files give errors naming the file, never a trap")
     func malformed() throws {
         let scratch = try TemporaryDirectory()
         let cases: [(String, [UInt8])] = [
@@ -42,6 +48,10 @@ struct SafeTensorsTests {
             ("badlength", [255, 255, 255, 255, 0, 0, 0, 0, 1]),
             ("notjson", [4, 0, 0, 0, 0, 0, 0, 0] + Array("abcd".utf8)),
             ("badoffsets", [UInt8]([48, 0, 0, 0, 0, 0, 0, 0]) + Array(#"{"x":{"dtype":"F32","shape":[4],"data_offsets":[0,8]}}"#.utf8.prefix(48))),
+            // One flipped high bit in the header length trapped in Int(_:) (adversarial run).
+            ("highbit", [4, 0, 0, 0, 0, 0, 0, 128] + Array("{}  ".utf8)),
+            // A shape whose product overflows Int trapped too.
+            ("hugeshape", Self.file(#"{"x":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}}"#)),
         ]
         for (name, bytes) in cases {
             let path = scratch.file("\(name).safetensors")

@@ -37,10 +37,12 @@ public struct SafeTensors: Sendable {
     public static func decode(_ data: Data, path: String = "<memory>") throws -> SafeTensors {
         func fail(_ detail: String) -> FormatError { FormatError(path: path, detail: detail) }
         guard data.count >= 8 else { throw fail("file too short for a safetensors header") }
-        let headerLength = data.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard headerLength > 0, headerLength <= data.count - 8, headerLength < 100_000_000 else {
-            throw fail("invalid header length \(headerLength)")
+        // Checked as the unsigned 64-bit value it is: a flipped high bit made Int(_:) trap.
+        let declaredLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard declaredLength > 0, declaredLength <= UInt64(data.count - 8), declaredLength < 100_000_000 else {
+            throw fail("invalid header length \(declaredLength)")
         }
+        let headerLength = Int(declaredLength)
         let headerData = data.subdata(in: 8..<(8 + headerLength))
         guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
             throw fail("the header is not a JSON object")
@@ -60,7 +62,11 @@ public struct SafeTensors: Sendable {
                 throw fail("tensor \(name): malformed entry")
             }
             guard shape.allSatisfy({ $0 >= 0 }) else { throw fail("tensor \(name): negative size in shape \(shape)") }
-            let count = shape.reduce(1, *)
+            let (count, overflow) = shape.reduce((1, false)) { partial, size in
+                let product = partial.0.multipliedReportingOverflow(by: size)
+                return (product.partialValue, partial.1 || product.overflow || product.partialValue > payloadCount)
+            }
+            guard !overflow else { throw fail("tensor \(name): shape \(shape) holds more values than the file's \(payloadCount) bytes") }
             let width: Int
             switch dtype {
             case "F32": width = 4
