@@ -82,6 +82,26 @@ struct SoftTargetTests {
         #expect(try PreparedCase.cached(try CaseFiles.find(in: plain), plan: Self.studentPlan, cache: cache, softTargets: true).softTargets == nil)
     }
 
+    @Test("a damaged cache file (a label of 300, a wrong shape) is prepared again and overwritten, never trusted")
+    func damagedCacheFile() throws {
+        let scratch = try TemporaryDirectory()
+        let files = try CaseFiles.find(in: try SyntheticCases.write(into: scratch.file("data"), count: 1, size: Self.size)[0])
+        let cache = scratch.file("cache")
+        let prepared = try PreparedCase.cached(files, plan: Self.studentPlan, cache: cache)
+        let path = "\(cache)/\(files.identifier)-\(try PreparedCase.cacheKey(files, plan: Self.studentPlan, softTargets: false)).safetensors"
+        var stored = try SafeTensors.read(from: path)
+        var labels = try #require(stored.tensors["labels"])
+        labels.withUnsafeMutableBufferPointer { $0[0] = 300 }
+        stored.tensors["labels"] = labels
+        try stored.write(to: path)
+        #expect(PreparedCase.fromCache(try SafeTensors.read(from: path), identifier: "x") == nil)
+        #expect(try PreparedCase.cached(files, plan: Self.studentPlan, cache: cache).labels == prepared.labels)
+        #expect(PreparedCase.fromCache(try SafeTensors.read(from: path), identifier: "x") != nil, "rewritten")
+        stored.tensors["labels"] = Tensor(shape: [3], values: [0, 1, 2])
+        try stored.write(to: path)
+        #expect(try PreparedCase.cached(files, plan: Self.studentPlan, cache: cache).labels == prepared.labels)
+    }
+
     /// A prepared case whose soft targets are its own labels' region indicators.
     static func consistentCase() throws -> PreparedCase {
         let scratch = try TemporaryDirectory()

@@ -72,9 +72,8 @@ public struct PreparedCase: Sendable {
         guard let cache else { return try prepare(files, plan: plan, softTargets: softTargets) }
         let key = try cacheKey(files, plan: plan, softTargets: softTargets)
         let path = "\(cache)/\(files.identifier)-\(key).safetensors"
-        if let stored = try? SafeTensors.read(from: path), let image = stored.tensors["image"], let labels = stored.tensors["labels"] {
-            return PreparedCase(identifier: files.identifier, image: image, labels: labels.scalars.map { UInt8($0) },
-                                softTargets: stored.tensors["soft"])
+        if let stored = try? SafeTensors.read(from: path), let cached = fromCache(stored, identifier: files.identifier) {
+            return cached
         }
         let prepared = try prepare(files, plan: plan, softTargets: softTargets)
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
@@ -82,6 +81,31 @@ public struct PreparedCase: Sendable {
         tensors["soft"] = prepared.softTargets
         try SafeTensors(tensors: tensors, metadata: ["case": files.identifier]).write(to: path)
         return prepared
+    }
+
+    /// A case read back from its cache file, or nil when the file does not hold what `cached`
+    /// writes: an image 4×D×H×W of finite values, D·H·W whole label values 0…4, soft targets
+    /// 3×D×H×W in [0, 1] when present. A damaged cache file (a label of 300 once trapped in `UInt8(_:)`
+    /// and stopped every nightly retrain) is then prepared again and overwritten.
+    static func fromCache(_ stored: SafeTensors, identifier: String) -> PreparedCase? {
+        guard let image = stored.tensors["image"], let labels = stored.tensors["labels"],
+              image.shape.count == 4, image.shape[0] == 4 else { return nil }
+        let voxels = image.shape.dropFirst().reduce(1, *)
+        guard labels.count == voxels,
+              image.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) else { return nil }
+        var bytes = [UInt8](repeating: 0, count: voxels)
+        let valid = labels.withUnsafeBufferPointer { values in
+            for index in 0..<voxels {
+                let value = values[index]
+                guard value >= 0, value <= 4, value == value.rounded() else { return false }
+                bytes[index] = UInt8(value)
+            }
+            return true
+        }
+        guard valid else { return nil }
+        let soft = stored.tensors["soft"]
+        if let soft, soft.count != 3 * voxels || !soft.withUnsafeBufferPointer({ $0.allSatisfy { $0 >= 0 && $0 <= 1 } }) { return nil }
+        return PreparedCase(identifier: identifier, image: image, labels: bytes, softTargets: soft)
     }
 
     static func cacheKey(_ files: CaseFiles, plan: InputPlan, softTargets: Bool) throws -> String {
