@@ -266,6 +266,22 @@ struct DaemonHostileInputTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("a second daemon on the same root refuses to start and touches nothing; once the first is gone, it starts")
+    func oneDaemonPerRoot() throws {
+        let scratch = try TemporaryDirectory()
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration)
+        try daemon.start()
+        let second = try ExecutableRunner.run(["serve", "--config", "\(daemon.root)/brainseg.toml"],
+                                              environment: ["BRAINSEG_LOG_TARGET": "stderr"], timeout: 60)
+        #expect(second.status == 1)
+        #expect(second.standardError.contains("another brainseg daemon on \(daemon.root) is running"), "stderr: \(second.standardError)")
+        #expect(daemon.isRunning)
+        // A kill -9 releases the lock: the next start is not held up by a dead holder.
+        #expect(daemon.stop(signal: SIGKILL) != nil)
+        try daemon.start()
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("staging left by a killed model install is removed at start")
     func staleInstallStaging() throws {
         let scratch = try TemporaryDirectory()

@@ -7,7 +7,7 @@ import Plugins
 /// cases plus the distillation pool, judges the candidate against the current student on the
 /// frozen hold-out, and promotes it only through the `PromotionGate`.
 ///
-/// Steps: take `RetrainLock`; delete unfinished runs of earlier (killed) retrains; freeze a
+/// Steps: take the retrain lock (`ProcessLock`); delete unfinished runs of earlier (killed) retrains; freeze a
 /// `RetrainManifest`; train from `models/student/current` (`train --init`) within the budget
 /// (or take a given candidate folder); evaluate both versions on the hold-out; write
 /// `decision.json`; promote (new version folder, atomic `current` switch, old versions pruned) or
@@ -60,7 +60,7 @@ public final class StudentRetraining {
 
     public func run() throws -> Outcome {
         try RootAdoption.check(layout)
-        let lock = try RetrainLock(path: "\(retrainFolder)/lock")
+        let lock = try ProcessLock(path: "\(retrainFolder)/lock", holder: "retrain")
         defer { withExtendedLifetime(lock) {} }
         removeUnfinishedRuns()
         ConvolutionKernelCheck.warnIfUnavailable(logger, work: "training", unit: "brainseg-retrain.service")

@@ -6,7 +6,7 @@ import Plugins
 /// `brainseg serve`: the drop-folder daemon (SPEC.md §2–3, §7).
 ///
 /// Start-up, in this order: configuration, the root (`RootAdoption`: never `/` or a folder that
-/// is not brainseg's), the root's folders, the ledger, the crash note
+/// is not brainseg's; one daemon per root, `ProcessLock`), the root's folders, the ledger, the crash note
 /// (`CrashRecorder`), removal of what killed installs and publications left, the models
 /// (installed into the root on first start), the watcher; then `WorkLoop` runs until SIGTERM.
 /// Only start-up failures throw; per-case problems never stop the daemon.
@@ -35,6 +35,10 @@ public final class DaemonService {
     /// ledger, models).
     public func run() throws {
         try RootAdoption.check(layout)
+        // One daemon per root: a second one would resume the first one's case in work/ and
+        // process it twice.
+        let lock = try ProcessLock(path: "\(layout.root)/.serve.lock", holder: "brainseg daemon on \(layout.root)")
+        defer { withExtendedLifetime(lock) {} }
         for folder in layout.folders {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
