@@ -75,6 +75,17 @@ struct CaseReadinessTests {
         #expect(readiness.state(of: "link", at: Self.start + .seconds(5)) == .ready(.notADirectory))
     }
 
+    @Test("a folder with more entries than a snapshot reads is ready for refusal once quiet, not 'incomplete' until the timeout")
+    func tooManyEntriesBecomeReadyForRefusal() {
+        var readiness = CaseReadiness(settings: .init(quiescencePeriod: .seconds(5)))
+        // The snapshot stopped reading before T1ce and T2 (adversarial run: 20,000 files).
+        let crowded = CaseSnapshot(entries: Self.snapshot(["c_flair.nii.gz", "c_t1.nii.gz"] + (0..<50).map { "x\($0)" }).entries,
+                                   isTruncated: true)
+        readiness.observe(caseName: "crowded", snapshot: crowded, at: Self.start)
+        #expect(readiness.state(of: "crowded", at: Self.start + .seconds(4)) == .settling(readyAt: Self.start + .seconds(5)))
+        #expect(readiness.state(of: "crowded", at: Self.start + .seconds(5)) == .ready(.tooManyEntries))
+    }
+
     @Test func vanishedAndForgottenCasesAreNoLongerTracked() {
         var readiness = CaseReadiness()
         readiness.observe(caseName: "a", snapshot: Self.snapshot(Self.completeNames + ["READY"]), at: Self.start)

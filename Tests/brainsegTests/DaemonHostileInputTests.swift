@@ -266,6 +266,23 @@ struct DaemonHostileInputTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("a case folder with more entries than a snapshot reads is refused for its file count within seconds, not after the incomplete timeout")
+    func folderWithTooManyFiles() throws {
+        let scratch = try TemporaryDirectory()
+        let source = try SyntheticCases.write(into: scratch.file("sources"), count: 1)[0]
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration)
+        try daemon.start()
+        // The modalities sort after the padding, so a snapshot that stops at its entry limit
+        // does not see them.
+        for index in 0...10_000 {   // CaseSnapshot.entryLimit
+            FileManager.default.createFile(atPath: "\(source)/a\(index)", contents: nil)
+        }
+        try daemon.renameIntoPlace(source, as: "crowded")
+        #expect(DaemonHarness.wait(timeout: 60) { !Self.errorText(daemon, "crowded").isEmpty }, "\(daemon.log)")
+        #expect(Self.errorText(daemon, "crowded").contains("more than 16 files"), "\(Self.errorText(daemon, "crowded"))")
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("a second daemon on the same root refuses to start and touches nothing; once the first is gone, it starts")
     func oneDaemonPerRoot() throws {
         let scratch = try TemporaryDirectory()

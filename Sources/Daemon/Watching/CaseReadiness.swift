@@ -61,6 +61,9 @@ public struct CaseReadiness: Sendable {
         /// A directory the daemon may not open (permissions): ready at once, so the service
         /// reports it (stuck, with the permission it lacks) instead of waiting in silence.
         case unreadable
+        /// A directory with more entries than a snapshot reads: ready to be refused by the
+        /// safety check's file count once nothing changes.
+        case tooManyEntries
     }
 
     private struct Tracked: Sendable {
@@ -111,6 +114,11 @@ public struct CaseReadiness: Sendable {
         guard entry.snapshot.kind == .directory else {
             return instant >= readyAt ? .ready(.notADirectory) : .settling(readyAt: readyAt)
         }
+        // More entries than a snapshot reads (`CaseSnapshot.entryLimit`): whatever is missing
+        // from the snapshot may be among the entries it did not read, and no case has that many
+        // files, so it goes to the safety check (which refuses it by its file count) once quiet,
+        // instead of waiting as "incomplete" for the incomplete timeout.
+        if entry.snapshot.isTruncated { return instant >= readyAt ? .ready(.tooManyEntries) : .settling(readyAt: readyAt) }
         let missing = CaseFiles.missingModalities(names: entry.snapshot.names)
         guard missing.isEmpty else { return .incomplete(missing: missing, since: entry.lastChange) }
         let open = entry.snapshot.filesOpenForWriting
