@@ -19,7 +19,8 @@ public struct RetrainManifest: Sendable, Codable, Equatable {
     public var labelledCases: [String]
     public var holdoutCases: [String]
     public var pool: [PoolItem]
-    /// Pool entries left out because they are hold-out cases.
+    /// Pool entries left out because they are hold-out cases, by name or by content (one of
+    /// their scans is a hold-out case's).
     public var excludedPoolEntries: [String]
 }
 

@@ -196,13 +196,31 @@ public final class StudentRetraining {
         }
         labelled.removeAll { holdoutNames.contains(URL(fileURLWithPath: $0).lastPathComponent) }
         labelled = labelled.filter { folder in (try? CaseFiles.find(in: folder))?.segmentation != nil }
-        let excluded = entries.filter { holdoutNames.contains($0.caseIdentifier) }.map(\.caseIdentifier)
-        let items = entries.filter { !holdoutNames.contains($0.caseIdentifier) }.map {
+        // The hold-out by content too: its scans re-sent under another name (a new accession
+        // number) reached the pool as an expert-labelled entry and were trained on, and the gate
+        // then judged the candidate on cases it had learned.
+        let holdoutScans = try Self.scanDigests(of: holdout)
+        labelled.removeAll { folder in !holdoutScans.isDisjoint(with: (try? Self.scanDigests(of: [folder])) ?? []) }
+        let isHoldout = { (entry: PoolEntry) in
+            holdoutNames.contains(entry.caseIdentifier) || !holdoutScans.isDisjoint(with: entry.contentHash.split(separator: ":").map(String.init))
+        }
+        let excluded = entries.filter(isHoldout).map(\.caseIdentifier)
+        let items = entries.filter { !isHoldout($0) }.map {
             RetrainManifest.PoolItem(caseIdentifier: $0.caseIdentifier, kind: $0.kind, contentHash: $0.contentHash, score: $0.confidence.score)
         }
         guard !labelled.isEmpty || !items.isEmpty else { throw TrainingError("nothing to train on: no labelled cases and an empty pool") }
         return RetrainManifest(run: run, createdAt: Date(), startingVersion: startingVersion, labelledCases: labelled, holdoutCases: holdout,
                                pool: items, excludedPoolEntries: excluded)
+    }
+
+    /// SHA-256 (hex) of every scan (the four modalities) of the cases in `folders`: the same
+    /// digests a pool entry's `contentHash` joins.
+    static func scanDigests(of folders: [String]) throws -> Set<String> {
+        var digests: Set<String> = []
+        for folder in folders {
+            for path in try CaseFiles.find(in: folder).modalities { digests.insert(ContentHash.hex(try ContentHash.digestOfFile(path).0)) }
+        }
+        return digests
     }
 
     /// Runs without `decision.json` were interrupted: their partial training is discarded.

@@ -1,0 +1,39 @@
+import Core
+@testable import Daemon
+import Foundation
+import Logging
+import Testing
+import TestSupport
+
+/// What a nightly retrain trains on: never the gate's hold-out, whatever name it comes under.
+@Suite("Retrain manifest")
+struct RetrainManifestTests {
+    @Test("a hold-out case re-sent under another name is left out of training, from the pool and from the labelled folders")
+    func holdoutByContent() throws {
+        let scratch = try TemporaryDirectory()
+        let labelled = try SyntheticCases.write(into: scratch.file("root/labelled"), count: 3)
+        var configuration = DaemonConfiguration()
+        configuration.root = scratch.file("root")
+        configuration.retrain.holdout = ["case0"]
+        let layout = RootLayout(root: configuration.root)
+        let pool = DistillationPool(directory: layout.pool, maximumEntries: 10)
+        // The gate's case0, sent again as an accession number, admitted as expert-labelled.
+        try PoolTests.admit(pool, PoolTests.entry("hx_case0", kind: .expertLabelled, score: 1,
+                                                  hash: try Self.scanHashes(labelled[0])), source: labelled[0])
+        try PoolTests.admit(pool, PoolTests.entry("other", score: 0.9, hash: try Self.scanHashes(labelled[1])), source: labelled[1])
+        // And a copy of it in the labelled folder under another name.
+        try FileManager.default.copyItem(atPath: labelled[0], toPath: scratch.file("root/labelled/renamed"))
+
+        let retraining = StudentRetraining(configuration: configuration, options: .init(), logger: Logger(label: "test"), report: { _ in })
+        let manifest = try retraining.freezeManifest(run: "run-test", startingVersion: "1")
+        #expect(manifest.holdoutCases == [labelled[0]])
+        #expect(manifest.excludedPoolEntries == ["hx_case0"])
+        #expect(manifest.pool.map(\.caseIdentifier) == ["other"])
+        #expect(manifest.labelledCases.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted() == ["case1", "case2"])
+    }
+
+    /// A pool entry's `contentHash`: the four scans' SHA-256, joined by ":".
+    static func scanHashes(_ folder: String) throws -> String {
+        try CaseFiles.find(in: folder).modalities.map { ContentHash.hex(try ContentHash.digestOfFile($0).0) }.joined(separator: ":")
+    }
+}
