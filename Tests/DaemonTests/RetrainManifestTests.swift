@@ -32,6 +32,49 @@ struct RetrainManifestTests {
         #expect(manifest.labelledCases.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted() == ["case1", "case2"])
     }
 
+    @Test("a damaged pool entry is left out of the run with its reason, not a stop for the whole retrain")
+    func damagedPoolEntry() throws {
+        let scratch = try TemporaryDirectory()
+        let labelled = try SyntheticCases.write(into: scratch.file("root/labelled"), count: 3)
+        var configuration = DaemonConfiguration()
+        configuration.root = scratch.file("root")
+        configuration.retrain.holdout = ["case0"]
+        let layout = RootLayout(root: configuration.root)
+        let pool = DistillationPool(directory: layout.pool, maximumEntries: 10)
+        try PoolTests.admit(pool, PoolTests.entry("good", score: 0.9, hash: "a"), source: labelled[1])
+        try PoolTests.admit(pool, PoolTests.entry("broken", score: 0.9, hash: "b"), source: labelled[2])
+        let scan = try CaseFiles.find(in: "\(layout.pool)/broken").modalities[1]
+        try Data(try Data(contentsOf: URL(fileURLWithPath: scan)).prefix(100)).write(to: URL(fileURLWithPath: scan))
+
+        let retraining = StudentRetraining(configuration: configuration, options: .init(), logger: Logger(label: "test"), report: { _ in })
+        let manifest = try retraining.freezeManifest(run: "run-test", startingVersion: "1")
+        #expect(manifest.pool.map(\.caseIdentifier) == ["good"])
+        #expect(manifest.unusablePoolEntries?.keys.sorted() == ["broken"])
+        #expect(manifest.unusablePoolEntries?["broken"]?.contains(URL(fileURLWithPath: scan).lastPathComponent) == true, "\(manifest.unusablePoolEntries ?? [:])")
+    }
+
+    @Test("a retrain that fails after it started is recorded as finished with its reason; the student stays")
+    func failureIsRecorded() throws {
+        let scratch = try TemporaryDirectory()
+        try SyntheticCases.write(into: scratch.file("root/labelled"), count: 3)
+        var configuration = DaemonConfiguration()
+        configuration.root = scratch.file("root")
+        configuration.retrain.holdout = ["case0"]
+        let layout = RootLayout(root: configuration.root)
+        try FileManager.default.createDirectory(atPath: "\(layout.models)/student/1", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(layout.models)/student/current", withDestinationPath: "1")
+        var options = StudentRetraining.Options()
+        options.candidate = scratch.file("no-such-candidate")
+        let retraining = StudentRetraining(configuration: configuration, options: options, logger: Logger(label: "test"), report: { _ in })
+        #expect(throws: (any Error).self) { try retraining.run() }
+        let ledger = try Ledger(path: layout.ledger)
+        let finished = try ledger.modelEvents(kind: .retrainFinished)
+        #expect(finished.count == 1)
+        #expect(finished.first?.detailJSON?.contains("\"failed\"") == true && finished.first?.detailJSON?.contains("no-such-candidate") == true,
+                "\(finished.first?.detailJSON ?? "")")
+        #expect(ModelVersions(name: "student", layout: layout).current == "1")
+    }
+
     /// A pool entry's `contentHash`: the four scans' SHA-256, joined by ":".
     static func scanHashes(_ folder: String) throws -> String {
         try CaseFiles.find(in: folder).modalities.map { ContentHash.hex(try ContentHash.digestOfFile($0).0) }.joined(separator: ":")

@@ -22,6 +22,8 @@ public struct RetrainManifest: Sendable, Codable, Equatable {
     /// Pool entries left out because they are hold-out cases, by name or by content (one of
     /// their scans is a hold-out case's).
     public var excludedPoolEntries: [String]
+    /// Pool entries left out because they cannot be read (name → the error), when there are any.
+    public var unusablePoolEntries: [String: String]?
 }
 
 /// `<root>/retrain/<run>/decision.json`: the outcome; its presence marks a finished run.

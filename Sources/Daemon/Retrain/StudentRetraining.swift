@@ -83,96 +83,107 @@ public final class StudentRetraining {
         logger.log(.retrainStarted, "retrain \(runName) started from student v\(startingVersion): \(manifest.labelledCases.count) labelled + \(manifest.pool.count) pool cases (pool weight \(configuration.retrain.poolWeight))",
                    fields: [.model: Self.modelName, .modelVersion: startingVersion])
 
-        // The candidate.
-        let candidateFolder: String
-        var steps = 0, seconds = 0.0
-        if let given = options.candidate {
-            candidateFolder = "\(runDirectory)/candidate"
-            try FileManager.default.createDirectory(atPath: candidateFolder, withIntermediateDirectories: true)
-            for file in ["weights.safetensors", "model.json"] {
-                try FileManager.default.copyItem(atPath: "\(given)/\(file)", toPath: "\(candidateFolder)/\(file)")
+        // From here on a failure is recorded as the run's end, so that the ledger, `status` and the
+        // journal never show a retrain that started and did not finish.
+        do {
+            // The candidate.
+            let candidateFolder: String
+            var steps = 0, seconds = 0.0
+            if let given = options.candidate {
+                candidateFolder = "\(runDirectory)/candidate"
+                try FileManager.default.createDirectory(atPath: candidateFolder, withIntermediateDirectories: true)
+                for file in ["weights.safetensors", "model.json"] {
+                    try FileManager.default.copyItem(atPath: "\(given)/\(file)", toPath: "\(candidateFolder)/\(file)")
+                }
+                report("candidate: \(given) (no training)")
+            } else {
+                let poolWeight = configuration.retrain.poolWeight
+                let trainedEntries = trainedPool(manifest)
+                let poolCases = trainedEntries.map { "\(layout.pool)/\($0.caseIdentifier)" }
+                let trainingCases = manifest.labelledCases + poolCases
+                let length = Self.length(options: options, settings: configuration.retrain)
+                var training = TrainingConfiguration(model: Self.modelName, profile: configuration.profile, trainingCases: trainingCases,
+                                                     holdoutCases: [], steps: length.steps, budgetSeconds: length.budgetSeconds,
+                                                     seed: options.seed ?? UInt64(versions.numbers.max() ?? 1),
+                                                     command: "brainseg retrain (run \(runName), from student v\(startingVersion))")
+                if poolWeight != 1, !trainedEntries.isEmpty {
+                    training.caseWeights = manifest.labelledCases.map { _ in 1 }
+                        + trainedEntries.map { $0.kind == .expertLabelled ? 1 : Float(poolWeight) }
+                }
+                training.learningRate = Float(configuration.retrain.learningRate)
+                training.warmupSteps = configuration.retrain.warmupSteps
+                training.threads = configuration.retrain.threads
+                training.precision = configuration.retrain.precision == .float32 ? nil : configuration.retrain.precision
+                training.softTargetWeight = configuration.retrain.softTargetWeight > 0 ? Float(configuration.retrain.softTargetWeight) : nil
+                training.pseudoLabelConfidence = TrainingConfiguration.maskingConfidence(Float(configuration.retrain.pseudoLabelConfidence))
+                training.pseudoLabelledCases = trainedEntries.filter { $0.kind == .pseudoLabelled }.map { "\(layout.pool)/\($0.caseIdentifier)" }
+                training.weightAverageDecay = configuration.retrain.weightAverageDecay.map(Float.init)
+                training.initialWeights = currentFolder
+                training.cacheDirectory = "\(retrainFolder)/cache"
+                training.checkpointIntervalSeconds = 300
+                let trainer = try Trainer(configuration: training, runDirectory: "\(runDirectory)/training", report: report)
+                try trainer.loadData()
+                let outcome = try trainer.run()
+                steps = outcome.steps
+                seconds = outcome.seconds
+                candidateFolder = "\(runDirectory)/training/final"
+                try? FileManager.default.removeItem(atPath: "\(runDirectory)/training/checkpoint.safetensors")
             }
-            report("candidate: \(given) (no training)")
-        } else {
-            let poolWeight = configuration.retrain.poolWeight
-            let trainedEntries = trainedPool(manifest)
-            let poolCases = trainedEntries.map { "\(layout.pool)/\($0.caseIdentifier)" }
-            let trainingCases = manifest.labelledCases + poolCases
-            let length = Self.length(options: options, settings: configuration.retrain)
-            var training = TrainingConfiguration(model: Self.modelName, profile: configuration.profile, trainingCases: trainingCases,
-                                                 holdoutCases: [], steps: length.steps, budgetSeconds: length.budgetSeconds,
-                                                 seed: options.seed ?? UInt64(versions.numbers.max() ?? 1),
-                                                 command: "brainseg retrain (run \(runName), from student v\(startingVersion))")
-            if poolWeight != 1, !trainedEntries.isEmpty {
-                training.caseWeights = manifest.labelledCases.map { _ in 1 }
-                    + trainedEntries.map { $0.kind == .expertLabelled ? 1 : Float(poolWeight) }
-            }
-            training.learningRate = Float(configuration.retrain.learningRate)
-            training.warmupSteps = configuration.retrain.warmupSteps
-            training.threads = configuration.retrain.threads
-            training.precision = configuration.retrain.precision == .float32 ? nil : configuration.retrain.precision
-            training.softTargetWeight = configuration.retrain.softTargetWeight > 0 ? Float(configuration.retrain.softTargetWeight) : nil
-            training.pseudoLabelConfidence = TrainingConfiguration.maskingConfidence(Float(configuration.retrain.pseudoLabelConfidence))
-            training.pseudoLabelledCases = trainedEntries.filter { $0.kind == .pseudoLabelled }.map { "\(layout.pool)/\($0.caseIdentifier)" }
-            training.weightAverageDecay = configuration.retrain.weightAverageDecay.map(Float.init)
-            training.initialWeights = currentFolder
-            training.cacheDirectory = "\(retrainFolder)/cache"
-            training.checkpointIntervalSeconds = 300
-            let trainer = try Trainer(configuration: training, runDirectory: "\(runDirectory)/training", report: report)
-            try trainer.loadData()
-            let outcome = try trainer.run()
-            steps = outcome.steps
-            seconds = outcome.seconds
-            candidateFolder = "\(runDirectory)/training/final"
-            try? FileManager.default.removeItem(atPath: "\(runDirectory)/training/checkpoint.safetensors")
-        }
 
-        // The gate, on the frozen hold-out.
-        report("evaluating student v\(startingVersion) and the candidate on \(manifest.holdoutCases.count) hold-out case(s)")
-        let holdout = try manifest.holdoutCases.map { try MultimodalCase.load(try CaseFiles.find(in: $0)) }
-        let (currentModel, _) = try ModelStore.load(directory: currentFolder)
-        let (candidateModel, _) = try ModelStore.load(directory: candidateFolder)
-        guard candidateModel.profile == currentModel.profile else {
-            throw TrainingError("the candidate's profile \(candidateModel.profile.rawValue) differs from the student in service (\(currentModel.profile.rawValue))")
-        }
-        let metric = configuration.retrain.metric
-        // Both at the precision the student serves at, so the gate judges the model in service.
-        let precision = configuration.precision[Self.modelName] ?? .float32
-        let currentScores = HoldoutEvaluation.evaluate(currentModel, on: holdout, metric: metric, precision: precision)
-        let candidateScores = HoldoutEvaluation.evaluate(candidateModel, on: holdout, metric: metric, precision: precision)
-        let gate = PromotionGate(epsilon: configuration.retrain.epsilon, delta: configuration.retrain.delta, metric: metric)
-        let verdict = gate.decide(current: currentScores.mean, candidate: candidateScores.mean)
-
-        var promotedVersion: String?
-        if verdict.promote {
-            let notes = "retrained by brainseg retrain run \(runName) from student v\(startingVersion) on \(manifest.labelledCases.count) labelled + \(trainedPool(manifest).count) pool cases; hold-out Dice \(Self.format(candidateScores.mean)) vs v\(startingVersion) \(Self.format(currentScores.mean))"
-            try updateCandidateCard(candidateFolder, holdout: candidateScores.mean, manifest: manifest, steps: steps, seconds: seconds)
-            promotedVersion = try versions.promote(from: candidateFolder, notes: notes)
-        }
-        let decision = RetrainDecision(run: runName, finishedAt: Date(), startingVersion: startingVersion,
-                                       current: Self.scores(currentScores), candidate: Self.scores(candidateScores), gate: gate,
-                                       promoted: verdict.promote, promotedVersion: promotedVersion, reasons: verdict.reasons,
-                                       trainingSteps: steps, trainingSeconds: seconds)
-        try write(decision, to: "\(runDirectory)/decision.json")
-        let detail = String(decoding: try ReadableJSON.encoder.encode(decision), as: UTF8.self)
-        if let promotedVersion {
-            _ = try ledger.recordModelEvent(name: Self.modelName, version: promotedVersion, kind: .promoted, detailJSON: detail)
-            logger.log(.promotionAccepted, "student v\(promotedVersion) promoted (was v\(startingVersion)): \(verdict.reasons.joined(separator: "; "))",
-                       fields: [.model: Self.modelName, .modelVersion: promotedVersion,
-                                .diceWholeTumour: Self.format(candidateScores.mean.wholeTumour), .diceTumourCore: Self.format(candidateScores.mean.tumourCore),
-                                .diceEnhancingTumour: Self.format(candidateScores.mean.enhancingTumour)])
-            for removed in versions.prune(keep: configuration.retrain.keepVersions) {
-                report("removed student v\(removed) (keeping \(configuration.retrain.keepVersions) versions)")
+            // The gate, on the frozen hold-out.
+            report("evaluating student v\(startingVersion) and the candidate on \(manifest.holdoutCases.count) hold-out case(s)")
+            let holdout = try manifest.holdoutCases.map { try MultimodalCase.load(try CaseFiles.find(in: $0)) }
+            let (currentModel, _) = try ModelStore.load(directory: currentFolder)
+            let (candidateModel, _) = try ModelStore.load(directory: candidateFolder)
+            guard candidateModel.profile == currentModel.profile else {
+                throw TrainingError("the candidate's profile \(candidateModel.profile.rawValue) differs from the student in service (\(currentModel.profile.rawValue))")
             }
-        } else {
-            _ = try ledger.recordModelEvent(name: Self.modelName, version: startingVersion, kind: .rejected, detailJSON: detail)
-            logger.log(.promotionRejected, "candidate of retrain \(runName) rejected; student v\(startingVersion) stays: \(verdict.reasons.joined(separator: "; "))",
-                       fields: [.model: Self.modelName, .modelVersion: startingVersion, .reason: verdict.reasons.joined(separator: "; ")])
+            let metric = configuration.retrain.metric
+            // Both at the precision the student serves at, so the gate judges the model in service.
+            let precision = configuration.precision[Self.modelName] ?? .float32
+            let currentScores = HoldoutEvaluation.evaluate(currentModel, on: holdout, metric: metric, precision: precision)
+            let candidateScores = HoldoutEvaluation.evaluate(candidateModel, on: holdout, metric: metric, precision: precision)
+            let gate = PromotionGate(epsilon: configuration.retrain.epsilon, delta: configuration.retrain.delta, metric: metric)
+            let verdict = gate.decide(current: currentScores.mean, candidate: candidateScores.mean)
+
+            var promotedVersion: String?
+            if verdict.promote {
+                let notes = "retrained by brainseg retrain run \(runName) from student v\(startingVersion) on \(manifest.labelledCases.count) labelled + \(trainedPool(manifest).count) pool cases; hold-out Dice \(Self.format(candidateScores.mean)) vs v\(startingVersion) \(Self.format(currentScores.mean))"
+                try updateCandidateCard(candidateFolder, holdout: candidateScores.mean, manifest: manifest, steps: steps, seconds: seconds)
+                promotedVersion = try versions.promote(from: candidateFolder, notes: notes)
+            }
+            let decision = RetrainDecision(run: runName, finishedAt: Date(), startingVersion: startingVersion,
+                                           current: Self.scores(currentScores), candidate: Self.scores(candidateScores), gate: gate,
+                                           promoted: verdict.promote, promotedVersion: promotedVersion, reasons: verdict.reasons,
+                                           trainingSteps: steps, trainingSeconds: seconds)
+            try write(decision, to: "\(runDirectory)/decision.json")
+            let detail = String(decoding: try ReadableJSON.encoder.encode(decision), as: UTF8.self)
+            if let promotedVersion {
+                _ = try ledger.recordModelEvent(name: Self.modelName, version: promotedVersion, kind: .promoted, detailJSON: detail)
+                logger.log(.promotionAccepted, "student v\(promotedVersion) promoted (was v\(startingVersion)): \(verdict.reasons.joined(separator: "; "))",
+                           fields: [.model: Self.modelName, .modelVersion: promotedVersion,
+                                    .diceWholeTumour: Self.format(candidateScores.mean.wholeTumour), .diceTumourCore: Self.format(candidateScores.mean.tumourCore),
+                                    .diceEnhancingTumour: Self.format(candidateScores.mean.enhancingTumour)])
+                for removed in versions.prune(keep: configuration.retrain.keepVersions) {
+                    report("removed student v\(removed) (keeping \(configuration.retrain.keepVersions) versions)")
+                }
+            } else {
+                _ = try ledger.recordModelEvent(name: Self.modelName, version: startingVersion, kind: .rejected, detailJSON: detail)
+                logger.log(.promotionRejected, "candidate of retrain \(runName) rejected; student v\(startingVersion) stays: \(verdict.reasons.joined(separator: "; "))",
+                           fields: [.model: Self.modelName, .modelVersion: startingVersion, .reason: verdict.reasons.joined(separator: "; ")])
+            }
+            _ = try ledger.recordModelEvent(name: Self.modelName, version: promotedVersion ?? startingVersion, kind: .retrainFinished, detailJSON: detail)
+            logger.log(.retrainFinished, "retrain \(runName) finished: \(verdict.promote ? "promoted v\(promotedVersion!)" : "rejected")",
+                       fields: [.model: Self.modelName, .modelVersion: promotedVersion ?? startingVersion, .durationMilliseconds: Int(seconds * 1000)])
+            return Outcome(decision: decision, runDirectory: runDirectory)
+        } catch {
+            let reason = "\(error)"
+            _ = try? ledger.recordModelEvent(name: Self.modelName, version: startingVersion, kind: .retrainFinished,
+                                             detailJSON: Self.json(["run": runName, "failed": reason]))
+            logger.log(.retrainFinished, "retrain \(runName) failed: \(reason); student v\(startingVersion) stays in service",
+                       fields: [.model: Self.modelName, .modelVersion: startingVersion, .reason: reason], level: .error)
+            throw error
         }
-        _ = try ledger.recordModelEvent(name: Self.modelName, version: promotedVersion ?? startingVersion, kind: .retrainFinished, detailJSON: detail)
-        logger.log(.retrainFinished, "retrain \(runName) finished: \(verdict.promote ? "promoted v\(promotedVersion!)" : "rejected")",
-                   fields: [.model: Self.modelName, .modelVersion: promotedVersion ?? startingVersion, .durationMilliseconds: Int(seconds * 1000)])
-        return Outcome(decision: decision, runDirectory: runDirectory)
     }
 
     // MARK: - Inputs
@@ -205,12 +216,25 @@ public final class StudentRetraining {
             holdoutNames.contains(entry.caseIdentifier) || !holdoutScans.isDisjoint(with: entry.contentHash.split(separator: ":").map(String.init))
         }
         let excluded = entries.filter(isHoldout).map(\.caseIdentifier)
-        let items = entries.filter { !isHoldout($0) }.map {
+        // A damaged entry (a truncated scan, a missing label) would stop the whole run at
+        // loading; it is left out and named instead.
+        var unusable: [String: String] = [:]
+        for entry in entries where !isHoldout(entry) {
+            do {
+                _ = try MultimodalCase.load(try CaseFiles.find(in: "\(layout.pool)/\(entry.caseIdentifier)"))
+            } catch {
+                unusable[entry.caseIdentifier] = "\(error)"
+                report("pool entry \(entry.caseIdentifier) is left out of this retrain: \(error)")
+                logger.warning("retrain \(run): pool entry \(entry.caseIdentifier) is damaged and left out: \(error)",
+                               metadata: ["CASE_ID": "\(entry.caseIdentifier)"])
+            }
+        }
+        let items = entries.filter { !isHoldout($0) && unusable[$0.caseIdentifier] == nil }.map {
             RetrainManifest.PoolItem(caseIdentifier: $0.caseIdentifier, kind: $0.kind, contentHash: $0.contentHash, score: $0.confidence.score)
         }
         guard !labelled.isEmpty || !items.isEmpty else { throw TrainingError("nothing to train on: no labelled cases and an empty pool") }
         return RetrainManifest(run: run, createdAt: Date(), startingVersion: startingVersion, labelledCases: labelled, holdoutCases: holdout,
-                               pool: items, excludedPoolEntries: excluded)
+                               pool: items, excludedPoolEntries: excluded, unusablePoolEntries: unusable.isEmpty ? nil : unusable)
     }
 
     /// SHA-256 (hex) of every scan (the four modalities) of the cases in `folders`: the same
