@@ -200,6 +200,31 @@ struct LedgerTests {
         #expect(throws: LedgerError.self) { _ = try Ledger(path: scratch.file("no/such/folder/ledger.sqlite")) }
     }
 
+    @Test("a ledger with damaged pages is refused at opening, saying what to do; a write that meets corruption is a storage fault")
+    func damagedPages() throws {
+        let scratch = try TemporaryDirectory()
+        let path = scratch.file("ledger.sqlite")
+        do {
+            let ledger = try Ledger(path: path)
+            for index in 0..<400 {
+                let id = try ledger.register(caseName: "case\(index)", contentHash: "h\(index)", inputFiles: ["/in/case\(index)/t1.nii.gz"]).caseID
+                try ledger.transition(id, to: .queued)
+            }
+        }
+        // Garbage over the middle of the file, where the cases and transitions live; the
+        // schema on the first page stays readable (adversarial run: every case then failed).
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let pageSize = 4096
+        #expect(bytes.count > 12 * pageSize)
+        for page in [4, 10] { bytes.replaceSubrange(page * pageSize..<(page + 1) * pageSize, with: Data(repeating: 0xA5, count: pageSize)) }
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect { try Ledger(path: path) } throws: { error in
+            let text = "\(error)"
+            return text.contains("ledger file is damaged") && text.contains("move it aside")
+        }
+        #expect(RetryPolicy.classify(LedgerError(.database, path: path, detail: "x", errorNumber: EUCLEAN)) == .storage)
+    }
+
     @Test("a read-only reader sees consistent, growing snapshots while a writer writes (WAL)")
     func concurrentReaderAndWriter() async throws {
         let scratch = try TemporaryDirectory()

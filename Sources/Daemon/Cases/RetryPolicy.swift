@@ -8,7 +8,7 @@ import GRDB
 public enum RetryPolicy {
     public enum Class: Sendable, Equatable {
         /// The storage's fault, not the case's: disk full, quota, a read-only file system, an
-        /// unusable `output/`. Retried until the storage is repaired, however long that takes,
+        /// unusable `output/`, a damaged ledger file. Retried until the storage is repaired, however long that takes,
         /// so that no good case is failed for it (`CaseRunner`).
         case storage
         /// I/O error, out of memory, busy: likely to pass later; retried `max_attempts` times.
@@ -17,8 +17,9 @@ public enum RetryPolicy {
         case permanent
     }
 
-    /// errno values of a storage that is full or read-only.
-    static let storageCodes: Set<Int32> = [ENOSPC, EDQUOT, EROFS]
+    /// errno values of a storage that is full, read-only or damaged (EUCLEAN: a corrupt ledger
+    /// file, `LedgerError`): the case stays in `work/` until an operator repairs it.
+    static let storageCodes: Set<Int32> = [ENOSPC, EDQUOT, EROFS, EUCLEAN]
     /// errno values that mean "try again later".
     static let transientCodes: Set<Int32> = [EIO, ENOMEM, EAGAIN, EBUSY]
 

@@ -83,6 +83,25 @@ public final class Ledger: Sendable {
         } catch let error as DatabaseError {
             throw LedgerError(.schema, path: path, detail: "cannot read or migrate the schema: \(error.message ?? "\(error)") (is this a brainseg ledger?)")
         }
+        if access == .readWrite { try checkIntegrity() }
+    }
+
+    /// What an operator can do about a damaged ledger file.
+    static let damagedAdvice = "the ledger file is damaged: stop the daemon and restore ledger.sqlite from a backup, or move it aside so that a new one is started (the case history and duplicate detection then start afresh)"
+
+    /// `PRAGMA quick_check` at opening: damaged pages in the cases or transitions tables passed
+    /// the schema check, after which every case failed to register and went to `failed/` while
+    /// the daemon looked healthy. Milliseconds for a ledger of thousands of cases.
+    func checkIntegrity() throws {
+        let problems: [String]
+        do {
+            problems = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
+        } catch let error as DatabaseError {
+            throw LedgerError(.database, path: path, detail: "the integrity check failed: \(error.message ?? "\(error)") (\(Self.damagedAdvice))", errorNumber: EUCLEAN)
+        }
+        guard problems == ["ok"] else {
+            throw LedgerError(.database, path: path, detail: "\(problems.joined(separator: "; ")) (\(Self.damagedAdvice))", errorNumber: EUCLEAN)
+        }
     }
 
     // MARK: - Cases
@@ -213,9 +232,11 @@ public final class Ledger: Sendable {
             case .SQLITE_IOERR: EIO
             case .SQLITE_BUSY, .SQLITE_LOCKED: EBUSY
             case .SQLITE_NOMEM: ENOMEM
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: EUCLEAN
             default: nil
             }
-            throw LedgerError(.database, path: path, detail: "\(action) failed: \(error.message ?? "\(error)") (check free disk space and the file's permissions)",
+            let advice = code == EUCLEAN ? Self.damagedAdvice : "check free disk space and the file's permissions"
+            throw LedgerError(.database, path: path, detail: "\(action) failed: \(error.message ?? "\(error)") (\(advice))",
                               errorNumber: code)
         }
     }
