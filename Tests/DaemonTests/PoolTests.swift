@@ -190,5 +190,19 @@ struct ModelVersionsTests {
         #expect(throws: ModelVersions.VersionError.self) { try versions.rollback(to: nil) }   // nothing older than 1
         #expect(versions.prune(keep: 2) == ["2", "3"])
         #expect(versions.numbers == [1, 4] && versions.current == "1")
+
+        // A lost `current` (deleted, dangling, a loop) points back at the newest installed
+        // version; the shipped model is not installed over the promoted ones.
+        for damage in ["delete", "dangling", "loop"] {
+            unlink(layout.models + "/student/current")
+            if damage == "dangling" { #expect(symlink("9", layout.models + "/student/current") == 0) }
+            if damage == "loop" { #expect(symlink("current", layout.models + "/student/current") == 0) }
+            var warnings: [String] = []
+            let loaded = try ModelInstaller.load(["student"], layout: layout, profile: .cpu, searchFolder: scratch.file("source"),
+                                                 allowUntrained: false, warn: { warnings.append($0) })
+            #expect(loaded["student"]?.version == "4", "\(damage)")
+            #expect(versions.numbers == [1, 4] && versions.current == "4", "\(damage): \(versions.numbers)")
+            #expect(warnings.count == 1 && warnings[0].contains("points at version 4"), "\(warnings)")
+        }
     }
 }

@@ -7,7 +7,8 @@ import Plugins
 ///
 /// On the first start with an empty root, each needed model is copied from the first folder
 /// of `ModelSearchPath` that has it into `<root>/models/<name>/1/` and `current` is pointed
-/// there. A model found nowhere is a start-up error (`MissingModelWeights`), unless the
+/// there. A `current` lost later (deleted, dangling, a loop) is pointed back at the newest
+/// installed version, with a warning, never replaced by the shipped model. A model found nowhere is a start-up error (`MissingModelWeights`), unless the
 /// configuration allows untrained models: then it runs with random weights and a warning (it is
 /// never installed, so nothing untrained looks like a version).
 public enum ModelInstaller {
@@ -35,7 +36,9 @@ public enum ModelInstaller {
         for name in names {
             let current = "\(layout.models)/\(name)/current"
             if !FileManager.default.fileExists(atPath: "\(current)/model.json") {
-                if let source = ModelSearchPath.locate(name, explicit: searchFolder), !source.hasPrefix(layout.models) {
+                if let restored = try restoreCurrent(name, layout: layout) {
+                    warn("\(current) was missing or led nowhere; it now points at version \(restored), the newest installed one (`brainseg models rollback \(name) VERSION` chooses another)")
+                } else if let source = ModelSearchPath.locate(name, explicit: searchFolder), !source.hasPrefix(layout.models) {
                     try install(from: source, name: name, layout: layout)
                 }
             }
@@ -53,6 +56,20 @@ public enum ModelInstaller {
             }
         }
         return result
+    }
+
+    /// Points a missing, dangling or looping `current` back at the newest installed version that
+    /// holds a model (its number, or nil when there is none: a first start). Reinstalling the
+    /// shipped model instead, as before, silently replaced promoted students with it, under a
+    /// new number on every start.
+    static func restoreCurrent(_ name: String, layout: RootLayout) throws -> String? {
+        let base = "\(layout.models)/\(name)"
+        let numbers = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).compactMap { Int($0) }.sorted(by: >)
+        guard let newest = numbers.first(where: { number in
+            ["model.json", "weights.safetensors"].allSatisfy { FileManager.default.fileExists(atPath: "\(base)/\(number)/\($0)") }
+        }) else { return nil }
+        try switchCurrent(name: name, to: String(newest), layout: layout)
+        return String(newest)
     }
 
     /// Copies a model folder into version 1 (or the next free version) and switches `current`.
