@@ -310,6 +310,25 @@ struct DaemonEndToEndTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("SIGHUP applies the drop folder's marker and quiescence to the cases that follow")
+    func reloadAppliesWatchSettings() throws {
+        let scratch = try TemporaryDirectory()
+        let source = try Self.sources(scratch, count: 1)[0]
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration)
+        try daemon.start()
+        let configuration = Self.configuration.replacingOccurrences(of: "quiescence_seconds = 1", with: "quiescence_seconds = 3600\nmarker = \"DONE\"")
+        try "root = \"\(daemon.root)\"\n\(configuration)\n".write(toFile: "\(daemon.root)/brainseg.toml", atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        #expect(DaemonHarness.wait(timeout: 60) { daemon.log.contains("configuration and models reloaded") }, "\(daemon.log)")
+        try daemon.renameIntoPlace(source, as: "waits")
+        // Quiet for far longer than the old 1 s, no DONE: not taken.
+        Thread.sleep(forTimeInterval: 5)
+        #expect(FileManager.default.fileExists(atPath: "\(daemon.incoming)/waits"), "\(daemon.log)")
+        FileManager.default.createFile(atPath: "\(daemon.incoming)/waits/DONE", contents: Data())
+        #expect(DaemonHarness.wait(timeout: 300) { Self.completed(daemon, "waits") }, "\(daemon.log)")
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("kill -9 during a case, restart: completed exactly once and no partial output is ever visible")
     func killDuringCase() throws {
         let scratch = try TemporaryDirectory()

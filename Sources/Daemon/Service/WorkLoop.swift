@@ -43,8 +43,11 @@ final class WorkLoop {
         self.watcher = watcher
         self.reloadConfiguration = reloadConfiguration
         stuck = StuckCases(ledger: ledger, logger: logger)
-        readiness = CaseReadiness(settings: .init(markerFileName: configuration.marker,
-                                                  quiescencePeriod: .milliseconds(Int(configuration.quiescenceSeconds * 1000))))
+        readiness = CaseReadiness(settings: Self.readinessSettings(configuration))
+    }
+
+    static func readinessSettings(_ configuration: DaemonConfiguration) -> CaseReadiness.Settings {
+        .init(markerFileName: configuration.marker, quiescencePeriod: .milliseconds(Int(configuration.quiescenceSeconds * 1000)))
     }
 
     func run() {
@@ -257,6 +260,10 @@ final class WorkLoop {
         }
     }
 
+    /// SIGHUP: the new configuration and its models are loaded first and applied together, so a
+    /// failure keeps everything as it was. Everything applies at once except what the watcher
+    /// was built with (`watch.mode`, `watch.poll_interval_seconds`) and the root: those are
+    /// named in a warning and wait for a restart.
     private func reload() {
         _ = notifier.reloading()
         do {
@@ -265,9 +272,16 @@ final class WorkLoop {
                 logger.warning("root changes need a restart; keeping \(configuration.root)")
                 fresh.root = configuration.root
             }
+            let freshModels = try ModelsInService(configuration: fresh, layout: layout, logger: logger)
+            var waiting: [String] = []
+            if fresh.watchMode != configuration.watchMode { waiting.append("watch.mode") }
+            if fresh.pollIntervalSeconds != configuration.pollIntervalSeconds { waiting.append("watch.poll_interval_seconds") }
+            if !waiting.isEmpty { logger.warning("\(waiting.joined(separator: " and ")) change(s) take effect at the next restart") }
             configuration = fresh
             runner.policy = .init(fresh)
-            try loadModels()
+            readiness.settings = Self.readinessSettings(fresh)
+            models = freshModels
+            runner.pipeline = models.processor
             logger.log(.configurationReloaded, "configuration and models reloaded: \(models.summary)")
         } catch {
             logger.error("reload failed, keeping the previous configuration and models: \(error)")

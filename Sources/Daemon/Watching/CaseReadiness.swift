@@ -72,7 +72,9 @@ public struct CaseReadiness: Sendable {
         var firstSeen: ContinuousClock.Instant
     }
 
-    public let settings: Settings
+    /// Replaced on a configuration reload; tracked cases keep their observations and are
+    /// judged by the new settings from then on.
+    public var settings: Settings
     private var tracked: [String: Tracked] = [:]
 
     public init(settings: Settings = Settings()) {
