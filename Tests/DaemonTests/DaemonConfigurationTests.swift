@@ -3,6 +3,7 @@ import Core
 import Daemon
 import Plugins
 import Testing
+import TestSupport
 
 @Suite("Daemon configuration")
 struct DaemonConfigurationTests {
@@ -49,6 +50,14 @@ struct DaemonConfigurationTests {
         #expect(configuration.quiescenceSeconds == 5 && configuration.watchMode == .poll)
         #expect(configuration.labels == .brats2023 && configuration.stopTimeoutSeconds == 120)
         #expect(try DaemonConfiguration.parse("") == DaemonConfiguration())
+    }
+
+    @Test("a file that is not text, or cannot be read, is named as such")
+    func unreadableFiles() throws {
+        let scratch = try TemporaryDirectory()
+        try Data([0xff, 0xfe, 0x00, 0x9c, 0x81]).write(to: URL(fileURLWithPath: scratch.file("binary.toml")))
+        #expect { try DaemonConfiguration.load(path: scratch.file("binary.toml")) } throws: { "\($0)".contains("not UTF-8 text") }
+        #expect { try DaemonConfiguration.load(path: scratch.file("absent.toml")) } throws: { "\($0)".contains("cannot read the configuration file") }
     }
 
     @Test("unknown keys, wrong types, bad values and broken TOML are errors naming the key",

@@ -204,5 +204,13 @@ struct ModelVersionsTests {
             #expect(versions.numbers == [1, 4] && versions.current == "4", "\(damage): \(versions.numbers)")
             #expect(warnings.count == 1 && warnings[0].contains("points at version 4"), "\(warnings)")
         }
+        // Another model's folder put in service under this name is refused, not run as it.
+        let unet = ModelRegistry.make("unet", profile: .cpu)!
+        try ModelStore.save(unet, card: ModelCard(name: "unet", version: "1", profile: .cpu, role: .teacher, architecture: unet.architecture,
+                                                  parameterCount: unet.parameterCount), to: layout.models + "/student/5")
+        try ModelInstaller.switchCurrent(name: "student", to: "5", layout: layout)
+        #expect {
+            try ModelInstaller.load(["student"], layout: layout, profile: .cpu, searchFolder: nil, allowUntrained: false, warn: { _ in })
+        } throws: { "\($0)".contains("holds a unet model, not student") }
     }
 }

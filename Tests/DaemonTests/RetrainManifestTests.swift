@@ -75,6 +75,26 @@ struct RetrainManifestTests {
         #expect(ModelVersions(name: "student", layout: layout).current == "1")
     }
 
+    @Test("old runs keep their manifest and decision but not their weights; an unfinished run goes entirely")
+    func tidiesRuns() throws {
+        let scratch = try TemporaryDirectory()
+        var configuration = DaemonConfiguration()
+        configuration.root = scratch.path
+        let retraining = StudentRetraining(configuration: configuration, options: .init(), logger: Logger(label: "test"), report: { _ in })
+        let runs = (1...12).map { String(format: "run-20261201T%02d0000Z-1", $0) }
+        for run in runs + ["run-20261202T000000Z-9"] {
+            try FileManager.default.createDirectory(atPath: "\(retraining.retrainFolder)/\(run)/training/final", withIntermediateDirectories: true)
+            if run != "run-20261202T000000Z-9" { FileManager.default.createFile(atPath: "\(retraining.retrainFolder)/\(run)/decision.json", contents: Data("{}".utf8)) }
+        }
+        retraining.removeUnfinishedRuns()
+        let left = try FileManager.default.contentsOfDirectory(atPath: retraining.retrainFolder).sorted()
+        #expect(left == runs, "the unfinished run is removed, every finished one stays")
+        for (index, run) in runs.enumerated() {
+            #expect(FileManager.default.fileExists(atPath: "\(retraining.retrainFolder)/\(run)/decision.json"))
+            #expect(FileManager.default.fileExists(atPath: "\(retraining.retrainFolder)/\(run)/training") == (index >= 2), "\(run)")
+        }
+    }
+
     /// A pool entry's `contentHash`: the four scans' SHA-256, joined by ":".
     static func scanHashes(_ folder: String) throws -> String {
         try CaseFiles.find(in: folder).modalities.map { ContentHash.hex(try ContentHash.digestOfFile($0).0) }.joined(separator: ":")

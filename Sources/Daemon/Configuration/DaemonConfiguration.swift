@@ -118,8 +118,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Reads `path`; nil means the embedded defaults.
     public static func load(path: String?) throws -> DaemonConfiguration {
         guard let path else { return DaemonConfiguration() }
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw Problem("\(path): cannot read the configuration file")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Problem("\(path): cannot read the configuration file (missing, or no permission)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw Problem("\(path): not a TOML configuration (the file is not UTF-8 text)")
         }
         return try parse(text, source: path)
     }

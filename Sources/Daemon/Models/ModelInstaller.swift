@@ -44,6 +44,9 @@ public enum ModelInstaller {
             }
             if FileManager.default.fileExists(atPath: "\(current)/model.json") {
                 let (model, card) = try ModelStore.load(directory: current)
+                guard model.name == name else {
+                    throw ModelStore.LoadError(path: current, detail: "holds a \(model.name) model, not \(name) (its model.json says \"\(card.name)\")")
+                }
                 guard model.profile == profile else {
                     throw ModelStore.LoadError(path: current, detail: "profile \(card.profile.rawValue) differs from the configured \(profile.rawValue)")
                 }

@@ -7,7 +7,8 @@ import Plugins
 /// cases plus the distillation pool, judges the candidate against the current student on the
 /// frozen hold-out, and promotes it only through the `PromotionGate`.
 ///
-/// Steps: take the retrain lock (`ProcessLock`); delete unfinished runs of earlier (killed) retrains; freeze a
+/// Steps: take the retrain lock (`ProcessLock`); delete unfinished runs of earlier (killed) retrains
+/// and the weights of all but the last ten finished ones; freeze a
 /// `RetrainManifest`; train from `models/student/current` (`train --init`) within the budget
 /// (or take a given candidate folder); evaluate both versions on the hold-out; write
 /// `decision.json`; promote (new version folder, atomic `current` switch, old versions pruned) or
@@ -135,6 +136,9 @@ public final class StudentRetraining {
             let holdout = try manifest.holdoutCases.map { try MultimodalCase.load(try CaseFiles.find(in: $0)) }
             let (currentModel, _) = try ModelStore.load(directory: currentFolder)
             let (candidateModel, _) = try ModelStore.load(directory: candidateFolder)
+            guard candidateModel.name == Self.modelName else {
+                throw TrainingError("the candidate \(candidateFolder) is a \(candidateModel.name) model, not a student")
+            }
             guard candidateModel.profile == currentModel.profile else {
                 throw TrainingError("the candidate's profile \(candidateModel.profile.rawValue) differs from the student in service (\(currentModel.profile.rawValue))")
             }
@@ -248,16 +252,28 @@ public final class StudentRetraining {
     }
 
     /// Runs without `decision.json` were interrupted: their partial training is discarded.
+    /// Finished runs beyond the newest `runsKeptWhole` keep only their manifest and decision:
+    /// their training folder (a candidate's weights, about 18 MB) goes, so that a year of
+    /// nights does not fill the disk, while every night's record stays.
     func removeUnfinishedRuns() {
         let manager = FileManager.default
+        var finished: [String] = []
         for name in ((try? manager.contentsOfDirectory(atPath: retrainFolder)) ?? []).sorted() where name.hasPrefix("run-") {
             let folder = "\(retrainFolder)/\(name)"
             if !manager.fileExists(atPath: "\(folder)/decision.json") {
                 try? manager.removeItem(atPath: folder)
                 report("removed the unfinished run \(name) (interrupted earlier)")
+            } else {
+                finished.append(folder)
             }
         }
+        for folder in finished.dropLast(Self.runsKeptWhole) where manager.fileExists(atPath: "\(folder)/training") {
+            try? manager.removeItem(atPath: "\(folder)/training")
+        }
     }
+
+    /// How many finished runs keep their training folder (the candidate's weights and log).
+    static let runsKeptWhole = 10
 
     func updateCandidateCard(_ folder: String, holdout: ModelCard.Dice, manifest: RetrainManifest, steps: Int, seconds: Double) throws {
         let path = "\(folder)/model.json"
