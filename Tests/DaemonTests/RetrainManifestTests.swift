@@ -2,6 +2,7 @@ import Core
 @testable import Daemon
 import Foundation
 import Logging
+import Plugins
 import Testing
 import TestSupport
 
@@ -93,6 +94,28 @@ struct RetrainManifestTests {
             #expect(FileManager.default.fileExists(atPath: "\(retraining.retrainFolder)/\(run)/decision.json"))
             #expect(FileManager.default.fileExists(atPath: "\(retraining.retrainFolder)/\(run)/training") == (index >= 2), "\(run)")
         }
+    }
+
+    @Test("a promotion whose retrain was killed before recording it is recorded by the next retrain, once")
+    func interruptedPromotion() throws {
+        let scratch = try TemporaryDirectory()
+        var configuration = DaemonConfiguration()
+        configuration.root = scratch.path
+        let layout = RootLayout(root: scratch.path)
+        let student = ModelRegistry.make("student", profile: .cpu)!
+        try ModelStore.save(student, card: ModelCard(name: "student", version: "2", profile: .cpu, role: .student, architecture: student.architecture,
+                                                     parameterCount: student.parameterCount,
+                                                     notes: "retrained by brainseg retrain run run-20261207T010000Z-42 from student v1 on 13 labelled + 2 pool cases"),
+                           to: "\(layout.models)/student/2")
+        try ModelInstaller.switchCurrent(name: "student", to: "2", layout: layout)
+        let retraining = StudentRetraining(configuration: configuration, options: .init(), logger: Logger(label: "test"), report: { _ in })
+        try FileManager.default.createDirectory(atPath: "\(retraining.retrainFolder)/run-20261207T010000Z-42/training", withIntermediateDirectories: true)
+        let ledger = try Ledger(path: layout.ledger)
+        retraining.recordInterruptedPromotion(ledger)
+        retraining.recordInterruptedPromotion(ledger)
+        let promotions = try ledger.modelEvents(kind: .promoted)
+        #expect(promotions.count == 1 && promotions.first?.version == "2")
+        #expect(promotions.first?.detailJSON?.contains("run-20261207T010000Z-42") == true && promotions.first?.detailJSON?.contains("recovered") == true)
     }
 
     /// A pool entry's `contentHash`: the four scans' SHA-256, joined by ":".

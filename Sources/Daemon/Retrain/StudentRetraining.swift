@@ -63,11 +63,12 @@ public final class StudentRetraining {
         try RootAdoption.check(layout)
         let lock = try ProcessLock(path: "\(retrainFolder)/lock", holder: "retrain")
         defer { withExtendedLifetime(lock) {} }
+        let ledger = try Ledger(path: layout.ledger)
+        recordInterruptedPromotion(ledger)
         removeUnfinishedRuns()
         ConvolutionKernelCheck.warnIfUnavailable(logger, work: "training", unit: "brainseg-retrain.service")
         ConvolutionKernelCheck.reportWinograd(logger)
         ConvolutionKernelCheck.reportReducedPrecision(logger, precision: [Self.modelName: configuration.precision[Self.modelName] ?? .float32])
-        let ledger = try Ledger(path: layout.ledger)
         let versions = ModelVersions(name: Self.modelName, layout: layout)
         guard let startingVersion = versions.current else {
             throw TrainingError("no student in service: \(layout.models)/student/current is missing (start `brainseg serve` once, or install a model)")
@@ -252,6 +253,26 @@ public final class StudentRetraining {
     }
 
     /// Runs without `decision.json` were interrupted: their partial training is discarded.
+    /// A retrain killed after switching `current` and before writing its decision leaves the new
+    /// student in service with no promotion in the ledger or the journal (and its run folder,
+    /// unfinished, is removed next). The version's card names its run (`promote`'s notes): the
+    /// promotion is recorded now, marked as recovered.
+    func recordInterruptedPromotion(_ ledger: Ledger) {
+        let versions = ModelVersions(name: Self.modelName, layout: layout)
+        guard let current = versions.current, let card = versions.list().first(where: { $0.version == current })?.card,
+              let match = card.notes.firstMatch(of: /retrain run (run-[^ ]+)/) else { return }
+        let run = String(match.1)
+        guard !FileManager.default.fileExists(atPath: "\(retrainFolder)/\(run)/decision.json"),
+              let promotions = try? ledger.modelEvents(kind: .promoted, limit: 10_000),
+              !promotions.contains(where: { $0.name == Self.modelName && $0.version == current }) else { return }
+        let note = "retrain \(run) was interrupted after it put student v\(current) in service and before it recorded that; recorded by the next retrain"
+        _ = try? ledger.recordModelEvent(name: Self.modelName, version: current, kind: .promoted,
+                                         detailJSON: Self.json(["run": run, "recovered": note]))
+        logger.log(.promotionAccepted, "student v\(current) promoted (\(note))",
+                   fields: [.model: Self.modelName, .modelVersion: current], level: .warning)
+        report(note)
+    }
+
     /// Finished runs beyond the newest `runsKeptWhole` keep only their manifest and decision:
     /// their training folder (a candidate's weights, about 18 MB) goes, so that a year of
     /// nights does not fill the disk, while every night's record stays.
