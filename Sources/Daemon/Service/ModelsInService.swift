@@ -14,6 +14,9 @@ final class ModelsInService {
 
     /// - Throws: model installation or loading failures (a start-up failure).
     init(configuration: DaemonConfiguration, layout: RootLayout, logger: Logger) throws {
+        if let folder = configuration.modelsDirectory, !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            logger.warning("models.directory \(folder) does not exist; models are looked for in \(ModelSearchPath.folders(explicit: nil).joined(separator: ", ")) and \(layout.models)")
+        }
         var names = configuration.ensemble
         let studentSeparately = (configuration.studentAlongside || configuration.inferenceMode == .studentFirst) && !names.contains(ModelRegistry.studentName)
         if studentSeparately { names.append(ModelRegistry.studentName) }
