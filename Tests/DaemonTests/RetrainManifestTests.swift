@@ -12,12 +12,7 @@ struct RetrainManifestTests {
     @Test("a hold-out case re-sent under another name is left out of training, from the pool and from the labelled folders")
     func holdoutByContent() throws {
         let scratch = try TemporaryDirectory()
-        let labelled = try SyntheticCases.write(into: scratch.file("root/labelled"), count: 3)
-        var configuration = DaemonConfiguration()
-        configuration.root = scratch.file("root")
-        configuration.retrain.holdout = ["case0"]
-        let layout = RootLayout(root: configuration.root)
-        let pool = DistillationPool(directory: layout.pool, maximumEntries: 10)
+        let (labelled, configuration, _, pool) = try Self.root(in: scratch)
         // The gate's case0, sent again as an accession number, admitted as expert-labelled.
         try PoolTests.admit(pool, PoolTests.entry("hx_case0", kind: .expertLabelled, score: 1,
                                                   hash: try Self.scanHashes(labelled[0])), source: labelled[0])
@@ -25,8 +20,7 @@ struct RetrainManifestTests {
         // And a copy of it in the labelled folder under another name.
         try FileManager.default.copyItem(atPath: labelled[0], toPath: scratch.file("root/labelled/renamed"))
 
-        let retraining = StudentRetraining(configuration: configuration, options: .init(), logger: Logger(label: "test"), report: { _ in })
-        let manifest = try retraining.freezeManifest(run: "run-test", startingVersion: "1")
+        let manifest = try Self.retraining(configuration).freezeManifest(run: "run-test", startingVersion: "1")
         #expect(manifest.holdoutCases == [labelled[0]])
         #expect(manifest.excludedPoolEntries == ["hx_case0"])
         #expect(manifest.pool.map(\.caseIdentifier) == ["other"])
@@ -36,19 +30,13 @@ struct RetrainManifestTests {
     @Test("a damaged pool entry is left out of the run with its reason, not a stop for the whole retrain")
     func damagedPoolEntry() throws {
         let scratch = try TemporaryDirectory()
-        let labelled = try SyntheticCases.write(into: scratch.file("root/labelled"), count: 3)
-        var configuration = DaemonConfiguration()
-        configuration.root = scratch.file("root")
-        configuration.retrain.holdout = ["case0"]
-        let layout = RootLayout(root: configuration.root)
-        let pool = DistillationPool(directory: layout.pool, maximumEntries: 10)
+        let (labelled, configuration, layout, pool) = try Self.root(in: scratch)
         try PoolTests.admit(pool, PoolTests.entry("good", score: 0.9, hash: "a"), source: labelled[1])
         try PoolTests.admit(pool, PoolTests.entry("broken", score: 0.9, hash: "b"), source: labelled[2])
         let scan = try CaseFiles.find(in: "\(layout.pool)/broken").modalities[1]
         try Data(try Data(contentsOf: URL(fileURLWithPath: scan)).prefix(100)).write(to: URL(fileURLWithPath: scan))
 
-        let retraining = StudentRetraining(configuration: configuration, options: .init(), logger: Logger(label: "test"), report: { _ in })
-        let manifest = try retraining.freezeManifest(run: "run-test", startingVersion: "1")
+        let manifest = try Self.retraining(configuration).freezeManifest(run: "run-test", startingVersion: "1")
         #expect(manifest.pool.map(\.caseIdentifier) == ["good"])
         #expect(manifest.unusablePoolEntries?.keys.sorted() == ["broken"])
         #expect(manifest.unusablePoolEntries?["broken"]?.contains(URL(fileURLWithPath: scan).lastPathComponent) == true, "\(manifest.unusablePoolEntries ?? [:])")
@@ -66,7 +54,7 @@ struct RetrainManifestTests {
         try FileManager.default.createSymbolicLink(atPath: "\(layout.models)/student/current", withDestinationPath: "1")
         var options = StudentRetraining.Options()
         options.candidate = scratch.file("no-such-candidate")
-        let retraining = StudentRetraining(configuration: configuration, options: options, logger: Logger(label: "test"), report: { _ in })
+        let retraining = Self.retraining(configuration, options: options)
         #expect(throws: (any Error).self) { try retraining.run() }
         let ledger = try Ledger(path: layout.ledger)
         let finished = try ledger.modelEvents(kind: .retrainFinished)
@@ -81,11 +69,11 @@ struct RetrainManifestTests {
         let scratch = try TemporaryDirectory()
         var configuration = DaemonConfiguration()
         configuration.root = scratch.path
-        let retraining = StudentRetraining(configuration: configuration, options: .init(), logger: Logger(label: "test"), report: { _ in })
+        let retraining = Self.retraining(configuration)
         let runs = (1...12).map { String(format: "run-20261201T%02d0000Z-1", $0) }
         for run in runs + ["run-20261202T000000Z-9"] {
             try FileManager.default.createDirectory(atPath: "\(retraining.retrainFolder)/\(run)/training/final", withIntermediateDirectories: true)
-            if run != "run-20261202T000000Z-9" { FileManager.default.createFile(atPath: "\(retraining.retrainFolder)/\(run)/decision.json", contents: Data("{}".utf8)) }
+            if run != "run-20261202T000000Z-9" { _ = FileManager.default.createFile(atPath: "\(retraining.retrainFolder)/\(run)/decision.json", contents: Data("{}".utf8)) }
         }
         retraining.removeUnfinishedRuns()
         let left = try FileManager.default.contentsOfDirectory(atPath: retraining.retrainFolder).sorted()
@@ -108,7 +96,7 @@ struct RetrainManifestTests {
                                                      notes: "retrained by brainseg retrain run run-20261207T010000Z-42 from student v1 on 13 labelled + 2 pool cases"),
                            to: "\(layout.models)/student/2")
         try ModelInstaller.switchCurrent(name: "student", to: "2", layout: layout)
-        let retraining = StudentRetraining(configuration: configuration, options: .init(), logger: Logger(label: "test"), report: { _ in })
+        let retraining = Self.retraining(configuration)
         try FileManager.default.createDirectory(atPath: "\(retraining.retrainFolder)/run-20261207T010000Z-42/training", withIntermediateDirectories: true)
         let ledger = try Ledger(path: layout.ledger)
         retraining.recordInterruptedPromotion(ledger)
@@ -116,6 +104,20 @@ struct RetrainManifestTests {
         let promotions = try ledger.modelEvents(kind: .promoted)
         #expect(promotions.count == 1 && promotions.first?.version == "2")
         #expect(promotions.first?.detailJSON?.contains("run-20261207T010000Z-42") == true && promotions.first?.detailJSON?.contains("recovered") == true)
+    }
+
+    /// A root with three labelled synthetic cases (`case0` the gate's hold-out) and an empty pool.
+    static func root(in scratch: TemporaryDirectory) throws -> ([String], DaemonConfiguration, RootLayout, DistillationPool) {
+        let labelled = try SyntheticCases.write(into: scratch.file("root/labelled"), count: 3)
+        var configuration = DaemonConfiguration()
+        configuration.root = scratch.file("root")
+        configuration.retrain.holdout = ["case0"]
+        let layout = RootLayout(root: configuration.root)
+        return (labelled, configuration, layout, DistillationPool(directory: layout.pool, maximumEntries: 10))
+    }
+
+    static func retraining(_ configuration: DaemonConfiguration, options: StudentRetraining.Options = .init()) -> StudentRetraining {
+        StudentRetraining(configuration: configuration, options: options, logger: Logger(label: "test"), report: { _ in })
     }
 
     /// A pool entry's `contentHash`: the four scans' SHA-256, joined by ":".
