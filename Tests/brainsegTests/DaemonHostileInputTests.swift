@@ -1,5 +1,6 @@
 import CPosix
 import Core
+import Daemon
 import Foundation
 import Testing
 import TestSupport
@@ -280,6 +281,25 @@ struct DaemonHostileInputTests {
         try daemon.renameIntoPlace(source, as: "crowded")
         #expect(DaemonHarness.wait(timeout: 60) { !Self.errorText(daemon, "crowded").isEmpty }, "\(daemon.log)")
         #expect(Self.errorText(daemon, "crowded").contains("more than 16 files"), "\(Self.errorText(daemon, "crowded"))")
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("ledger.sqlite deleted while the daemon runs: written back with every record, then the daemon exits 1 (systemd restarts it) and starts on it")
+    func ledgerDeletedWhileRunning() throws {
+        let scratch = try TemporaryDirectory()
+        let source = try SyntheticCases.write(into: scratch.file("sources"), count: 1)[0]
+        let daemon = try DaemonHarness(root: scratch.file("root"), configuration: Self.configuration)
+        try daemon.start()
+        try daemon.copyInPlace(source, as: "before")
+        #expect(DaemonHarness.wait(timeout: 300) { Self.completed(daemon, "before") }, "\(daemon.log)")
+        try FileManager.default.removeItem(atPath: "\(daemon.root)/ledger.sqlite")
+        let exit = daemon.waitForExit(timeout: 60)
+        #expect(exit?.status == 1, "\(daemon.log)")
+        #expect(daemon.log.contains("was deleted while the daemon ran; it was written back"), "\(daemon.log)")
+        // The case recorded before the deletion is in the file, and the daemon starts on it.
+        let ledger = try Ledger(path: "\(daemon.root)/ledger.sqlite", access: .readOnly)
+        #expect(try ledger.cases(named: "before").map(\.state) == [.completed])
+        try daemon.start()
         #expect(daemon.stop() == 0)
     }
 

@@ -38,6 +38,8 @@ public final class Ledger: Sendable {
     public let path: String
     public let access: Access
     let pool: DatabasePool
+    /// Device and inode of `path` once opened (`Ledger+FileIdentity`).
+    let openedFile: FileIdentity?
     /// The time source for every timestamp (injectable for tests).
     let clock: @Sendable () -> Date
 
@@ -83,6 +85,7 @@ public final class Ledger: Sendable {
         } catch let error as DatabaseError {
             throw LedgerError(.schema, path: path, detail: "cannot read or migrate the schema: \(error.message ?? "\(error)") (is this a brainseg ledger?)")
         }
+        openedFile = FileIdentity(path: path)
         if access == .readWrite { try checkIntegrity() }
     }
 

@@ -31,8 +31,8 @@ public final class DaemonService {
         layout = RootLayout(root: configuration.root)
     }
 
-    /// Runs until SIGTERM/SIGINT. Throws only for start-up failures (configuration, folders,
-    /// ledger, models).
+    /// Runs until SIGTERM/SIGINT. Throws for start-up failures (configuration, folders, ledger,
+    /// models), and when the ledger file is deleted or replaced while running (`WorkLoop.run`).
     public func run() throws {
         try RootAdoption.check(layout)
         // One daemon per root: a second one would resume the first one's case in work/ and
@@ -65,7 +65,7 @@ public final class DaemonService {
         }
         let loop = WorkLoop(configuration: configuration, layout: layout, logger: logger, ledger: ledger, runner: runner,
                             models: models, watcher: watcher, reloadConfiguration: reloadConfiguration)
-        loop.run()
+        try loop.run()
     }
 
     static func watchMode(_ configuration: DaemonConfiguration) -> DropFolderWatcher.Mode {

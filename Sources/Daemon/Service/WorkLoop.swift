@@ -50,7 +50,16 @@ final class WorkLoop {
         .init(markerFileName: configuration.marker, quiescencePeriod: .milliseconds(Int(configuration.quiescenceSeconds * 1000)))
     }
 
-    func run() {
+    /// Why the loop stopped the daemon with a failure (systemd restarts it: `Restart=on-failure`).
+    struct LedgerFileChanged: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Runs until SIGTERM. Throws `LedgerFileChanged` when `ledger.sqlite` was deleted or
+    /// replaced while running: the open database no longer is the file a restart reads. A
+    /// deleted file is first written back from the open database (nothing recorded is lost);
+    /// the daemon then exits 1 between cases, and starts again on the file that is there.
+    func run() throws {
         let signals = SignalMonitor { [watcher] in watcher.wake() }
         let watchdog = WatchdogThread(notifier: notifier, heartbeat: heartbeat)
         watchdog.start()
@@ -65,6 +74,11 @@ final class WorkLoop {
         var pendingEvents: [DropFolderEvent] = [.fullRescan]
         while !signals.stopRequested {
             heartbeat.beat()
+            if let reason = ledgerFileProblem() {
+                _ = notifier.stopping(status: "stopping: \(reason)")
+                logger.critical("\(reason)")
+                throw LedgerFileChanged(description: reason)
+            }
             if signals.takeReloadRequest() { reload() } else if models.changedOnDisk(layout: layout) { reloadModels() }
             let now = ContinuousClock.now
             enqueueReadyCases(events: pendingEvents, at: now)
@@ -79,6 +93,23 @@ final class WorkLoop {
         }
         _ = notifier.stopping(status: "stopping")
         logger.info("brainseg stopping")
+    }
+
+    /// nil while the ledger file is the one opened; else what happened to it and what was done.
+    private func ledgerFileProblem() -> String? {
+        switch ledger.fileChange {
+        case .unchanged:
+            return nil
+        case .deleted:
+            do {
+                try ledger.restoreDeletedFile()
+                return "\(ledger.path) was deleted while the daemon ran; it was written back from the open database with every record, and the daemon restarts to use it"
+            } catch {
+                return "\(ledger.path) was deleted while the daemon ran and could not be written back (\(error)); the daemon stops so that nothing more is recorded into a file that is gone"
+            }
+        case .replaced:
+            return "\(ledger.path) was replaced by another file while the daemon ran; the daemon restarts to use it (records written since the replacement went into the old file)"
+        }
     }
 
     /// One unit of work, in priority order: a new case, a due retry, a deferred teachers' pass.
