@@ -8,8 +8,8 @@ import GRDB
 public enum RetryPolicy {
     public enum Class: Sendable, Equatable {
         /// The storage's fault, not the case's: disk full, quota, a read-only file system, an
-        /// unusable `output/`, a damaged ledger file. Retried until the storage is repaired, however long that takes,
-        /// so that no good case is failed for it (`CaseRunner`).
+        /// unusable `output/`, a damaged ledger file. Retried until the storage is repaired,
+        /// however long that takes, so that no good case is failed for it (`CaseRunner`).
         case storage
         /// I/O error, out of memory, busy: likely to pass later; retried `max_attempts` times.
         case transient

@@ -8,9 +8,10 @@ import Plugins
 /// On the first start with an empty root, each needed model is copied from the first folder
 /// of `ModelSearchPath` that has it into `<root>/models/<name>/1/` and `current` is pointed
 /// there. A `current` lost later (deleted, dangling, a loop) is pointed back at the newest
-/// installed version, with a warning, never replaced by the shipped model. A model found nowhere is a start-up error (`MissingModelWeights`), unless the
-/// configuration allows untrained models: then it runs with random weights and a warning (it is
-/// never installed, so nothing untrained looks like a version).
+/// installed version, with a warning, never replaced by the shipped model. A model found
+/// nowhere is a start-up error (`MissingModelWeights`), unless the configuration allows
+/// untrained models: then it runs with random weights and a warning (it is never installed, so
+/// nothing untrained looks like a version).
 public enum ModelInstaller {
     /// What was loaded for one model.
     public struct Loaded {

@@ -6,10 +6,11 @@ import Plugins
 /// `brainseg serve`: the drop-folder daemon (SPEC.md §2–3, §7).
 ///
 /// Start-up, in this order: configuration, the root (`RootAdoption`: never `/` or a folder that
-/// is not brainseg's; one daemon per root, `ProcessLock`), the root's folders, the ledger, the crash note
-/// (`CrashRecorder`), removal of what killed installs and publications left, the models
-/// (installed into the root on first start), the watcher; then `WorkLoop` runs until SIGTERM.
-/// Only start-up failures throw; per-case problems never stop the daemon.
+/// is not brainseg's; one daemon per root, `ProcessLock`), the root's folders, the ledger, the
+/// crash note (`CrashRecorder`), removal of what killed installs and publications left, the
+/// models (installed into the root on first start), the watcher; then `WorkLoop` runs until
+/// SIGTERM. Start-up failures throw, and so does a ledger file deleted or replaced while
+/// running (the daemon exits 1 for systemd to restart it); per-case problems never stop it.
 ///
 /// The case path, top to bottom: `WorkLoop` (readiness → queue) → `CaseIntake` (safety checks,
 /// files that count, digests: a `ClaimedCase`) → `CaseFolders.move` into `work/` → `CaseRunner`
